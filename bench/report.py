@@ -1,0 +1,135 @@
+# -*- test-case-name: tests.test_bench -*-
+"""
+The benchmark's Markdown report: the context (machine, date, command), the
+results table with medians and ranges, latency and errors, the ratios of
+sockservice to each peer, the issue's targets and the generator check.
+
+Pure and standard-library only, like L{bench.results}.
+"""
+
+from __future__ import annotations
+
+from typing import Any, List, Mapping, Optional, Sequence
+
+from bench.results import MEASUREMENTS, Stat, evaluateTargets, generatorCheck, median, ratio
+
+__all__ = ["formatNumber", "formatStat", "renderMarkdown"]
+
+
+def formatNumber(x: float, unit: str = "") -> str:
+    """
+    A compact figure: C{61234 -> "61.2k"}, C{713.7 -> "714"}, C{3.456 -> "3.46"};
+    bytes per connection in KiB (C{"B/conn"}).
+    """
+    if unit == "B/conn":
+        return f"{x / 1024:.1f} KiB"
+    if abs(x) >= 10_000:
+        return f"{x / 1000:.1f}k"
+    if abs(x) >= 100:
+        return f"{x:.0f}"
+    if abs(x) >= 10:
+        return f"{x:.1f}"
+    return f"{x:.2f}"
+
+
+def formatStat(stat: Optional[Stat], unit: str = "") -> str:
+    """
+    C{"median (min–max)"}, or just the median for a single run, or C{"–"}.
+    """
+    if stat is None:
+        return "–"
+    if stat.n == 1:
+        return formatNumber(stat.median, unit)
+    return (
+        f"{formatNumber(stat.median, unit)} "
+        f"({formatNumber(stat.low, unit)}–{formatNumber(stat.high, unit)})"
+    )
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> List[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return lines
+
+
+def renderMarkdown(report: Mapping[str, Any]) -> str:
+    """
+    The report as Markdown: context, results, latency and quality, ratios of
+    sockservice to each peer, targets, the generator check and notes.
+
+    @param report: a dict with C{machine}, C{date}, C{command}, C{settings}
+        (strings), C{servers} (list of C{{"name", "label"}}), C{summary} (as
+        from L{aggregate}), C{ours} (sockservice's server names) and C{notes}
+        (list of strings).
+    """
+    summary = report["summary"]
+    ms = [m for m in MEASUREMENTS if any(m.key in summary.get(s["name"], {}) for s in report["servers"])]
+    servers = [s for s in report["servers"] if s["name"] in summary]
+    ours = [s for s in report.get("ours", ()) if s in summary]
+    peers = [s for s in servers if s["name"] not in ours]
+    label = {s["name"]: s["label"] for s in report["servers"]}
+    out = [
+        f"- Machine: {report['machine']}",
+        f"- Date: {report['date']}",
+        f"- Command: `{report['command']}`",
+        f"- Settings: {report['settings']}",
+        "",
+        "Median (min–max) over the rounds; higher is better except idle memory.",
+        "",
+    ]
+    out += _table(
+        ["server"] + [f"{m.title} ({'KiB/conn' if m.unit == 'B/conn' else m.unit})" for m in ms],
+        [[s["label"]] + [formatStat(summary[s["name"]].get(m.key, {}).get("value"), m.unit) for m in ms]
+         for s in servers],
+    )
+    lat = [m for m in ms if m.latency]
+    if lat:
+        out += ["", "Latency p50 / p99 in µs (medians over the rounds), UDP loss and verification errors (totals):", ""]
+        rows = []
+        for s in servers:
+            per = summary[s["name"]]
+            row = [s["label"]]
+            for m in lat:
+                p50, p99 = (per.get(m.key, {}).get(n) for n in ("p50_us", "p99_us"))
+                row.append("–" if p50 is None or p99 is None else f"{p50.median:.0f} / {p99.median:.0f}")
+            loss = [per[m.key]["loss_pct"].median for m in ms if "loss_pct" in per.get(m.key, {})]
+            row.append(f"{max(loss):.2f}" if loss else "–")
+            errors = sum(v["errors"].median for v in per.values() if "errors" in v)
+            connErrors = sum(v["conn_errors"].median for v in per.values() if "conn_errors" in v)
+            row.append(f"{errors:.0f} / {connErrors:.0f}")
+            rows.append(row)
+        out += _table(["server"] + [m.title for m in lat] + ["UDP loss % (max)", "wrong replies / conn. errors"], rows)
+    for mine in ours:
+        out += ["", f"Ratio {label[mine]} ÷ peer (medians; above 1.0 means {label[mine]} is faster"
+                " or, for idle memory, uses more):", ""]
+        rows = []
+        for m in ms:
+            row = [m.title]
+            for p in peers:
+                r = ratio(median(summary, mine, m.key), median(summary, p["name"], m.key))
+                row.append("–" if r is None else f"{r:.2f}×")
+            rows.append(row)
+        out += _table(["measurement"] + [p["label"] for p in peers], rows)
+    targets = evaluateTargets(summary, ours) if ours else []
+    if targets:
+        out += ["", "Targets of issue 6 (best of sockservice on CPython and PyPy, one worker):", ""]
+        out += _table(
+            ["target", "measured", "met"],
+            [[t["target"], f"{t['ratio']:.2f}×", "yes" if t["met"] else "**no**"] for t in targets],
+        )
+    check = generatorCheck(summary, ms)
+    if check:
+        out += ["", "Generator check: the generator's CPU use (one core = 100%) in the runs against the"
+                " fastest server of each measurement; the server's CPU use beside it:", ""]
+        rows = []
+        for c in check:
+            m = next(x for x in ms if x.key == c["measurement"])
+            verdict = "**saturated: may cap this figure**" if c["saturated"] else "headroom"
+            srv = "–" if c["server_cpu_pct"] is None else f"{c['server_cpu_pct']:.0f}%"
+            rows.append([m.title, label.get(c["server"], c["server"]), f"{formatNumber(c['value'])} {m.unit}",
+                         f"{c['gen_cpu_pct']:.0f}% (max {c['gen_cpu_pct_max']:.0f}%)", srv, verdict])
+        out += _table(["measurement", "fastest server", "its median", "generator CPU", "server CPU", "verdict"], rows)
+    notes = list(report.get("notes", ()))
+    if notes:
+        out += ["", "Notes:", ""] + [f"- {n}" for n in notes]
+    return "\n".join(out) + "\n"
