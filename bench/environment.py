@@ -18,7 +18,14 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-__all__ = ["BUILD", "buildGenerator", "benchPython", "pypyPython", "probe", "machineDescription"]
+__all__ = [
+    "BUILD",
+    "buildGenerator",
+    "benchPython",
+    "pypyPython",
+    "probe",
+    "machineDescription",
+]
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -39,7 +46,9 @@ def buildGenerator(cc: Optional[str] = None) -> Path:
         return binary
     compiler = cc or os.environ.get("CC") or "cc"
     if shutil.which(compiler) is None:
-        raise RuntimeError(f"no C compiler {compiler!r}: install one (apt-get install gcc) or set CC")
+        raise RuntimeError(
+            f"no C compiler {compiler!r}: install one (apt-get install gcc) or set CC"
+        )
     BUILD.mkdir(parents=True, exist_ok=True)
     result = subprocess.run(
         [compiler, "-O2", "-Wall", "-o", str(binary), str(source)],
@@ -73,12 +82,25 @@ def _venv(interpreter: str, where: Path, requirements: Path, log: Path) -> Path:
     with open(log, "ab") as out:
         steps = [
             [interpreter, "-m", "venv", "--clear", str(where)],
-            [str(python), "-m", "pip", "install", "--quiet", "-r", str(requirements), "-e", str(REPO)],
+            [
+                str(python),
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "-r",
+                str(requirements),
+                "-e",
+                str(REPO),
+            ],
         ]
         for step in steps:
             out.write(f"\n$ {' '.join(step)}\n".encode())
             out.flush()
-            if subprocess.run(step, stdout=out, stderr=subprocess.STDOUT).returncode != 0:
+            if (
+                subprocess.run(step, stdout=out, stderr=subprocess.STDOUT).returncode
+                != 0
+            ):
                 raise RuntimeError(f"{' '.join(step[:4])}... failed: see {log}")
     stampFile.write_text(stamp)
     return python
@@ -99,9 +121,14 @@ def pypyPython(log: Path, pypy: str = "pypy3") -> Tuple[Optional[Path], str]:
     """
     found = shutil.which(pypy)
     if found is None:
-        return None, f"{pypy} not found (Debian: apt-get install pypy3 pypy3-venv): PyPy rows skipped"
+        return (
+            None,
+            f"{pypy} not found (Debian: apt-get install pypy3 pypy3-venv): PyPy rows skipped",
+        )
     try:
-        return _venv(found, BUILD / "pypy-venv", BENCH / "requirements-pypy.txt", log), ""
+        return _venv(
+            found, BUILD / "pypy-venv", BENCH / "requirements-pypy.txt", log
+        ), ""
     except RuntimeError as e:
         return None, f"PyPy environment not made ({e}): PyPy rows skipped"
 
@@ -110,7 +137,9 @@ def probe(python: Path, code: str) -> Optional[str]:
     """
     Run C{code} with C{python}; its output stripped, or C{None} if it fails.
     """
-    result = subprocess.run([str(python), "-c", code], capture_output=True, text=True, cwd=str(REPO))
+    result = subprocess.run(
+        [str(python), "-c", code], capture_output=True, text=True, cwd=str(REPO)
+    )
     return result.stdout.strip() if result.returncode == 0 else None
 
 
@@ -161,7 +190,9 @@ def machineDescription(pythons: List[Path]) -> Dict[str, str]:
     The machine and software versions for the report.
     """
     versions = [v for v in (probe(p, _VERSIONS) for p in pythons) if v]
-    cc = subprocess.run(["cc", "--version"], capture_output=True, text=True).stdout.splitlines()
+    cc = subprocess.run(
+        ["cc", "--version"], capture_output=True, text=True
+    ).stdout.splitlines()
     return {
         "cpu": f"{_cpuModel()}, {os.cpu_count()} CPUs, {_memory()}",
         "os": f"{_distro()}, Linux {platform.release()}",

@@ -290,11 +290,6 @@ static void rrOpen(int ep, int i) {
     newRequest(ep, i, nextSeq++);
 }
 
-static void rrReopen(int ep, int i) {
-    close(conns[i].fd);
-    rrOpen(ep, i);
-}
-
 /* tcp-crr: start a new connection in slot i. */
 static void crrOpen(int ep, int i) {
     Conn *c = &conns[i];
@@ -312,6 +307,26 @@ static void crrOpen(int ep, int i) {
     epAdd(ep, c->fd, EPOLLOUT, i);
 }
 
+static int stopping; /* the window is over: finish what is in flight, start nothing */
+static int active;   /* connections with a request in flight */
+
+/* Slot i is finished with its exchange: start the next one, or retire the slot. */
+static void nextExchange(int ep, int i, int crr, int closeIt) {
+    Conn *c = &conns[i];
+    if (closeIt || crr) {
+        close(c->fd);
+        c->fd = -1;
+    }
+    if (stopping) {
+        active--;
+        c->connecting = 0;
+        return;
+    }
+    if (crr) crrOpen(ep, i);
+    else if (closeIt) rrOpen(ep, i);
+    else newRequest(ep, i, nextSeq++);
+}
+
 static void runRequestResponse(int crr) {
     int ep = epoll_create1(0);
     if (ep < 0) die("epoll_create1");
@@ -321,31 +336,24 @@ static void runRequestResponse(int crr) {
         if (crr) crrOpen(ep, i);
         else rrOpen(ep, i);
     }
+    active = optConns;
     struct epoll_event evs[MAXEV];
-    double t = now();
+    double t = now(), drainEnd = 0;
     tick(t);
-    while (t < measureEnd) {
-        int n = epoll_wait(ep, evs, MAXEV, waitMs(t));
+    while (!stopping || (active > 0 && t < drainEnd)) {
+        int n = epoll_wait(ep, evs, MAXEV, stopping ? 10 : waitMs(t));
         if (n < 0 && errno != EINTR) die("epoll_wait");
         for (int k = 0; k < n; k++) {
             int i = (int)evs[k].data.u64;
             Conn *c = &conns[i];
+            if (c->fd < 0) continue;
             if (crr && c->connecting == 1) {
                 if (!(evs[k].events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) continue;
-                if (connectError(c->fd)) {
-                    nConnErrors++;
-                    close(c->fd);
-                    crrOpen(ep, i);
-                    continue;
-                }
+                if (connectError(c->fd)) goto broken;
                 c->connecting = 0;
                 epMod(ep, c->fd, EPOLLIN, i);
                 c->sentNs = nowNs();
-                if (sendRequest(ep, i) < 0) {
-                    nConnErrors++;
-                    close(c->fd);
-                    crrOpen(ep, i);
-                }
+                if (sendRequest(ep, i) < 0) goto broken;
                 continue;
             }
             if (evs[k].events & EPOLLOUT) {
@@ -362,39 +370,40 @@ static void runRequestResponse(int crr) {
             {
                 uint64_t done = nowNs();
                 int good = memcmp(c->buf, EXPECTED(c->seq), optSize) == 0;
-                if (measuring) {
-                    if (good) nOk++;
-                    else nErrors++;
+                if (!good) nErrors++;
+                if (good && measuring) {
+                    nOk++;
+                    addLatency(done - (crr ? c->startNs : c->sentNs));
                 }
-                if (crr) {
-                    if (good) addLatency(done - c->startNs);
-                    close(c->fd);
-                    crrOpen(ep, i);
-                } else if (good) {
-                    addLatency(done - c->sentNs);
-                    newRequest(ep, i, nextSeq++);
-                } else {
-                    rrReopen(ep, i); /* the stream is out of step: start afresh */
-                }
+                /* A wrong reply leaves the stream out of step: start afresh. */
+                nextExchange(ep, i, crr, !good);
             }
             continue;
         broken:
-            if (measuring) nConnErrors++;
-            if (crr) {
-                close(c->fd);
-                crrOpen(ep, i);
-            } else {
-                rrReopen(ep, i);
-            }
+            nConnErrors++;
+            nextExchange(ep, i, crr, 1);
         }
         t = now();
         if (crr) {
-            for (int i = 0; i < optConns; i++)
-                if (conns[i].connecting == -1) crrOpen(ep, i);
+            for (int i = 0; i < optConns; i++) {
+                if (conns[i].connecting != -1) continue;
+                if (stopping) {
+                    conns[i].connecting = 0;
+                    active--;
+                } else {
+                    crrOpen(ep, i);
+                }
+            }
         }
         tick(t);
+        if (!stopping && t >= measureEnd) {
+            stopping = 1;
+            drainEnd = t + 1.0;
+        }
     }
     finishWindow();
+    for (int i = 0; i < optConns; i++)
+        if (conns[i].fd >= 0) close(conns[i].fd);
     char extra[128];
     snprintf(extra, sizeof(extra), ", \"conns\": %d, \"size\": %d", optConns, optSize);
     printCommon(extra);
@@ -410,16 +419,20 @@ static void runStream(void) {
     epAdd(ep, fd, EPOLLIN | EPOLLOUT, 0);
     static char rbuf[STREAM_CHUNK * 4];
     uint64_t sent = 0, recvd = 0;
-    int wantOut = 1;
+    int wantOut = 1, stopping = 0, eof = 0;
     struct epoll_event evs[4];
-    double t = now();
+    double t = now(), drainEnd = 0;
     tick(t);
-    while (t < measureEnd) {
-        int n = epoll_wait(ep, evs, 4, waitMs(t));
+    while (!stopping || (!eof && t < drainEnd)) {
+        int n = epoll_wait(ep, evs, 4, stopping ? 10 : waitMs(t));
         if (n < 0 && errno != EINTR) die("epoll_wait");
-        for (int k = 0; k < n; k++) {
+        for (int k = 0; k < n && !eof; k++) {
             if (evs[k].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
                 ssize_t got = read(fd, rbuf, sizeof(rbuf));
+                if (got == 0 && stopping) {
+                    eof = 1; /* the server closed after echoing everything */
+                    break;
+                }
                 if (got == 0 || (got < 0 && errno != EAGAIN)) {
                     nConnErrors++;
                     goto done;
@@ -431,13 +444,11 @@ static void runStream(void) {
                         for (ssize_t j = 0; j < got; j++) bad += rbuf[j] != exp[j];
                     }
                     recvd += got;
-                    if (measuring) {
-                        nBytes += got - bad;
-                        nErrors += bad;
-                    }
+                    nErrors += bad;
+                    if (measuring) nBytes += got - bad;
                 }
             }
-            if (evs[k].events & EPOLLOUT) {
+            if (!stopping && (evs[k].events & EPOLLOUT)) {
                 ssize_t w = write(fd, lowerPattern + sent % 26, STREAM_CHUNK);
                 if (w < 0 && errno != EAGAIN) {
                     nConnErrors++;
@@ -446,7 +457,7 @@ static void runStream(void) {
                 if (w > 0) sent += w;
             }
             /* Keep at most STREAM_WINDOW bytes in flight: measure throughput, not buffering. */
-            int want = sent - recvd < STREAM_WINDOW;
+            int want = !stopping && sent - recvd < STREAM_WINDOW;
             if (want != wantOut) {
                 wantOut = want;
                 epMod(ep, fd, EPOLLIN | (want ? EPOLLOUT : 0), 0);
@@ -454,14 +465,25 @@ static void runStream(void) {
         }
         t = now();
         tick(t);
+        if (!stopping && t >= measureEnd) {
+            /* Half-close and read back everything still due. */
+            stopping = 1;
+            drainEnd = t + 2.0;
+            shutdown(fd, SHUT_WR);
+            wantOut = 0;
+            epMod(ep, fd, EPOLLIN, 0);
+        }
     }
+    if (recvd < sent) nErrors += sent - recvd; /* bytes that never came back */
 done:
     finishWindow();
+    close(fd);
     nOk = nBytes;
-    char extra[160];
+    char extra[200];
     double wall = wallEnd - wallStart;
-    snprintf(extra, sizeof(extra), ", \"bytes\": %llu, \"mb_per_s\": %.2f",
-             (unsigned long long)nBytes, wall > 0 ? nBytes / wall / 1e6 : 0.0);
+    snprintf(extra, sizeof(extra), ", \"bytes\": %llu, \"mb_per_s\": %.2f, \"eof\": %s",
+             (unsigned long long)nBytes, wall > 0 ? nBytes / wall / 1e6 : 0.0,
+             eof ? "true" : "false");
     printCommon(extra);
 }
 
@@ -494,6 +516,7 @@ static int parseHeader(const char *in, uint32_t *slot, uint64_t *seq) {
 typedef struct {
     uint64_t seq;
     uint64_t sentNs;
+    int pending;
 } Slot;
 
 static void runUdp(void) {
@@ -516,6 +539,7 @@ static void runUdp(void) {
     do {                                                                      \
         slots[i].seq = seq++;                                                 \
         slots[i].sentNs = nowNs();                                            \
+        slots[i].pending = 1;                                                 \
         makeDatagram(out, (i), slots[i].seq);                                 \
         if (send(fd, out, optSize, 0) < 0 && measuring) nConnErrors++;        \
         else if (measuring) nSent++;                                          \
@@ -523,10 +547,11 @@ static void runUdp(void) {
 
     for (int i = 0; i < optOutstanding; i++) SEND_SLOT(i);
     struct epoll_event ev;
-    double t = now();
+    double t = now(), drainEnd = 0;
     uint64_t lastScan = nowNs();
+    int stopping = 0, pending = optOutstanding;
     tick(t);
-    while (t < measureEnd) {
+    while (!stopping || (pending > 0 && t < drainEnd)) {
         int n = epoll_wait(ep, &ev, 1, waitMs(t) < 10 ? waitMs(t) : 10);
         if (n < 0 && errno != EINTR) die("epoll_wait");
         if (n > 0) {
@@ -541,17 +566,17 @@ static void runUdp(void) {
                 uint64_t rseq;
                 if (got != optSize || parseHeader(in, &slot, &rseq) < 0 ||
                     slot >= (uint32_t)optOutstanding) {
-                    if (measuring) nErrors++;
+                    nErrors++;
                     continue;
                 }
                 makeDatagram(expect, slot, rseq);
                 for (int j = 0; j < optSize; j++) expect[j] -= 32;
                 int good = memcmp(in, expect, optSize) == 0;
                 if (!good) {
-                    if (measuring) nErrors++;
+                    nErrors++;
                     continue;
                 }
-                if (rseq != slots[slot].seq) {
+                if (rseq != slots[slot].seq || !slots[slot].pending) {
                     if (measuring) nLate++; /* answered after we gave up on it */
                     continue;
                 }
@@ -560,21 +585,29 @@ static void runUdp(void) {
                     nOk++;
                     addLatency(done - slots[slot].sentNs);
                 }
-                SEND_SLOT(slot);
+                slots[slot].pending = 0;
+                if (stopping) pending--;
+                else SEND_SLOT(slot);
             }
         }
         uint64_t tn = nowNs();
         if (tn - lastScan > 5000000ull) { /* every 5 ms: time out lost datagrams */
             lastScan = tn;
             for (int i = 0; i < optOutstanding; i++) {
-                if (tn - slots[i].sentNs > timeoutNs) {
+                if (slots[i].pending && tn - slots[i].sentNs > timeoutNs) {
                     if (measuring) nLost++;
-                    SEND_SLOT(i);
+                    slots[i].pending = 0;
+                    if (stopping) pending--;
+                    else SEND_SLOT(i);
                 }
             }
         }
         t = now();
         tick(t);
+        if (!stopping && t >= measureEnd) {
+            stopping = 1; /* wait for the replies still due, send nothing new */
+            drainEnd = t + optTimeout;
+        }
     }
     finishWindow();
     char extra[256];

@@ -11,7 +11,14 @@ from __future__ import annotations
 
 from typing import Any, List, Mapping, Optional, Sequence
 
-from bench.results import MEASUREMENTS, Stat, evaluateTargets, generatorCheck, median, ratio
+from bench.results import (
+    MEASUREMENTS,
+    Stat,
+    evaluateTargets,
+    generatorCheck,
+    median,
+    ratio,
+)
 
 __all__ = ["formatNumber", "formatStat", "renderMarkdown"]
 
@@ -47,7 +54,10 @@ def formatStat(stat: Optional[Stat], unit: str = "") -> str:
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> List[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join(["---"] * len(header)) + "|",
+    ]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return lines
 
@@ -63,7 +73,11 @@ def renderMarkdown(report: Mapping[str, Any]) -> str:
         (list of strings).
     """
     summary = report["summary"]
-    ms = [m for m in MEASUREMENTS if any(m.key in summary.get(s["name"], {}) for s in report["servers"])]
+    ms = [
+        m
+        for m in MEASUREMENTS
+        if any(m.key in summary.get(s["name"], {}) for s in report["servers"])
+    ]
     servers = [s for s in report["servers"] if s["name"] in summary]
     ours = [s for s in report.get("ours", ()) if s in summary]
     peers = [s for s in servers if s["name"] not in ours]
@@ -78,57 +92,122 @@ def renderMarkdown(report: Mapping[str, Any]) -> str:
         "",
     ]
     out += _table(
-        ["server"] + [f"{m.title} ({'KiB/conn' if m.unit == 'B/conn' else m.unit})" for m in ms],
-        [[s["label"]] + [formatStat(summary[s["name"]].get(m.key, {}).get("value"), m.unit) for m in ms]
-         for s in servers],
+        ["server"]
+        + [f"{m.title} ({'KiB/conn' if m.unit == 'B/conn' else m.unit})" for m in ms],
+        [
+            [s["label"]]
+            + [
+                formatStat(summary[s["name"]].get(m.key, {}).get("value"), m.unit)
+                for m in ms
+            ]
+            for s in servers
+        ],
     )
     lat = [m for m in ms if m.latency]
     if lat:
-        out += ["", "Latency p50 / p99 in µs (medians over the rounds), UDP loss and verification errors (totals):", ""]
+        out += [
+            "",
+            "Latency p50 / p99 in µs (medians over the rounds), UDP loss, and errors (totals over all runs):",
+            "",
+        ]
         rows = []
         for s in servers:
             per = summary[s["name"]]
             row = [s["label"]]
             for m in lat:
                 p50, p99 = (per.get(m.key, {}).get(n) for n in ("p50_us", "p99_us"))
-                row.append("–" if p50 is None or p99 is None else f"{p50.median:.0f} / {p99.median:.0f}")
-            loss = [per[m.key]["loss_pct"].median for m in ms if "loss_pct" in per.get(m.key, {})]
+                row.append(
+                    "–"
+                    if p50 is None or p99 is None
+                    else f"{p50.median:.0f} / {p99.median:.0f}"
+                )
+            loss = [
+                per[m.key]["loss_pct"].median
+                for m in ms
+                if "loss_pct" in per.get(m.key, {})
+            ]
             row.append(f"{max(loss):.2f}" if loss else "–")
-            errors = sum(v["errors"].median for v in per.values() if "errors" in v)
-            connErrors = sum(v["conn_errors"].median for v in per.values() if "conn_errors" in v)
+            errors = sum(
+                v["errors_total"].median for v in per.values() if "errors_total" in v
+            )
+            connErrors = sum(
+                v["conn_errors_total"].median
+                for v in per.values()
+                if "conn_errors_total" in v
+            )
             row.append(f"{errors:.0f} / {connErrors:.0f}")
             rows.append(row)
-        out += _table(["server"] + [m.title for m in lat] + ["UDP loss % (max)", "wrong replies / conn. errors"], rows)
+        out += _table(
+            ["server"]
+            + [m.title for m in lat]
+            + ["UDP loss % (max)", "verification / connection errors"],
+            rows,
+        )
     for mine in ours:
-        out += ["", f"Ratio {label[mine]} ÷ peer (medians; above 1.0 means {label[mine]} is faster"
-                " or, for idle memory, uses more):", ""]
+        out += [
+            "",
+            f"Ratio {label[mine]} ÷ peer (medians; above 1.0 means {label[mine]} is faster"
+            " or, for idle memory, uses more):",
+            "",
+        ]
         rows = []
         for m in ms:
             row = [m.title]
             for p in peers:
-                r = ratio(median(summary, mine, m.key), median(summary, p["name"], m.key))
+                r = ratio(
+                    median(summary, mine, m.key), median(summary, p["name"], m.key)
+                )
                 row.append("–" if r is None else f"{r:.2f}×")
             rows.append(row)
         out += _table(["measurement"] + [p["label"] for p in peers], rows)
     targets = evaluateTargets(summary, ours) if ours else []
     if targets:
-        out += ["", "Targets of issue 6 (best of sockservice on CPython and PyPy, one worker):", ""]
+        out += ["", "Targets of issue 6 (the best sockservice row, one worker):", ""]
         out += _table(
             ["target", "measured", "met"],
-            [[t["target"], f"{t['ratio']:.2f}×", "yes" if t["met"] else "**no**"] for t in targets],
+            [
+                [t["target"], f"{t['ratio']:.2f}×", "yes" if t["met"] else "**no**"]
+                for t in targets
+            ],
         )
     check = generatorCheck(summary, ms)
     if check:
-        out += ["", "Generator check: the generator's CPU use (one core = 100%) in the runs against the"
-                " fastest server of each measurement; the server's CPU use beside it:", ""]
+        out += [
+            "",
+            "Generator check: the generator's CPU use (one core = 100%) in the runs against the"
+            " fastest server of each measurement; the server's CPU use beside it:",
+            "",
+        ]
         rows = []
         for c in check:
             m = next(x for x in ms if x.key == c["measurement"])
-            verdict = "**saturated: may cap this figure**" if c["saturated"] else "headroom"
+            verdict = {
+                "headroom": "generator has headroom",
+                "both busy": "both busy: close to the generator's limit",
+                "generator-bound": "**generator-bound: this figure is capped**",
+            }[c["verdict"]]
             srv = "–" if c["server_cpu_pct"] is None else f"{c['server_cpu_pct']:.0f}%"
-            rows.append([m.title, label.get(c["server"], c["server"]), f"{formatNumber(c['value'])} {m.unit}",
-                         f"{c['gen_cpu_pct']:.0f}% (max {c['gen_cpu_pct_max']:.0f}%)", srv, verdict])
-        out += _table(["measurement", "fastest server", "its median", "generator CPU", "server CPU", "verdict"], rows)
+            rows.append(
+                [
+                    m.title,
+                    label.get(c["server"], c["server"]),
+                    f"{formatNumber(c['value'])} {m.unit}",
+                    f"{c['gen_cpu_pct']:.0f}% (max {c['gen_cpu_pct_max']:.0f}%)",
+                    srv,
+                    verdict,
+                ]
+            )
+        out += _table(
+            [
+                "measurement",
+                "fastest server",
+                "its median",
+                "generator CPU",
+                "server CPU",
+                "verdict",
+            ],
+            rows,
+        )
     notes = list(report.get("notes", ()))
     if notes:
         out += ["", "Notes:", ""] + [f"- {n}" for n in notes]

@@ -27,6 +27,7 @@ __all__ = [
     "aggregate",
     "ratio",
     "median",
+    "verdict",
     "generatorCheck",
     "evaluateTargets",
     "summaryToJson",
@@ -61,12 +62,42 @@ class Measurement:
 
 MEASUREMENTS: Tuple[Measurement, ...] = (
     Measurement("idle", "idle", "idle", "B/conn", higherIsBetter=False),
-    Measurement("tcp-rr-1", "tcp-rr", "tcp-rr 1 conn", "req/s", ("--conns", "1"), latency=True),
-    Measurement("tcp-rr-50", "tcp-rr", "tcp-rr 50 conns", "req/s", ("--conns", "50"), latency=True),
-    Measurement("tcp-crr", "tcp-crr", "tcp-crr 8 clients", "conn/s", ("--conns", "8"), latency=True),
+    Measurement(
+        "tcp-rr-1", "tcp-rr", "tcp-rr 1 conn", "req/s", ("--conns", "1"), latency=True
+    ),
+    Measurement(
+        "tcp-rr-50",
+        "tcp-rr",
+        "tcp-rr 50 conns",
+        "req/s",
+        ("--conns", "50"),
+        latency=True,
+    ),
+    Measurement(
+        "tcp-crr",
+        "tcp-crr",
+        "tcp-crr 8 clients",
+        "conn/s",
+        ("--conns", "8"),
+        latency=True,
+    ),
     Measurement("tcp-stream", "tcp-stream", "tcp-stream", "MB/s"),
-    Measurement("udp-rr-1", "udp-rr", "udp-rr 1 outstanding", "dgram/s", ("--outstanding", "1"), latency=True),
-    Measurement("udp-rr-32", "udp-rr", "udp-rr 32 outstanding", "dgram/s", ("--outstanding", "32"), latency=True),
+    Measurement(
+        "udp-rr-1",
+        "udp-rr",
+        "udp-rr 1 outstanding",
+        "dgram/s",
+        ("--outstanding", "1"),
+        latency=True,
+    ),
+    Measurement(
+        "udp-rr-32",
+        "udp-rr",
+        "udp-rr 32 outstanding",
+        "dgram/s",
+        ("--outstanding", "32"),
+        latency=True,
+    ),
 )
 
 _REQUIRED = ("mode", "duration_s", "ok", "errors", "conn_errors", "rate", "cpu_pct")
@@ -134,7 +165,9 @@ def sampleValues(
     if m.mode == "idle":
         established = int(result.get("established", 0))
         if rssBefore is None or rssAfter is None or established <= 0:
-            raise GeneratorOutputError("idle needs the server's RSS and established connections")
+            raise GeneratorOutputError(
+                "idle needs the server's RSS and established connections"
+            )
         values["value"] = (rssAfter - rssBefore) / established
         values["conn_errors"] += int(result.get("conns", established)) - established
         return values
@@ -161,14 +194,21 @@ def summarize(values: Sequence[float]) -> Stat:
     """
     if not values:
         raise ValueError("nothing to summarize")
-    return Stat(float(statistics.median(values)), float(min(values)), float(max(values)), len(values))
+    return Stat(
+        float(statistics.median(values)),
+        float(min(values)),
+        float(max(values)),
+        len(values),
+    )
 
 
-def aggregate(samples: Sequence[Mapping[str, Any]]) -> Dict[str, Dict[str, Dict[str, Stat]]]:
+def aggregate(
+    samples: Sequence[Mapping[str, Any]],
+) -> Dict[str, Dict[str, Dict[str, Stat]]]:
     """
     Summarise samples (dicts with C{server}, C{measurement} and C{values}) as
-    C{{server: {measurement: {value name: Stat}}}}; errors are summed, not
-    summarised (their C{Stat} has the total as median and maximum).
+    C{{server: {measurement: {value name: Stat}}}}.  Error counts also get a
+    C{errors_total} and C{conn_errors_total} entry: their sum over the runs.
     """
     grouped: Dict[str, Dict[str, Dict[str, List[float]]]] = {}
     for s in samples:
@@ -181,8 +221,10 @@ def aggregate(samples: Sequence[Mapping[str, Any]]) -> Dict[str, Dict[str, Dict[
             stats = {name: summarize(vs) for name, vs in byName.items()}
             for name in ("errors", "conn_errors"):
                 if name in byName:
-                    total = sum(byName[name])
-                    stats[name] = Stat(total, min(byName[name]), total, len(byName[name]))
+                    total = float(sum(byName[name]))
+                    stats[name + "_total"] = Stat(
+                        total, total, total, len(byName[name])
+                    )
             out.setdefault(server, {})[key] = stats
     return out
 
@@ -193,7 +235,10 @@ def summaryToJson(summary: Mapping[str, Any]) -> Dict[str, Any]:
     """
     return {
         server: {
-            key: {name: {"median": s[0], "min": s[1], "max": s[2], "n": s[3]} for name, s in stats.items()}
+            key: {
+                name: {"median": s[0], "min": s[1], "max": s[2], "n": s[3]}
+                for name, s in stats.items()
+            }
             for key, stats in byM.items()
         }
         for server, byM in summary.items()
@@ -206,7 +251,10 @@ def summaryFromJson(data: Mapping[str, Any]) -> Dict[str, Dict[str, Dict[str, St
     """
     return {
         server: {
-            key: {name: Stat(d["median"], d["min"], d["max"], d["n"]) for name, d in stats.items()}
+            key: {
+                name: Stat(d["median"], d["min"], d["max"], d["n"])
+                for name, d in stats.items()
+            }
             for key, stats in byM.items()
         }
         for server, byM in data.items()
@@ -222,7 +270,9 @@ def ratio(ours: Optional[float], theirs: Optional[float]) -> Optional[float]:
     return ours / theirs
 
 
-def median(summary: Mapping[str, Any], server: str, key: str, name: str = "value") -> Optional[float]:
+def median(
+    summary: Mapping[str, Any], server: str, key: str, name: str = "value"
+) -> Optional[float]:
     """
     The median of C{name} for C{server} in measurement C{key}, or C{None}.
     """
@@ -230,13 +280,28 @@ def median(summary: Mapping[str, Any], server: str, key: str, name: str = "value
     return None if stat is None else stat[0]
 
 
+def verdict(genCpuPct: float, serverCpuPct: Optional[float]) -> str:
+    """
+    Who limits a run, from the generator's and the server's CPU use.
+
+    @return: C{"headroom"} (the generator is below L{SATURATED_PCT}),
+        C{"both busy"} (the generator is that busy, but so is the server), or
+        C{"generator-bound"} (the generator is that busy and the server is not).
+    """
+    if genCpuPct < SATURATED_PCT:
+        return "headroom"
+    if serverCpuPct is not None and serverCpuPct >= SATURATED_PCT:
+        return "both busy"
+    return "generator-bound"
+
+
 def generatorCheck(
     summary: Mapping[str, Any], measurements: Sequence[Measurement] = MEASUREMENTS
 ) -> List[Dict[str, Any]]:
     """
-    For each throughput measurement, the fastest server and the generator's
-    CPU use (median and maximum percent of one core) in the runs against it,
-    with C{saturated} set when that reaches L{SATURATED_PCT}.
+    For each throughput measurement, the fastest server, the generator's CPU
+    use (median and maximum percent of one core) in the runs against it, the
+    server's, and the L{verdict} on the medians.
     """
     rows = []
     for m in measurements:
@@ -251,19 +316,19 @@ def generatorCheck(
         if not ranked:
             continue
         best, server = max(ranked)
-        cpu = summary[server][m.key].get("gen_cpu_pct")
-        if cpu is None:
+        gen = median(summary, server, m.key, "gen_cpu_pct")
+        if gen is None:
             continue
-        srv = summary[server][m.key].get("server_cpu_pct")
+        srv = median(summary, server, m.key, "server_cpu_pct")
         rows.append(
             {
                 "measurement": m.key,
                 "server": server,
                 "value": best,
-                "gen_cpu_pct": cpu[0],
-                "gen_cpu_pct_max": cpu[2],
-                "server_cpu_pct": None if srv is None else srv[0],
-                "saturated": cpu[2] >= SATURATED_PCT,
+                "gen_cpu_pct": gen,
+                "gen_cpu_pct_max": summary[server][m.key]["gen_cpu_pct"][2],
+                "server_cpu_pct": srv,
+                "verdict": verdict(gen, srv),
             }
         )
     return rows
@@ -284,7 +349,8 @@ IDLE_TARGET = 8 * 1024
 
 
 def evaluateTargets(
-    summary: Mapping[str, Any], ours: Sequence[str] = ("sockservice", "sockservice-pypy")
+    summary: Mapping[str, Any],
+    ours: Sequence[str] = ("sockservice", "sockservice-pypy"),
 ) -> List[Dict[str, Any]]:
     """
     Check the issue's targets: the best of C{ours} (CPython and PyPy) against
@@ -293,7 +359,9 @@ def evaluateTargets(
     """
     rows: List[Dict[str, Any]] = []
     for key, minimum, peers in TARGETS:
-        candidates = [(v, s) for s in ours for v in [median(summary, s, key)] if v is not None]
+        candidates = [
+            (v, s) for s in ours for v in [median(summary, s, key)] if v is not None
+        ]
         if not candidates:
             continue
         best, who = max(candidates)
@@ -301,7 +369,11 @@ def evaluateTargets(
             r = ratio(best, median(summary, peer, key))
             if r is not None:
                 rows.append(
-                    {"target": f"{key}: {who} ≥ {minimum:.1f}× {peer}", "ratio": r, "met": r >= minimum}
+                    {
+                        "target": f"{key}: {who} ≥ {minimum:.1f}× {peer}",
+                        "ratio": r,
+                        "met": r >= minimum,
+                    }
                 )
     idle = median(summary, ours[0], "idle") if ours else None
     if idle is not None:

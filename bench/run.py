@@ -27,7 +27,14 @@ from bench import environment, results, servers  # noqa: E402
 from bench.report import renderMarkdown  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
-DEFAULT_SERVERS = ("socketserver", "asyncio", "uvloop", "twisted", "sockservice", "sockservice-pypy")
+DEFAULT_SERVERS = (
+    "socketserver",
+    "asyncio",
+    "uvloop",
+    "twisted",
+    "sockservice",
+    "sockservice-pypy",
+)
 OURS = ("sockservice", "sockservice-pypy", "sockservice-ascii")
 README_START = "<!-- latest-results:start -->"
 README_END = "<!-- latest-results:end -->"
@@ -70,7 +77,10 @@ def _pin(cpu: Optional[int]):
 
 
 def measureOnce(
-    m: results.Measurement, server: servers.RunningServer, loadgen: Path, opts: argparse.Namespace
+    m: results.Measurement,
+    server: servers.RunningServer,
+    loadgen: Path,
+    opts: argparse.Namespace,
 ) -> Dict[str, float]:
     """
     Run the generator once against C{server} and return the sample's values.
@@ -79,8 +89,13 @@ def measureOnce(
     if m.mode == "idle":
         return _measureIdle(m, argv + ["--conns", str(opts.idle_conns)], server, opts)
     argv += ["--duration", str(opts.duration), "--warmup", str(opts.warmup)]
-    gen = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                           preexec_fn=_pin(opts.gen_cpu))  # fmt: skip
+    gen = subprocess.Popen(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_pin(opts.gen_cpu),
+    )
     # Sample the server's CPU time across the measured window (approximately).
     time.sleep(opts.warmup)
     cpu0, t0 = servers.readCpuSeconds(server.pid), time.monotonic()
@@ -95,16 +110,29 @@ def measureOnce(
     if gen.returncode != 0:
         raise RuntimeError(f"the generator failed ({gen.returncode}): {err.strip()}")
     result = results.parseGeneratorLine(out)
-    return results.sampleValues(m, result, serverCpuPct=100.0 * (cpu1 - cpu0) / (t1 - t0))
+    return results.sampleValues(
+        m, result, serverCpuPct=100.0 * (cpu1 - cpu0) / (t1 - t0)
+    )
 
 
-def _measureIdle(m: results.Measurement, argv: List[str], server: servers.RunningServer, opts: argparse.Namespace) -> Dict[str, float]:
+def _measureIdle(
+    m: results.Measurement,
+    argv: List[str],
+    server: servers.RunningServer,
+    opts: argparse.Namespace,
+) -> Dict[str, float]:
     """
     Open the idle connections, read the server's RSS with them open, release them.
     """
     before = servers.readRss(server.pid)
-    gen = subprocess.Popen(argv + ["--hold", "120"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True, preexec_fn=_pin(opts.gen_cpu))  # fmt: skip
+    gen = subprocess.Popen(
+        argv + ["--hold", "120"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_pin(opts.gen_cpu),
+    )
     try:
         ready, _, _ = select.select([gen.stdout], [], [], 90)
         line = gen.stdout.readline() if ready else ""
@@ -118,14 +146,21 @@ def _measureIdle(m: results.Measurement, argv: List[str], server: servers.Runnin
             gen.kill()
             gen.wait()
     if not line:
-        raise RuntimeError(f"the idle generator printed nothing: {gen.stderr.read().strip()}")
+        raise RuntimeError(
+            f"the idle generator printed nothing: {gen.stderr.read().strip()}"
+        )
     values = results.sampleValues(m, results.parseGeneratorLine(line), before, after)
     time.sleep(0.5)  # let the server close them all before the next measurement
     return values
 
 
-def runAll(specs: Sequence[servers.ServerSpec], ms: Sequence[results.Measurement], loadgen: Path,
-           opts: argparse.Namespace, notes: List[str]) -> List[Dict[str, Any]]:  # fmt: skip
+def runAll(
+    specs: Sequence[servers.ServerSpec],
+    ms: Sequence[results.Measurement],
+    loadgen: Path,
+    opts: argparse.Namespace,
+    notes: List[str],
+) -> List[Dict[str, Any]]:
     """
     Every round, every server (rotating the order each round), every
     measurement; the samples.
@@ -136,7 +171,7 @@ def runAll(specs: Sequence[servers.ServerSpec], ms: Sequence[results.Measurement
     logPath.write_bytes(b"")
     failures: Dict[str, str] = {}
     for r in range(opts.rounds):
-        order = list(specs[r % len(specs):]) + list(specs[: r % len(specs)])
+        order = list(specs[r % len(specs) :]) + list(specs[: r % len(specs)])
         for spec in order:
             where = f"round {r + 1}/{opts.rounds}  {spec.label}"
             progress.show(f"{where}  starting")
@@ -144,7 +179,9 @@ def runAll(specs: Sequence[servers.ServerSpec], ms: Sequence[results.Measurement
             try:
                 server.waitReady()
             except RuntimeError as e:
-                failures[spec.name] = f"{spec.label} did not start ({e}); see bench/build/servers.log"
+                failures[spec.name] = (
+                    f"{spec.label} did not start ({e}); see bench/build/servers.log"
+                )
                 server.stop()
                 for _ in ms:
                     progress.step()
@@ -154,37 +191,94 @@ def runAll(specs: Sequence[servers.ServerSpec], ms: Sequence[results.Measurement
                     progress.show(f"{where}  {m.title}")
                     try:
                         values = measureOnce(m, server, loadgen, opts)
-                        samples.append({"server": spec.name, "measurement": m.key, "round": r + 1,
-                                        "values": values})  # fmt: skip
+                        samples.append(
+                            {
+                                "server": spec.name,
+                                "measurement": m.key,
+                                "round": r + 1,
+                                "values": values,
+                            }
+                        )
                     except (RuntimeError, results.GeneratorOutputError) as e:
-                        failures[f"{spec.name}/{m.key}"] = f"{spec.label}, {m.title}: {e}"
+                        failures[f"{spec.name}/{m.key}"] = (
+                            f"{spec.label}, {m.title}: {e}"
+                        )
                     if not server.alive():
                         failures[spec.name] = f"{spec.label} died during {m.title}"
                         break
                     progress.step()
             finally:
                 server.stop()
-    progress.finish(f"measured {len(samples)} samples in {time.monotonic() - progress.start:.0f} s")
+    progress.finish(
+        f"measured {len(samples)} samples in {time.monotonic() - progress.start:.0f} s"
+    )
     notes.extend(failures.values())
     return samples
 
 
 def parseArgs(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="Benchmark sockservice against its peers.")
-    p.add_argument("--quick", action="store_true", help="smoke run: 1 round, 0.5 s, 500 idle connections")
-    p.add_argument("--rounds", type=int, default=3, help="repeats of every measurement (default 3)")
-    p.add_argument("--duration", type=float, default=1.5, help="seconds measured per run (default 1.5)")
-    p.add_argument("--warmup", type=float, default=0.5, help="seconds of unmeasured load first (default 0.5)")
-    p.add_argument("--idle-conns", type=int, default=5000, help="connections in the idle run (default 5000)")
-    p.add_argument("--servers", default=",".join(DEFAULT_SERVERS),
-                   help="comma-separated servers; also sockservice-ascii, twisted-pypy")  # fmt: skip
-    p.add_argument("--only", default="", help="comma-separated measurements, e.g. tcp-rr-50,udp-rr-32")
-    p.add_argument("--server-cpu", type=int, default=0, help="CPU for the servers (default 0)")
-    p.add_argument("--gen-cpu", type=int, default=1, help="CPU for the generator (default 1)")
-    p.add_argument("--python", help="CPython with twisted, uvloop, sockservice (default: bench/build/venv)")
-    p.add_argument("--pypy", default="pypy3", help="PyPy interpreter for the PyPy rows (default pypy3)")
-    p.add_argument("--output", default=str(BENCH / "results"), help="where latest.json and latest.md go")
-    p.add_argument("--update-readme", action="store_true", help="put the table into bench/README.md")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: 1 round, 0.5 s, 500 idle connections",
+    )
+    p.add_argument(
+        "--rounds", type=int, default=3, help="repeats of every measurement (default 3)"
+    )
+    p.add_argument(
+        "--duration",
+        type=float,
+        default=1.5,
+        help="seconds measured per run (default 1.5)",
+    )
+    p.add_argument(
+        "--warmup",
+        type=float,
+        default=0.5,
+        help="seconds of unmeasured load first (default 0.5)",
+    )
+    p.add_argument(
+        "--idle-conns",
+        type=int,
+        default=5000,
+        help="connections in the idle run (default 5000)",
+    )
+    p.add_argument(
+        "--servers",
+        default=",".join(DEFAULT_SERVERS),
+        help="comma-separated servers; also sockservice-ascii, twisted-pypy",
+    )
+    p.add_argument(
+        "--only",
+        default="",
+        help="comma-separated measurements, e.g. tcp-rr-50,udp-rr-32",
+    )
+    p.add_argument(
+        "--server-cpu", type=int, default=0, help="CPU for the servers (default 0)"
+    )
+    p.add_argument(
+        "--gen-cpu", type=int, default=1, help="CPU for the generator (default 1)"
+    )
+    p.add_argument(
+        "--python",
+        help="CPython with twisted, uvloop, sockservice (default: bench/build/venv)",
+    )
+    p.add_argument(
+        "--pypy",
+        default="pypy3",
+        help="PyPy interpreter for the PyPy rows (default pypy3)",
+    )
+    p.add_argument(
+        "--output",
+        default=str(BENCH / "results"),
+        help="where latest.json and latest.md go",
+    )
+    p.add_argument(
+        "--update-readme",
+        action="store_true",
+        help="put the table into bench/README.md",
+    )
     opts = p.parse_args(argv)
     if opts.quick:
         opts.rounds, opts.duration, opts.warmup, opts.idle_conns = 1, 0.5, 0.2, 500
@@ -193,10 +287,14 @@ def parseArgs(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     opts = parseArgs(argv)
-    command = "python3 bench/run.py" + "".join(f" {a}" for a in (sys.argv[1:] if argv is None else argv))
+    command = "python3 bench/run.py" + "".join(
+        f" {a}" for a in (sys.argv[1:] if argv is None else argv)
+    )
     notes: List[str] = []
     setupLog = environment.BUILD / "setup.log"
-    sys.stderr.write("preparing: building loadgen, bench environments (first time: a minute)...\n")
+    sys.stderr.write(
+        "preparing: building loadgen, bench environments (first time: a minute)...\n"
+    )
     try:
         loadgen = environment.buildGenerator()
         python = Path(opts.python) if opts.python else environment.benchPython(setupLog)
@@ -214,13 +312,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if spec.name not in wanted:
             continue
         interpreter = spec.argv[0]
-        if spec.name == "uvloop" and environment.probe(Path(interpreter), "import uvloop") is None:
+        if (
+            spec.name == "uvloop"
+            and environment.probe(Path(interpreter), "import uvloop") is None
+        ):
             notes.append("uvloop is not importable: asyncio+uvloop skipped")
             continue
-        if spec.name.startswith("sockservice") and environment.probe(
-            Path(interpreter), "import sockservice.tap"
-        ) is None:
-            notes.append(f"{spec.label} skipped: sockservice.tap is not importable by {interpreter}")
+        if (
+            spec.name.startswith("sockservice")
+            and environment.probe(Path(interpreter), "import sockservice.tap") is None
+        ):
+            notes.append(
+                f"{spec.label} skipped: sockservice.tap is not importable by {interpreter}"
+            )
             continue
         specs.append(spec)
     unknown = set(wanted) - {s.name for s in servers.serverSpecs("python", "pypy")}
@@ -234,8 +338,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 1
 
     cpus = os.sched_getaffinity(0)
-    if opts.server_cpu in cpus and opts.gen_cpu in cpus and opts.server_cpu != opts.gen_cpu:
-        os.sched_setaffinity(0, {opts.gen_cpu})  # the harness mostly sleeps: keep it off the server's CPU
+    if (
+        opts.server_cpu in cpus
+        and opts.gen_cpu in cpus
+        and opts.server_cpu != opts.gen_cpu
+    ):
+        os.sched_setaffinity(
+            0, {opts.gen_cpu}
+        )  # the harness mostly sleeps: keep it off the server's CPU
         pinning = f"server on CPU {opts.server_cpu}, generator on CPU {opts.gen_cpu}"
     else:
         opts.server_cpu = opts.gen_cpu = None
@@ -244,20 +354,26 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # inherited by the servers
     if hard < opts.idle_conns + 100:
-        notes.append(f"open-file hard limit {hard} is below the idle connections asked for")
+        notes.append(
+            f"open-file hard limit {hard} is below the idle connections asked for"
+        )
 
     machine = environment.machineDescription([python] + ([pypy] if pypy else []))
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     samples = runAll(specs, ms, loadgen, opts, notes)
     summary = results.aggregate(samples)
-    notes.append(f"{machine['load']} (this machine is shared: differences under about 20% are noise)")
+    notes.append(
+        f"{machine['load']} (this machine is shared: differences under about 20% are noise)"
+    )
     report = {
         "machine": f"{machine['cpu']}; {machine['os']}; {machine['software']}",
         "date": started,
         "command": command,
-        "settings": (f"{opts.rounds} rounds, servers alternating; {opts.duration:g} s measured after "
-                     f"{opts.warmup:g} s warm-up; 64-byte requests; {opts.idle_conns} idle connections; "
-                     f"{pinning}"),  # fmt: skip
+        "settings": (
+            f"{opts.rounds} rounds, servers alternating; {opts.duration:g} s measured after "
+            f"{opts.warmup:g} s warm-up; 64-byte requests; {opts.idle_conns} idle connections; "
+            f"{pinning}"
+        ),
         "servers": [{"name": s.name, "label": s.label} for s in specs],
         "ours": [s.name for s in specs if s.name in OURS],
         "notes": notes,
@@ -266,10 +382,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     out = Path(opts.output)
     out.mkdir(parents=True, exist_ok=True)
     (out / "latest.md").write_text(markdown)
-    (out / "latest.json").write_text(json.dumps(
-        {**report, "summary": results.summaryToJson(summary), "samples": samples,
-         "generator_check": results.generatorCheck(summary, ms),
-         "targets": results.evaluateTargets(summary, report["ours"])}, indent=1) + "\n")  # fmt: skip
+    (out / "latest.json").write_text(
+        json.dumps(
+            {
+                **report,
+                "summary": results.summaryToJson(summary),
+                "samples": samples,
+                "generator_check": results.generatorCheck(summary, ms),
+                "targets": results.evaluateTargets(summary, report["ours"]),
+            },
+            indent=1,
+        )
+        + "\n"
+    )
     if opts.update_readme:
         _updateReadme(markdown)
     sys.stdout.write(markdown)

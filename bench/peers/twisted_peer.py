@@ -4,9 +4,8 @@ and nothing else (no limits, no Unicode, no logging): the floor that
 sockservice's features are priced against.
 """
 
-from twisted.internet.protocol import DatagramProtocol, Factory, Protocol
-
 from common import parseArgs
+from twisted.internet.protocol import DatagramProtocol, Factory, Protocol
 
 
 class UpperProtocol(Protocol):

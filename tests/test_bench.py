@@ -1,0 +1,442 @@
+# -*- test-case-name: tests.test_bench -*-
+"""
+Tests for the benchmark harness's pure parts: L{bench.results} and
+L{bench.report}.  The benchmark itself never runs in the test suite.
+"""
+
+import json
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from bench import report, results
+from bench.results import Stat
+
+# A line as bench/loadgen.c prints it (tcp-rr, 50 connections).
+RR_LINE = (
+    '{"mode": "tcp-rr", "duration_s": 2.0001, "ok": 122000, "errors": 0, '
+    '"conn_errors": 0, "rate": 60996.9, "p50_us": 737.4, "p99_us": 1077.5, '
+    '"cpu_user_s": 0.0277, "cpu_sys_s": 0.9691, "cpu_pct": 49.8, "conns": 50, '
+    '"size": 64}'
+)
+STREAM_LINE = (
+    '{"mode": "tcp-stream", "duration_s": 1.5, "ok": 600000000, "errors": 3, '
+    '"conn_errors": 0, "rate": 400000000.0, "p50_us": -1.0, "p99_us": -1.0, '
+    '"cpu_user_s": 0.01, "cpu_sys_s": 0.3, "cpu_pct": 20.7, "bytes": 600000000, '
+    '"mb_per_s": 400.0, "eof": true}'
+)
+UDP_LINE = (
+    '{"mode": "udp-rr", "duration_s": 1.5, "ok": 180000, "errors": 0, '
+    '"conn_errors": 0, "rate": 120000.0, "p50_us": 244.3, "p99_us": 315.1, '
+    '"cpu_user_s": 0.06, "cpu_sys_s": 0.9, "cpu_pct": 64.0, "outstanding": 32, '
+    '"size": 64, "sent": 180010, "lost": 9, "late": 1, "loss_pct": 0.005}'
+)
+IDLE_LINE = (
+    '{"mode": "idle", "duration_s": 0.2, "ok": 4990, "errors": 0, '
+    '"conn_errors": 2, "rate": 24950.0, "p50_us": -1.0, "p99_us": -1.0, '
+    '"cpu_user_s": 0.0, "cpu_sys_s": 0.2, "cpu_pct": 98.5, "conns": 5000, '
+    '"established": 4990}'
+)
+
+
+def _measurement(key):
+    return next(m for m in results.MEASUREMENTS if m.key == key)
+
+
+def _summary():
+    """
+    A small summary: three peers and sockservice on CPython and PyPy.
+    """
+
+    def entry(value, gen=50.0, server=100.0):
+        return {
+            "value": Stat(value, value * 0.9, value * 1.1, 3),
+            "gen_cpu_pct": Stat(gen, gen - 1, gen + 1, 3),
+            "server_cpu_pct": Stat(server, server, server, 3),
+            "p50_us": Stat(700.0, 690.0, 710.0, 3),
+            "p99_us": Stat(1100.0, 1000.0, 1200.0, 3),
+            "errors_total": Stat(0.0, 0.0, 0.0, 3),
+            "conn_errors_total": Stat(0.0, 0.0, 0.0, 3),
+        }
+
+    return {
+        "asyncio": {
+            "tcp-rr-50": entry(128000.0),
+            "idle": {"value": Stat(2048.0, 2000.0, 2100.0, 3)},
+        },
+        "uvloop": {"tcp-rr-50": entry(115000.0, gen=95.0, server=70.0)},
+        "twisted": {"tcp-rr-50": entry(61000.0)},
+        "sockservice": {
+            "tcp-rr-50": entry(60000.0),
+            "idle": {"value": Stat(9216.0, 9000.0, 9300.0, 3)},
+        },
+        "sockservice-pypy": {"tcp-rr-50": entry(90000.0)},
+    }
+
+
+class ParseGeneratorLineTests(SynchronousTestCase):
+    """
+    L{results.parseGeneratorLine} reads the generator's one JSON line.
+    """
+
+    def test_sampleLine(self):
+        """
+        A tcp-rr line gives its fields as numbers.
+        """
+        result = results.parseGeneratorLine(RR_LINE + "\n")
+        self.assertEqual(result["mode"], "tcp-rr")
+        self.assertEqual(result["ok"], 122000)
+        self.assertEqual(result["rate"], 60996.9)
+        self.assertEqual(result["cpu_pct"], 49.8)
+
+    def test_lastJSONLineWins(self):
+        """
+        Other output before the result line is ignored.
+        """
+        result = results.parseGeneratorLine("warming up\n" + UDP_LINE + "\n\n")
+        self.assertEqual(result["lost"], 9)
+
+    def test_noResultLine(self):
+        """
+        Output without a JSON object is an error.
+        """
+        self.assertRaises(
+            results.GeneratorOutputError, results.parseGeneratorLine, "oops\n"
+        )
+
+    def test_badJSON(self):
+        """
+        A truncated JSON line is an error.
+        """
+        self.assertRaises(
+            results.GeneratorOutputError, results.parseGeneratorLine, RR_LINE[:40]
+        )
+
+    def test_missingKey(self):
+        """
+        A result without a required key (here C{rate}) is an error naming it.
+        """
+        line = json.dumps({k: v for k, v in json.loads(RR_LINE).items() if k != "rate"})
+        e = self.assertRaises(
+            results.GeneratorOutputError, results.parseGeneratorLine, line
+        )
+        self.assertIn("rate", str(e))
+
+
+class SampleValuesTests(SynchronousTestCase):
+    """
+    L{results.sampleValues} picks each measurement's headline value.
+    """
+
+    def test_requestResponse(self):
+        """
+        tcp-rr gives the request rate, latency and both CPU figures.
+        """
+        values = results.sampleValues(
+            _measurement("tcp-rr-50"),
+            results.parseGeneratorLine(RR_LINE),
+            serverCpuPct=99.0,
+        )
+        self.assertEqual(values["value"], 60996.9)
+        self.assertEqual((values["p50_us"], values["p99_us"]), (737.4, 1077.5))
+        self.assertEqual(values["gen_cpu_pct"], 49.8)
+        self.assertEqual(values["server_cpu_pct"], 99.0)
+        self.assertEqual(values["errors"], 0)
+
+    def test_stream(self):
+        """
+        tcp-stream gives MB/s of verified bytes and counts wrong bytes as errors.
+        """
+        values = results.sampleValues(
+            _measurement("tcp-stream"), results.parseGeneratorLine(STREAM_LINE)
+        )
+        self.assertEqual(values["value"], 400.0)
+        self.assertEqual(values["errors"], 3)
+        self.assertNotIn("p50_us", values)
+
+    def test_udpLoss(self):
+        """
+        udp-rr gives the datagram rate and the loss percentage.
+        """
+        values = results.sampleValues(
+            _measurement("udp-rr-32"), results.parseGeneratorLine(UDP_LINE)
+        )
+        self.assertEqual(values["value"], 120000.0)
+        self.assertEqual(values["loss_pct"], 0.005)
+
+    def test_idleBytesPerConnection(self):
+        """
+        idle gives the growth of the server's RSS divided by the connections
+        established; connections that never were count as connection errors.
+        """
+        values = results.sampleValues(
+            _measurement("idle"),
+            results.parseGeneratorLine(IDLE_LINE),
+            10_000_000,
+            30_958_000,
+        )
+        self.assertEqual(values["value"], 4200.0)
+        self.assertEqual(values["conn_errors"], 12)
+
+    def test_idleNeedsMemory(self):
+        """
+        idle without the server's RSS is an error.
+        """
+        self.assertRaises(
+            results.GeneratorOutputError,
+            results.sampleValues,
+            _measurement("idle"),
+            results.parseGeneratorLine(IDLE_LINE),
+        )
+
+
+class SummarizeTests(SynchronousTestCase):
+    """
+    L{results.summarize} and L{results.aggregate} reduce repeated runs.
+    """
+
+    def test_oddCount(self):
+        """
+        Three runs give their middle value, minimum and maximum.
+        """
+        self.assertEqual(
+            results.summarize([61000, 58000, 63100]), Stat(61000, 58000, 63100, 3)
+        )
+
+    def test_evenCount(self):
+        """
+        With an even count the median is the mean of the middle two.
+        """
+        self.assertEqual(results.summarize([1, 4, 2, 3]).median, 2.5)
+
+    def test_empty(self):
+        """
+        Nothing to summarize is an error.
+        """
+        self.assertRaises(ValueError, results.summarize, [])
+
+    def test_aggregate(self):
+        """
+        Samples are grouped by server and measurement; errors are also totalled.
+        """
+        samples = [
+            {"server": "twisted", "measurement": "tcp-rr-50", "round": r, "values": v}
+            for r, v in enumerate(
+                [
+                    {"value": 60000, "errors": 0},
+                    {"value": 62000, "errors": 2},
+                    {"value": 59000, "errors": 1},
+                ]
+            )
+        ]
+        summary = results.aggregate(samples)
+        stats = summary["twisted"]["tcp-rr-50"]
+        self.assertEqual(stats["value"], Stat(60000, 59000, 62000, 3))
+        self.assertEqual(stats["errors_total"].median, 3)
+
+    def test_jsonRoundTrip(self):
+        """
+        A summary survives conversion to JSON and back.
+        """
+        summary = _summary()
+        data = json.loads(json.dumps(results.summaryToJson(summary)))
+        self.assertEqual(data["twisted"]["tcp-rr-50"]["value"]["median"], 61000.0)
+        self.assertEqual(results.summaryFromJson(data), summary)
+
+
+class RatioTests(SynchronousTestCase):
+    """
+    L{results.ratio} compares sockservice with a peer.
+    """
+
+    def test_ratio(self):
+        """
+        The ratio is ours divided by theirs.
+        """
+        self.assertAlmostEqual(results.ratio(61000, 122000), 0.5)
+
+    def test_missing(self):
+        """
+        A missing figure on either side gives no ratio.
+        """
+        self.assertIsNone(results.ratio(None, 1.0))
+        self.assertIsNone(results.ratio(1.0, None))
+
+    def test_zero(self):
+        """
+        A peer measured at zero gives no ratio rather than a division error.
+        """
+        self.assertIsNone(results.ratio(1.0, 0.0))
+
+
+class GeneratorCheckTests(SynchronousTestCase):
+    """
+    L{results.generatorCheck} reports the generator's CPU use against the fastest server.
+    """
+
+    def test_verdicts(self):
+        """
+        Below 90% the generator has headroom; at 90% or more it is the limit,
+        unless the server is as busy.
+        """
+        self.assertEqual(results.verdict(60.0, 100.0), "headroom")
+        self.assertEqual(results.verdict(95.0, 99.0), "both busy")
+        self.assertEqual(results.verdict(95.0, 60.0), "generator-bound")
+        self.assertEqual(results.verdict(95.0, None), "generator-bound")
+
+    def test_fastestServer(self):
+        """
+        The row names the fastest server and the generator's CPU use against it.
+        """
+        (row,) = results.generatorCheck(_summary(), [_measurement("tcp-rr-50")])
+        self.assertEqual(row["server"], "asyncio")
+        self.assertEqual(row["gen_cpu_pct"], 50.0)
+        self.assertEqual(row["gen_cpu_pct_max"], 51.0)
+        self.assertEqual(row["verdict"], "headroom")
+
+
+class TargetTests(SynchronousTestCase):
+    """
+    L{results.evaluateTargets} checks the issue's targets.
+    """
+
+    def test_bestOfCPythonAndPyPy(self):
+        """
+        The faster of sockservice's rows is compared with each peer.
+        """
+        rows = {t["target"]: t for t in results.evaluateTargets(_summary())}
+        uvloop = rows["tcp-rr-50: sockservice-pypy ≥ 1.0× uvloop"]
+        self.assertAlmostEqual(uvloop["ratio"], 90000 / 115000)
+        self.assertFalse(uvloop["met"])
+        twisted = rows["tcp-rr-50: sockservice-pypy ≥ 0.8× twisted"]
+        self.assertTrue(twisted["met"])
+
+    def test_idleMemory(self):
+        """
+        Idle memory on CPython is held to 8 KiB per connection.
+        """
+        rows = {t["target"]: t for t in results.evaluateTargets(_summary())}
+        self.assertFalse(rows["idle: sockservice ≤ 8 KiB/conn"]["met"])
+
+
+class FormatTests(SynchronousTestCase):
+    """
+    L{report.formatNumber} and L{report.formatStat} write compact figures.
+    """
+
+    def test_numbers(self):
+        """
+        Large rates use a k suffix, small figures keep a few digits.
+        """
+        self.assertEqual(report.formatNumber(61234), "61.2k")
+        self.assertEqual(report.formatNumber(713.7), "714")
+        self.assertEqual(report.formatNumber(12.34), "12.3")
+        self.assertEqual(report.formatNumber(3.456), "3.46")
+
+    def test_bytesPerConnection(self):
+        """
+        Memory per connection is shown in KiB.
+        """
+        self.assertEqual(report.formatNumber(2048, "B/conn"), "2.0 KiB")
+
+    def test_stat(self):
+        """
+        A stat reads "median (min–max)"; a single run just the value; none a dash.
+        """
+        self.assertEqual(
+            report.formatStat(Stat(61234, 58000, 63100, 3)), "61.2k (58.0k–63.1k)"
+        )
+        self.assertEqual(report.formatStat(Stat(61234, 61234, 61234, 1)), "61.2k")
+        self.assertEqual(report.formatStat(None), "–")
+
+
+class RenderMarkdownTests(SynchronousTestCase):
+    """
+    L{report.renderMarkdown} writes the report.
+    """
+
+    def setUp(self):
+        servers = ["asyncio", "uvloop", "twisted", "sockservice", "sockservice-pypy"]
+        self.markdown = report.renderMarkdown(
+            {
+                "machine": "AMD EPYC, 2 CPUs",
+                "date": "2026-11-23 13:00 UTC",
+                "command": "python3 bench/run.py",
+                "settings": "3 rounds",
+                "servers": [{"name": s, "label": s.upper()} for s in servers],
+                "ours": ["sockservice", "sockservice-pypy"],
+                "summary": _summary(),
+                "notes": ["figures are noisy"],
+            }
+        )
+        self.lines = self.markdown.splitlines()
+
+    def test_context(self):
+        """
+        The machine, date and command come first.
+        """
+        self.assertEqual(
+            self.lines[:3],
+            [
+                "- Machine: AMD EPYC, 2 CPUs",
+                "- Date: 2026-11-23 13:00 UTC",
+                "- Command: `python3 bench/run.py`",
+            ],
+        )
+
+    def test_resultsTable(self):
+        """
+        The results table has a column per measurement that was run and a
+        row per server, each cell the median with its range.
+        """
+        header = next(line for line in self.lines if line.startswith("| server | idle"))
+        self.assertEqual(
+            header, "| server | idle (KiB/conn) | tcp-rr 50 conns (req/s) |"
+        )
+        self.assertIn("| TWISTED | – | 61.0k (54.9k–67.1k) |", self.lines)
+        self.assertIn(
+            "| ASYNCIO | 2.0 KiB (2.0 KiB–2.1 KiB) | 128.0k (115.2k–140.8k) |",
+            self.lines,
+        )
+
+    def test_ratios(self):
+        """
+        Each sockservice row gets a ratio table against every peer.
+        """
+        start = self.lines.index("| measurement | ASYNCIO | UVLOOP | TWISTED |")
+        self.assertIn("Ratio SOCKSERVICE ÷ peer", self.lines[start - 2])
+        self.assertEqual(
+            self.lines[start + 3], "| tcp-rr 50 conns | 0.47× | 0.52× | 0.98× |"
+        )
+
+    def test_generatorBound(self):
+        """
+        A measurement whose fastest server ran the generator flat out is
+        flagged; here asyncio is fastest and the generator has headroom.
+        """
+        row = next(
+            line
+            for line in self.lines
+            if line.startswith("| tcp-rr 50 conns | ASYNCIO")
+        )
+        self.assertIn("50% (max 51%)", row)
+        self.assertIn("generator has headroom", row)
+
+    def test_tablesAreRectangular(self):
+        """
+        Every row of every table has as many cells as its header.
+        """
+        width = None
+        for line in self.lines:
+            if not line.startswith("|"):
+                width = None
+                continue
+            cells = line.count("|")
+            if width is None:
+                width = cells
+            self.assertEqual(cells, width, line)
+
+    def test_notes(self):
+        """
+        Notes end the report.
+        """
+        self.assertEqual(self.lines[-1], "- figures are noisy")
