@@ -30,6 +30,7 @@ __all__ = [
     "verdict",
     "generatorCheck",
     "evaluateTargets",
+    "otherLoad",
     "summaryToJson",
     "summaryFromJson",
 ]
@@ -227,6 +228,18 @@ def aggregate(
                     )
             out.setdefault(server, {})[key] = stats
     return out
+
+
+def otherLoad(samples: Sequence[Mapping[str, Any]]) -> Optional[Stat]:
+    """
+    The CPU use of everything else (other processes, interrupts, the
+    hypervisor's steal) on the benchmark's CPUs during the measurements, in
+    percent of one core, summarised over all samples; C{None} if not measured.
+    """
+    values = [
+        s["values"]["other_cpu_pct"] for s in samples if "other_cpu_pct" in s["values"]
+    ]
+    return summarize(values) if values else None
 
 
 def summaryToJson(summary: Mapping[str, Any]) -> Dict[str, Any]:

@@ -96,11 +96,21 @@ def measureOnce(
         text=True,
         preexec_fn=_pin(opts.gen_cpu),
     )
-    # Sample the server's CPU time across the measured window (approximately).
+    # Sample the server's CPU time, and how busy both CPUs are, across the
+    # measured window (approximately: the generator times the window itself).
+    cpus = [c for c in (opts.server_cpu, opts.gen_cpu) if c is not None]
     time.sleep(opts.warmup)
-    cpu0, t0 = servers.readCpuSeconds(server.pid), time.monotonic()
+    cpu0, busy0, t0 = (
+        servers.readCpuSeconds(server.pid),
+        servers.readCpuBusy(cpus),
+        time.monotonic(),
+    )
     time.sleep(opts.duration)
-    cpu1, t1 = servers.readCpuSeconds(server.pid), time.monotonic()
+    cpu1, busy1, t1 = (
+        servers.readCpuSeconds(server.pid),
+        servers.readCpuBusy(cpus),
+        time.monotonic(),
+    )
     try:
         out, err = gen.communicate(timeout=opts.warmup + opts.duration + 30)
     except subprocess.TimeoutExpired:
@@ -110,9 +120,12 @@ def measureOnce(
     if gen.returncode != 0:
         raise RuntimeError(f"the generator failed ({gen.returncode}): {err.strip()}")
     result = results.parseGeneratorLine(out)
-    return results.sampleValues(
-        m, result, serverCpuPct=100.0 * (cpu1 - cpu0) / (t1 - t0)
-    )
+    serverPct = 100.0 * (cpu1 - cpu0) / (t1 - t0)
+    values = results.sampleValues(m, result, serverCpuPct=serverPct)
+    if cpus:
+        busyPct = 100.0 * (busy1 - busy0) / (t1 - t0)
+        values["other_cpu_pct"] = max(0.0, busyPct - serverPct - values["gen_cpu_pct"])
+    return values
 
 
 def _measureIdle(
@@ -365,6 +378,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     notes.append(
         f"{machine['load']} (this machine is shared: differences under about 20% are noise)"
     )
+    other = results.otherLoad(samples)
+    if other is not None:
+        notes.append(
+            f"other load on the benchmark's CPUs during the measurements (other processes, "
+            f"interrupts, steal): median {other.median:.0f}%, max {other.high:.0f}% of one core"
+        )
     report = {
         "machine": f"{machine['cpu']}; {machine['os']}; {machine['software']}",
         "date": started,

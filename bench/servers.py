@@ -23,6 +23,7 @@ __all__ = [
     "startServer",
     "readRss",
     "readCpuSeconds",
+    "readCpuBusy",
 ]
 
 BENCH = Path(__file__).resolve().parent
@@ -123,6 +124,21 @@ def readCpuSeconds(pid: int) -> float:
     stat = Path(f"/proc/{pid}/stat").read_text()
     fields = stat[stat.rindex(")") + 2 :].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def readCpuBusy(cpus: Sequence[int]) -> float:
+    """
+    Seconds the given CPUs have spent busy (anything but idle and iowait,
+    steal included) since boot, from C{/proc/stat}.
+    """
+    names = {f"cpu{c}" for c in cpus}
+    busy = 0
+    for line in Path("/proc/stat").read_text().splitlines():
+        fields = line.split()
+        if fields and fields[0] in names:
+            ticks = [int(x) for x in fields[1:9]]
+            busy += sum(ticks) - ticks[3] - ticks[4]
+    return busy / os.sysconf("SC_CLK_TCK")
 
 
 def _probe(host: str, port: int) -> bool:

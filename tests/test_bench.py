@@ -22,7 +22,7 @@ STREAM_LINE = (
     '{"mode": "tcp-stream", "duration_s": 1.5, "ok": 600000000, "errors": 3, '
     '"conn_errors": 0, "rate": 400000000.0, "p50_us": -1.0, "p99_us": -1.0, '
     '"cpu_user_s": 0.01, "cpu_sys_s": 0.3, "cpu_pct": 20.7, "bytes": 600000000, '
-    '"mb_per_s": 400.0, "eof": true}'
+    '"mb_per_s": 400.0, "drained": true}'
 )
 UDP_LINE = (
     '{"mode": "udp-rr", "duration_s": 1.5, "ok": 180000, "errors": 0, '
@@ -232,6 +232,17 @@ class SummarizeTests(SynchronousTestCase):
         stats = summary["twisted"]["tcp-rr-50"]
         self.assertEqual(stats["value"], Stat(60000, 59000, 62000, 3))
         self.assertEqual(stats["errors_total"].median, 3)
+
+    def test_otherLoad(self):
+        """
+        The other load on the CPUs is summarised over every sample that measured it.
+        """
+        samples = [
+            {"server": "a", "measurement": "tcp-rr-1", "values": {"other_cpu_pct": v}}
+            for v in (5.0, 40.0, 1.0)
+        ] + [{"server": "a", "measurement": "idle", "values": {"value": 1.0}}]
+        self.assertEqual(results.otherLoad(samples), Stat(5.0, 1.0, 40.0, 3))
+        self.assertIsNone(results.otherLoad(samples[3:]))
 
     def test_jsonRoundTrip(self):
         """
