@@ -31,6 +31,7 @@ __all__ = [
     "generatorCheck",
     "evaluateTargets",
     "otherLoad",
+    "noiseNote",
     "summaryToJson",
     "summaryFromJson",
 ]
@@ -240,6 +241,24 @@ def otherLoad(samples: Sequence[Mapping[str, Any]]) -> Optional[Stat]:
         s["values"]["other_cpu_pct"] for s in samples if "other_cpu_pct" in s["values"]
     ]
     return summarize(values) if values else None
+
+
+def noiseNote(samples: Sequence[Mapping[str, Any]], limit: float) -> Optional[str]:
+    """
+    A sentence on how noisy the runs were: the L{otherLoad}, how many runs
+    were repeated because of it, and how many kept are still above C{limit}.
+    """
+    other = otherLoad(samples)
+    if other is None:
+        return None
+    retried = sum(s["values"].get("retries", 0) > 0 for s in samples)
+    noisy = sum(s["values"].get("other_cpu_pct", 0) > limit for s in samples)
+    return (
+        f"other load on the benchmark's CPUs during the runs kept (other processes, "
+        f"interrupts, steal): median {other.median:.0f}%, max {other.high:.0f}% of one "
+        f"core; runs repeated because it exceeded {limit:g}%: {retried}; runs kept above "
+        f"{limit:g}%: {noisy} of {other.n}"
+    )
 
 
 def summaryToJson(summary: Mapping[str, Any]) -> Dict[str, Any]:

@@ -128,6 +128,37 @@ def measureOnce(
     return values
 
 
+def measureQuietly(
+    m: results.Measurement,
+    server: servers.RunningServer,
+    loadgen: Path,
+    opts: argparse.Namespace,
+    progress: "Progress",
+    where: str,
+) -> Dict[str, float]:
+    """
+    L{measureOnce}, repeated up to C{opts.retries} times while other
+    processes used more than C{opts.noise_limit} percent of a core on the
+    benchmark's CPUs; the quietest attempt, with C{retries} set to the
+    number of repeats.
+    """
+    best: Optional[Dict[str, float]] = None
+    for attempt in range(opts.retries + 1):
+        if attempt:
+            progress.show(f"{where}  {m.title}  (other load: retry {attempt})")
+            time.sleep(1.0)  # let a burst of other work pass
+        values = measureOnce(m, server, loadgen, opts)
+        values["retries"] = float(attempt)
+        if best is None or values.get("other_cpu_pct", 0.0) < best.get(
+            "other_cpu_pct", 0.0
+        ):
+            best = values
+        if best.get("other_cpu_pct", 0.0) <= opts.noise_limit:
+            break
+    assert best is not None
+    return best
+
+
 def _measureIdle(
     m: results.Measurement,
     argv: List[str],
@@ -203,7 +234,9 @@ def runAll(
                 for m in ms:
                     progress.show(f"{where}  {m.title}")
                     try:
-                        values = measureOnce(m, server, loadgen, opts)
+                        values = measureQuietly(
+                            m, server, loadgen, opts, progress, where
+                        )
                         samples.append(
                             {
                                 "server": spec.name,
@@ -266,6 +299,16 @@ def parseArgs(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         "--only",
         default="",
         help="comma-separated measurements, e.g. tcp-rr-50,udp-rr-32",
+    )
+    p.add_argument(
+        "--noise-limit",
+        type=float,
+        default=15.0,
+        help="repeat a run when other processes used more than this %% of a core "
+        "on the benchmark's CPUs (default 15)",
+    )
+    p.add_argument(
+        "--retries", type=int, default=2, help="repeats of a noisy run (default 2)"
     )
     p.add_argument(
         "--server-cpu", type=int, default=0, help="CPU for the servers (default 0)"
@@ -378,12 +421,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     notes.append(
         f"{machine['load']} (this machine is shared: differences under about 20% are noise)"
     )
-    other = results.otherLoad(samples)
-    if other is not None:
-        notes.append(
-            f"other load on the benchmark's CPUs during the measurements (other processes, "
-            f"interrupts, steal): median {other.median:.0f}%, max {other.high:.0f}% of one core"
-        )
+    note = results.noiseNote(samples, opts.noise_limit)
+    if note:
+        notes.append(note)
     report = {
         "machine": f"{machine['cpu']}; {machine['os']}; {machine['software']}",
         "date": started,

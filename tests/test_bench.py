@@ -244,6 +244,24 @@ class SummarizeTests(SynchronousTestCase):
         self.assertEqual(results.otherLoad(samples), Stat(5.0, 1.0, 40.0, 3))
         self.assertIsNone(results.otherLoad(samples[3:]))
 
+    def test_noiseNote(self):
+        """
+        The noise note gives the other load, the repeated runs and the runs
+        kept above the limit.
+        """
+        samples = [
+            {"values": {"other_cpu_pct": 2.0, "retries": 0.0}},
+            {"values": {"other_cpu_pct": 30.0, "retries": 2.0}},
+            {"values": {"other_cpu_pct": 4.0, "retries": 1.0}},
+        ]
+        self.assertEqual(
+            results.noiseNote(samples, 15.0),
+            "other load on the benchmark's CPUs during the runs kept (other processes, "
+            "interrupts, steal): median 4%, max 30% of one core; runs repeated because "
+            "it exceeded 15%: 2; runs kept above 15%: 1 of 3",
+        )
+        self.assertIsNone(results.noiseNote([{"values": {"value": 1.0}}], 15.0))
+
     def test_jsonRoundTrip(self):
         """
         A summary survives conversion to JSON and back.
