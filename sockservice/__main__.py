@@ -1,0 +1,11 @@
+# -*- test-case-name: tests.test_scripts -*-
+"""
+C{python -m sockservice}: the same as C{sockservice-client}.
+"""
+
+from sockservice.scripts import runMain
+
+__all__: list = []
+
+if __name__ == "__main__":
+    runMain()
