@@ -119,8 +119,10 @@ def uppercaseTCP(
         client = lineClient(reactor, host, port, timeout)
         try:
             reply = await client.request(_encode(text))
-        finally:
+        except Exception:
             await client.close()
+            raise
+        await client.close()
         return _decodeLike(text, reply)
 
     return Deferred.fromCoroutine(exchange())
@@ -175,8 +177,10 @@ def uppercaseUDP(
         client = DatagramClient(reactor, host, port, timeout, retries)
         try:
             reply = await client.request(_encode(text))
-        finally:
+        except Exception:
             await client.close()
+            raise
+        await client.close()
         return _decodeLike(text, reply)
 
     return Deferred.fromCoroutine(exchange())

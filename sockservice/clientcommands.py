@@ -211,8 +211,11 @@ async def _uppercase(
                 await pump.done
             except OutputClosed:
                 pass
-    finally:
+    except Exception:
+        # Not "finally": a coroutine abandoned at exit must not await.
         await close()
+        raise
+    await close()
 
 
 async def runTCP(reactor: Any, options: usage.Options, console: Console) -> None:

@@ -220,11 +220,13 @@ class DatagramClient:
         """
         return self._lock.run(lambda: Deferred.fromCoroutine(self._exchange(payload)))
 
-    async def close(self) -> None:
+    def close(self) -> Deferred[None]:
         """
-        Close the port.
+        Close the port, once any request under way is answered.
+
+        @return: Fires once the port is closed.
         """
-        await self._lock.run(lambda: Deferred.fromCoroutine(self._closePort()))
+        return self._lock.run(lambda: Deferred.fromCoroutine(self._closePort()))
 
     async def _exchange(self, payload: bytes) -> bytes:
         if len(payload) > MAX_DATAGRAM:
