@@ -3,9 +3,11 @@
 C{python -m sockservice}: the same as C{sockservice-client}.
 """
 
+from __future__ import annotations
+
 from sockservice.scripts import runMain
 
-__all__: list = []
+__all__: list[str] = []
 
 if __name__ == "__main__":
     runMain()

@@ -26,7 +26,11 @@ from sockservice.lines import LinePump, OutputClosed
 __all__ = [
     "Console",
     "Help",
-    "PROGRAM", "PROMPT", "TCPOptions", "UDPOptions", "runTCP",
+    "PROGRAM",
+    "PROMPT",
+    "TCPOptions",
+    "UDPOptions",
+    "runTCP",
     "runUDP",
 ]
 
@@ -67,7 +71,9 @@ class Console:
 
 def _port(value: str) -> int:
     if not value.isdigit() or not 1 <= int(value) <= 65535:
-        raise usage.UsageError(f"--port must be a number from 1 to 65535, not {value!r}")
+        raise usage.UsageError(
+            f"--port must be a number from 1 to 65535, not {value!r}"
+        )
     return int(value)
 
 
@@ -83,7 +89,9 @@ def _seconds(value: str) -> float:
 
 def _count(value: str) -> int:
     if not value.isdigit() or int(value) > 1000:
-        raise usage.UsageError(f"--retries must be a number from 0 to 1000, not {value!r}")
+        raise usage.UsageError(
+            f"--retries must be a number from 0 to 1000, not {value!r}"
+        )
     return int(value)
 
 
@@ -223,7 +231,11 @@ async def runTCP(reactor: Any, options: usage.Options, console: Console) -> None
     The C{tcp} subcommand.
     """
     client = lineClient(
-        reactor, options["host"], options["port"], options["timeout"], options["retries"]
+        reactor,
+        options["host"],
+        options["port"],
+        options["timeout"],
+        options["retries"],
     )
     await _uppercase(client.request, client.close, options, console)
 
@@ -233,6 +245,10 @@ async def runUDP(reactor: Any, options: usage.Options, console: Console) -> None
     The C{udp} subcommand.
     """
     client = DatagramClient(
-        reactor, options["host"], options["port"], options["timeout"], options["retries"]
+        reactor,
+        options["host"],
+        options["port"],
+        options["timeout"],
+        options["retries"],
     )
     await _uppercase(client.request, client.close, options, console)

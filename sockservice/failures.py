@@ -85,6 +85,8 @@ def describeConnectFailure(reason: Failure, host: str, port: int) -> ConnectFail
     """
     peer = formatPeer(host, port)
     value = reason.value
+    if value is None:
+        return ConnectFailed(f"cannot connect to {peer}")
     if isinstance(value, error.ConnectionRefusedError):
         return ConnectFailed(f"connection refused by {peer}")
     if isinstance(value, error.DNSLookupError):

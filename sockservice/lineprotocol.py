@@ -7,12 +7,11 @@ matched to them in order.
 from __future__ import annotations
 
 from collections import deque
-from typing import Deque, List, Optional
+from typing import Deque, List, Optional, cast
 
 from twisted.internet.defer import Deferred, succeed
-from twisted.internet.error import ConnectionDone
-from twisted.internet.interfaces import IDelayedCall, IReactorTime
-from twisted.internet.protocol import Protocol
+from twisted.internet.interfaces import IDelayedCall, IReactorTime, ITCPTransport
+from twisted.internet.protocol import Protocol, connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -155,7 +154,7 @@ class LineClientProtocol(Protocol):
             return
         self._armTimer()
 
-    def connectionLost(self, reason: Failure = Failure(ConnectionDone())) -> None:
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         """
         Deliver a reply that ended with the connection, fail the rest.
         """
@@ -188,7 +187,7 @@ class LineClientProtocol(Protocol):
         for request in waiting:
             request.errback(error)
         if self.transport is not None and not self._lost:
-            self.transport.abortConnection()
+            cast(ITCPTransport, self.transport).abortConnection()
 
     def _armTimer(self) -> None:
         """

@@ -11,12 +11,12 @@ streams through in bounded memory.
 from __future__ import annotations
 
 from collections import deque
-from typing import Callable, Deque, List, Optional
+from typing import Any, Callable, Deque, List, Optional
 
 from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import IHalfCloseableProtocol, IPushProducer
-from twisted.internet.protocol import Protocol
+from twisted.internet.protocol import Protocol, connectionDone
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
@@ -96,11 +96,19 @@ class LinePump(Protocol):
         self._finished = False
         self._failure: Optional[Failure] = None
 
-    def connectionMade(self) -> None:
+    @property
+    def _stdio(self) -> Any:
+        """
+        The transport, as L{twisted.internet.stdio.StandardIO} is: it
+        consumes the replies and produces the lines.
+        """
         assert self.transport is not None
-        self.transport.registerProducer(self, True)
+        return self.transport
+
+    def connectionMade(self) -> None:
+        self._stdio.registerProducer(self, True)
         if self._prompt:
-            self.transport.write(self._prompt)
+            self._stdio.write(self._prompt)
 
     def dataReceived(self, data: bytes) -> None:
         self._buffer += data
@@ -119,7 +127,7 @@ class LinePump(Protocol):
         """
         self._stop(Failure(OutputClosed()), flush=False)
 
-    def connectionLost(self, reason: Failure = Failure(ConnectionDone())) -> None:
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         """
         Output is flushed and closed: report the outcome.
         """
@@ -167,14 +175,13 @@ class LinePump(Protocol):
             self._pumping = False
         if self._finished:
             return
-        assert self.transport is not None
         if (self._endOfInput or self._tooLong) and not self._buffer and not self._slots:
             if self._prompt:
-                self.transport.write(b"\n")
+                self._stdio.write(b"\n")
             self._stop(None)
             return
         if wrote and self._prompt and not self._slots:
-            self.transport.write(self._prompt)
+            self._stdio.write(self._prompt)
         self._updateReading()
 
     def _writeReplies(self) -> bool:
@@ -191,8 +198,7 @@ class LinePump(Protocol):
                 break
             out += [slot.reply, b"\n"]
         if out:
-            assert self.transport is not None
-            self.transport.writeSequence(out)
+            self._stdio.writeSequence(out)
         return bool(out)
 
     def _sendLines(self) -> None:
@@ -243,7 +249,6 @@ class LinePump(Protocol):
         """
         Read standard input only while there is room for more requests.
         """
-        assert self.transport is not None
         if len(self._slots) >= self._window:
             self._windowFull = True
         elif len(self._slots) <= self._window // 2:
@@ -258,9 +263,9 @@ class LinePump(Protocol):
         if reading != self._reading:
             self._reading = reading
             if reading:
-                self.transport.resumeProducing()
+                self._stdio.resumeProducing()
             else:
-                self.transport.pauseProducing()
+                self._stdio.pauseProducing()
 
     def _stop(self, failure: Optional[Failure], flush: bool = True) -> None:
         """
@@ -270,10 +275,9 @@ class LinePump(Protocol):
             return
         self._failure = failure
         self._finished = True
-        assert self.transport is not None
-        self.transport.unregisterProducer()
+        self._stdio.unregisterProducer()
         if flush:
-            self.transport.loseConnection()
+            self._stdio.loseConnection()
         else:
-            self.transport.pauseProducing()
+            self._stdio.pauseProducing()
             self.connectionLost(Failure(ConnectionDone()))

@@ -21,7 +21,17 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Dict, List, NoReturn, Optional, Sequence, Type
+from typing import (
+    Any,
+    Awaitable,
+    Callable,
+    Dict,
+    List,
+    NoReturn,
+    Optional,
+    Sequence,
+    Type,
+)
 
 from twisted.internet.defer import Deferred
 from twisted.python import usage
@@ -108,6 +118,7 @@ async def run(reactor: Any, argv: Sequence[str], console: Console) -> int:
         return 2
     except SystemExit as exit:  # --help, --version
         return exit.code if isinstance(exit.code, int) else 0
+    assert config.subCommand is not None
     subcommand = _byName[config.subCommand]
     try:
         await subcommand.run(reactor, config.subOptions, console)
@@ -133,7 +144,9 @@ async def main(reactor: Any, *argv: str) -> None:
 
     reactor.addSystemEventTrigger("before", "shutdown", interrupted)
     working = Deferred.fromCoroutine(run(reactor, argv, Console.fromSystem(reactor)))
-    working.addCallback(lambda code: None if finished.called else finished.callback(code))
+    working.addCallback(
+        lambda code: None if finished.called else finished.callback(code)
+    )
     code = await finished
     if code:
         raise SystemExit(code)

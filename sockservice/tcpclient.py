@@ -12,11 +12,15 @@ replying, which the textbook server does after every reply.
 from __future__ import annotations
 
 from collections import deque
-from typing import Deque, List, Optional
+from typing import Deque, List, Optional, cast
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.error import ConnectionDone
-from twisted.internet.interfaces import IDelayedCall, IReactorTime, IStreamClientEndpoint
+from twisted.internet.interfaces import (
+    IDelayedCall,
+    IReactorTime,
+    IStreamClientEndpoint,
+)
 from twisted.internet.protocol import Factory
 from twisted.python.failure import Failure
 
@@ -163,25 +167,30 @@ class LineClient:
     def _unanswered(
         self, reason: Failure, request: _Request, protocol: LineClientProtocol
     ) -> None:
-        if not reason.check(Unanswered):
+        unanswered = reason.value
+        if not isinstance(unanswered, Unanswered):
             request.result.errback(reason)
             return
         if protocol.replies and not protocol.closedByUs:
             # The server answered earlier requests, then closed: ask again.
             self._resend.append(request)
             return
-        request.result.errback(self._describeLoss(reason.value.reason))
+        request.result.errback(self._describeLoss(unanswered.reason))
 
     def _describeLoss(self, reason: Failure) -> ClientError:
-        if reason.check(ConnectionDone):
-            return ConnectionClosed(f"connection closed by {self._peer} before replying")
+        if isinstance(reason.value, ConnectionDone):
+            return ConnectionClosed(
+                f"connection closed by {self._peer} before replying"
+            )
         return ConnectionClosed(f"connection to {self._peer} lost before replying")
 
     def _connect(self) -> None:
         factory = Factory.forProtocol(
             lambda: LineClientProtocol(self._clock, self._peer, self._timeout)
         )
-        connecting = self._endpoint.connect(factory)
+        connecting = cast(
+            "Deferred[LineClientProtocol]", self._endpoint.connect(factory)
+        )
         self._connecting = connecting
         connecting.addCallbacks(self._connected, self._connectFailed)
 
@@ -223,4 +232,3 @@ class LineClient:
         queued, self._queue = self._queue, deque()
         for request in queued:
             request.result.errback(error)
-

@@ -18,7 +18,12 @@ from twisted.test.iosim import ConnectionCompleter
 from twisted.trial.unittest import SynchronousTestCase
 
 from sockservice.client import uppercaseTCP, uppercaseUDP
-from sockservice.failures import ConnectFailed, NoReply, describeConnectFailure, formatPeer
+from sockservice.failures import (
+    ConnectFailed,
+    NoReply,
+    describeConnectFailure,
+    formatPeer,
+)
 from sockservice.tcp import UppercaseFactory
 from sockservice.udp import UppercaseDatagramProtocol
 from tests.test_udpclient import FakeUDPReactor

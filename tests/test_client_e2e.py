@@ -17,7 +17,7 @@ from typing import List, Optional
 
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
-from tests.support import ROOT, requireIPv6, startExample, startServer
+from tests.support import EXAMPLES, ROOT, requireIPv6, startExample, startServer
 
 HOST = "127.0.0.1"
 TIMEOUT = 30
@@ -49,11 +49,15 @@ def runClient(
 
 
 class _Checks(SynchronousTestCase):
-    def assertSucceeded(self, result: subprocess.CompletedProcess[bytes], out: bytes) -> None:
+    def assertSucceeded(
+        self, result: subprocess.CompletedProcess[bytes], out: bytes
+    ) -> None:
         self.assertEqual((result.returncode, result.stderr), (0, b""))
         self.assertEqual(result.stdout, out)
 
-    def assertFailedWith(self, result: subprocess.CompletedProcess[bytes], line: str) -> None:
+    def assertFailedWith(
+        self, result: subprocess.CompletedProcess[bytes], line: str
+    ) -> None:
         """
         Status 1, nothing on standard output, one line on standard error.
         """
@@ -77,14 +81,18 @@ class AgainstServiceTests(_Checks):
         MESSAGE words over TCP: the reply is printed, status 0.
         """
         result = runClient("tcp", "--port", self.tcp, "hello", "straße")
-        self.assertSucceeded(result, "HELLO STRASSE\n".encode())
+        self.assertSucceeded(result, b"HELLO STRASSE\n")
 
     def test_oneShotUDP(self):
         """
         MESSAGE words over UDP, through C{python -m sockservice}.
         """
         result = runClient(
-            "udp", "-p", self.udp, "hello", "world",
+            "udp",
+            "-p",
+            self.udp,
+            "hello",
+            "world",
             command=[sys.executable, "-m", "sockservice"],
         )
         self.assertSucceeded(result, b"HELLO WORLD\n")
@@ -144,6 +152,38 @@ class AgainstServiceTests(_Checks):
         self.assertEqual(len(replies), count + 1)
         self.assertEqual(replies[-2], b"LINE %d" % (count - 1,))
         self.assertLess(big, small + 16 * 1024, "peak memory grew with the input")
+
+
+class ExampleClientTests(SynchronousTestCase):
+    """
+    The reactor-driven example clients work against the service.
+    """
+
+    def runExample(self, name: str, port: int) -> bytes:
+        result = subprocess.run(
+            [sys.executable, str(EXAMPLES / name), HOST, str(port)],
+            input=b"hello twisted\n",
+            capture_output=True,
+            timeout=TIMEOUT,
+        )
+        self.assertEqual(result.returncode, 0, result.stderr)
+        return result.stdout
+
+    def test_tcp(self):
+        """
+        C{examples/twisted_tcp_client.py} prints the upper-cased sentence.
+        """
+        server = startServer(self)
+        out = self.runExample("twisted_tcp_client.py", server.tcp[0])
+        self.assertEqual(out, b"Input lowercase sentence: From Server: HELLO TWISTED\n")
+
+    def test_udp(self):
+        """
+        C{examples/twisted_udp_client.py} prints the upper-cased sentence.
+        """
+        server = startServer(self)
+        out = self.runExample("twisted_udp_client.py", server.udp[0])
+        self.assertEqual(out, b"Input lowercase sentence: From Server: HELLO TWISTED\n")
 
 
 class IPv6Tests(_Checks):
@@ -220,7 +260,13 @@ class FailureTests(_Checks):
             silent.bind((HOST, 0))
             port = silent.getsockname()[1]
             result = runClient(
-                "udp", "--port", str(port), "--timeout", "0.2", "--retries", "2",
+                "udp",
+                "--port",
+                str(port),
+                "--timeout",
+                "0.2",
+                "--retries",
+                "2",
                 stdin=b"hello\n",
             )
         self.assertFailedWith(result, f"no reply from {HOST}:{port} after 3 tries")
@@ -249,7 +295,7 @@ class InteractiveTests(SynchronousTestCase):
         try:
             import pexpect
         except ImportError:
-            raise SkipTest("pexpect is not installed")
+            raise SkipTest("pexpect is not installed") from None
         server = startServer(self)
         command = clientCommand()
         child = pexpect.spawn(

@@ -75,7 +75,18 @@ class OptionsTests(SynchronousTestCase):
         """
         options = UDPOptions()
         options.parseOptions(
-            ["--host", "::1", "-p", "9", "--timeout", "0.5", "-r", "0", "hello", "world"]
+            [
+                "--host",
+                "::1",
+                "-p",
+                "9",
+                "--timeout",
+                "0.5",
+                "-r",
+                "0",
+                "hello",
+                "world",
+            ]
         )
         self.assertEqual(
             (options["host"], options["port"], options["timeout"], options["retries"]),
@@ -118,7 +129,9 @@ class UsageTests(SynchronousTestCase):
         self.assertEqual(self.successResultOf(result), 2)
         error = console.stderr.getvalue()
         self.assertTrue(error.startswith("Usage: sockservice-client tcp|udp "))
-        self.assertTrue(error.endswith("sockservice-client: name a subcommand: tcp, udp\n"))
+        self.assertTrue(
+            error.endswith("sockservice-client: name a subcommand: tcp, udp\n")
+        )
 
     def test_unknownSubcommand(self):
         """
@@ -135,11 +148,14 @@ class UsageTests(SynchronousTestCase):
         result, console = _run(MemoryReactorClock(), "udp", "--port", "99999")
         self.assertEqual(self.successResultOf(result), 2)
         error = console.stderr.getvalue()
-        self.assertTrue(error.startswith("Usage: sockservice-client udp [options] [MESSAGE ...]"))
+        self.assertTrue(
+            error.startswith("Usage: sockservice-client udp [options] [MESSAGE ...]")
+        )
         self.assertIn("--retries", error)
         self.assertTrue(
             error.endswith(
-                "sockservice-client: --port must be a number from 1 to 65535, not '99999'\n"
+                "sockservice-client: "
+                "--port must be a number from 1 to 65535, not '99999'\n"
             )
         )
 

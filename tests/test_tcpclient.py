@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import List, Optional
 
-from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.error import (
     ConnectionDone,
     ConnectionLost,
@@ -298,7 +298,9 @@ class LineClientTests(SynchronousTestCase):
         protocol, _ = endpoint.succeed()
         protocol.connectionLost(Failure(ConnectionLost()))
         failure = self.failureResultOf(result, ConnectionClosed)
-        self.assertEqual(str(failure.value), f"connection to {PEER} lost before replying")
+        self.assertEqual(
+            str(failure.value), f"connection to {PEER} lost before replying"
+        )
 
     def test_refused(self):
         """
@@ -326,7 +328,9 @@ class LineClientTests(SynchronousTestCase):
         clock.advance(1.0)
         endpoint.attempts[2].errback(TimeoutError())
         failure = self.failureResultOf(result, ConnectFailed)
-        self.assertEqual(str(failure.value), f"timed out connecting to {PEER} after 3 tries")
+        self.assertEqual(
+            str(failure.value), f"timed out connecting to {PEER} after 3 tries"
+        )
 
     def test_retrySucceeds(self):
         """

@@ -70,7 +70,9 @@ class FakeUDPReactor(MemoryReactorClock):
         self.udpPorts: List[FakeUDPPort] = []
 
     def listenUDP(self, port, protocol, interface="", maxPacketSize=8192):
-        bound = FakeUDPPort(protocol, 40000 + len(self.udpPorts), interface, maxPacketSize)
+        bound = FakeUDPPort(
+            protocol, 40000 + len(self.udpPorts), interface, maxPacketSize
+        )
         self.udpPorts.append(bound)
         bound.startListening()
         return bound
@@ -149,7 +151,9 @@ class DatagramClientProtocolTests(SynchronousTestCase):
         self.assertNoResult(result)
         clock.advance(0.5)
         failure = self.failureResultOf(result, NoReply)
-        self.assertEqual(str(failure.value), "no reply from 127.0.0.1:12000 after 3 tries")
+        self.assertEqual(
+            str(failure.value), "no reply from 127.0.0.1:12000 after 3 tries"
+        )
         self.assertTrue(protocol.resent)
 
     def test_oneTry(self):
@@ -160,7 +164,9 @@ class DatagramClientProtocolTests(SynchronousTestCase):
         result = protocol.request(b"hello")
         clock.advance(1)
         failure = self.failureResultOf(result, NoReply)
-        self.assertEqual(str(failure.value), "no reply from 127.0.0.1:12000 after 1 try")
+        self.assertEqual(
+            str(failure.value), "no reply from 127.0.0.1:12000 after 1 try"
+        )
 
     def test_replyToRetry(self):
         """
@@ -218,8 +224,14 @@ class _Resolver:
         self.addresses = addresses
         self.asked: List[Tuple[str, str]] = []
 
-    def resolveHostName(self, receiver, hostName, portNumber=0, addressTypes=None,
-                        transportSemantics="TCP"):
+    def resolveHostName(
+        self,
+        receiver,
+        hostName,
+        portNumber=0,
+        addressTypes=None,
+        transportSemantics="TCP",
+    ):
         self.asked.append((hostName, transportSemantics))
         receiver.resolutionBegan(None)
         for address in self.addresses:
@@ -320,7 +332,9 @@ class DatagramClientTests(SynchronousTestCase):
         """
         client, reactor = _client("nowhere.invalid", _Resolver([]))
         failure = self.failureResultOf(client.request(b"a"), ConnectFailed)
-        self.assertEqual(str(failure.value), "cannot resolve host name 'nowhere.invalid'")
+        self.assertEqual(
+            str(failure.value), "cannot resolve host name 'nowhere.invalid'"
+        )
         self.assertEqual(reactor.udpPorts, [])
 
     def test_tooBig(self):
