@@ -102,6 +102,7 @@ class LineClient:
         """
         if b"\n" in line:
             raise ValueError("a request line cannot contain a newline")
+        self._closed = False
         request = _Request(line)
         self._queue.append(request)
         self._pump()
@@ -109,13 +110,15 @@ class LineClient:
 
     def close(self) -> Deferred[None]:
         """
-        Drop the connection; requests not yet answered fail.
+        Drop the connection; requests not yet answered fail. A later request
+        connects again.
 
         @return: Fires once the connection is gone.
         """
         self._closed = True
         if self._retryCall is not None and self._retryCall.active():
             self._retryCall.cancel()
+        self._retryCall = None
         if self._connecting is not None:
             self._connecting.cancel()
         self._failQueued(ConnectionClosed(f"connection to {self._peer} closed"))

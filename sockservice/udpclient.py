@@ -11,11 +11,12 @@ one after another.
 from __future__ import annotations
 
 import ipaddress
-from typing import Any, List, Optional, Tuple
+from collections import deque
+from typing import Any, Deque, List, Optional, Tuple, Union
 
 from twisted.internet.abstract import isIPAddress, isIPv6Address
 from twisted.internet.address import IPv4Address, IPv6Address
-from twisted.internet.defer import Deferred, DeferredLock
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import (
     IAddress,
     IDelayedCall,
@@ -26,6 +27,7 @@ from twisted.internet.interfaces import (
 )
 from twisted.internet.protocol import DatagramProtocol
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from sockservice.failures import (
@@ -206,7 +208,8 @@ class DatagramClient:
         self._port = port
         self._timeout = timeout
         self._retries = retries
-        self._lock = DeferredLock()
+        self._queue: Deque[Tuple[bytes, Deferred[bytes]]] = deque()
+        self._busy = False
         self._address: Optional[str] = None
         self._listening: Optional[IListeningPort] = None
         self._protocol: Optional[DatagramClientProtocol] = None
@@ -218,15 +221,44 @@ class DatagramClient:
         @param payload: The datagram to send.
         @return: Fires with the reply payload, or fails with a L{ClientError}.
         """
-        return self._lock.run(lambda: Deferred.fromCoroutine(self._exchange(payload)))
+        result: Deferred[bytes] = Deferred()
+        self._queue.append((payload, result))
+        self._next()
+        return result
 
     def close(self) -> Deferred[None]:
         """
-        Close the port, once any request under way is answered.
+        Close the port; requests not yet answered fail.
 
         @return: Fires once the port is closed.
         """
-        return self._lock.run(lambda: Deferred.fromCoroutine(self._closePort()))
+        queued, self._queue = self._queue, deque()
+        for _, result in queued:
+            result.errback(
+                ConnectionClosed(
+                    f"stopped waiting for {formatPeer(self._host, self._port)}"
+                )
+            )
+        return Deferred.fromCoroutine(self._closePort())
+
+    def _next(self) -> None:
+        """
+        Start the next request, unless one is under way.
+        """
+        if self._busy or not self._queue:
+            return
+        self._busy = True
+        payload, result = self._queue.popleft()
+        exchange = Deferred.fromCoroutine(self._exchange(payload))
+        exchange.addBoth(self._done, result)
+
+    def _done(self, outcome: Union[bytes, Failure], result: Deferred[bytes]) -> None:
+        self._busy = False
+        if isinstance(outcome, Failure):
+            result.errback(outcome)
+        else:
+            result.callback(outcome)
+        self._next()
 
     async def _exchange(self, payload: bytes) -> bytes:
         if len(payload) > MAX_DATAGRAM:

@@ -267,7 +267,7 @@ class FailureTests(_Checks):
                 "0.2",
                 "--retries",
                 "2",
-                stdin=b"hello\n",
+                stdin=b"hello\nworld\nagain\n",
             )
         self.assertFailedWith(result, f"no reply from {HOST}:{port} after 3 tries")
 

@@ -370,6 +370,17 @@ class LineClientTests(SynchronousTestCase):
         protocol.connectionLost(Failure(ConnectionDone()))
         self.successResultOf(closed)
 
+    def test_requestAfterClose(self):
+        """
+        A request after L{LineClient.close} connects again.
+        """
+        client, endpoint, _ = _client()
+        self.successResultOf(client.close())
+        result = client.request(b"a")
+        protocol, _ = endpoint.succeed()
+        protocol.dataReceived(b"A\n")
+        self.assertEqual(self.successResultOf(result), b"A")
+
     def test_closeWhileConnecting(self):
         """
         Closing while a connection attempt is under way cancels it and fails

@@ -16,7 +16,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
-from sockservice.failures import ClientError, ConnectFailed, NoReply
+from sockservice.failures import ClientError, ConnectFailed, ConnectionClosed, NoReply
 from sockservice.udp import UppercaseDatagramProtocol
 from sockservice.udpclient import DatagramClient, DatagramClientProtocol
 
@@ -344,6 +344,19 @@ class DatagramClientTests(SynchronousTestCase):
         client, reactor = _client()
         self.failureResultOf(client.request(b"x" * 65508), ClientError)
         self.assertEqual(reactor.udpPorts, [])
+
+    def test_closeFailsQueued(self):
+        """
+        Closing fails the request under way and those queued behind it at
+        once, without waiting for their timeouts.
+        """
+        client, reactor = _client()
+        results = [client.request(b"a"), client.request(b"b"), client.request(b"c")]
+        self.successResultOf(client.close())
+        for result in results:
+            self.failureResultOf(result, ConnectionClosed)
+        self.assertEqual(len(reactor.udpPorts[0].written), 1)
+        self.assertEqual(reactor.getDelayedCalls(), [])
 
     def test_close(self):
         """
