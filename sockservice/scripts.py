@@ -12,9 +12,11 @@ for each line as the textbook client does, until Ctrl-D.
 Exit status: 0 on success, 1 on a network failure (one line on standard
 error), 2 on a usage error (with the usage text).
 
-Each subcommand is a row of L{SUBCOMMANDS}: its options class and the
-coroutine that runs it. This module only parses, calls, prints and maps
-failures to exit codes; the network work is in the library.
+Each subcommand is a row of L{SUBCOMMANDS}: its options class (a
+L{sockservice.clientcommands.Help}) and the coroutine that runs it, which
+raises L{ClientError} on a network failure. A new subcommand is a new row.
+This module only parses, calls, prints and maps failures to exit codes; the
+network work is in the library.
 """
 
 from __future__ import annotations
