@@ -8,14 +8,21 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from twisted.application.service import IService
-from twisted.internet.endpoints import serverFromString
+from twisted.internet.endpoints import AdoptedStreamServerEndpoint, serverFromString
 from twisted.python import usage
 
-from sockservice.addresses import UDPAddress, parseTCP, parseUDP
+from sockservice.addresses import UDPAddress, parseInet, parseTCP, parseUDP
 from sockservice.casing import MODES
-from sockservice.service import SockService, TCPListener, UDPListener
+from sockservice.service import (
+    AdoptedUDPListener,
+    SockService,
+    TCPListener,
+    UDPListener,
+    socketFamily,
+)
 from sockservice.tcp import UppercaseFactory
 from sockservice.udp import UppercaseDatagramProtocol
+from sockservice.workers import Listener, WorkerPool
 
 __all__ = ["Options", "makeService"]
 
@@ -60,6 +67,7 @@ class Options(usage.Options):
         ["udp-rate", None, "50", "UDP datagrams answered per second per source address (0: no limit)."],
         ["udp-burst", None, "100", "UDP datagrams a source may send at once before --udp-rate applies."],
         ["udp-sources", None, "10000", "How many UDP source addresses the rate limiter remembers."],
+        ["workers", None, "1", "Serve with this many processes sharing the TCP and UDP ports (tcp, tcp6 and udp listeners only)."],
     ]
 
     _numbers = {
@@ -70,12 +78,14 @@ class Options(usage.Options):
         "udp-rate": float,
         "udp-burst": int,
         "udp-sources": int,
+        "workers": int,
     }
 
     def __init__(self) -> None:
         super().__init__()
         self["tcp"]: list[str] = []
         self["udp"]: list[str] = []
+        self["inherit"]: list[tuple[str, int]] = []
 
     def opt_tcp(self, description: str) -> None:
         """Serve TCP on a port (all IPv4 interfaces) or a Twisted endpoint description such as tcp6:12000 or tcp:12000:interface=127.0.0.1 (repeatable)."""
@@ -84,6 +94,13 @@ class Options(usage.Options):
     def opt_udp(self, description: str) -> None:
         """Serve UDP on a port (all IPv4 interfaces) or udp:PORT[:interface=ADDR], e.g. udp:12000:interface=\\:\\: for IPv6 and IPv4 (repeatable)."""
         self["udp"].append(description)
+
+    def opt_inherit(self, spec: str) -> None:
+        """Internal, used by --workers: serve KIND (tcp or udp) on inherited descriptor FD, given as KIND:FD."""
+        kind, _, fd = spec.partition(":")
+        if kind not in ("tcp", "udp") or not fd.isdigit():
+            raise usage.UsageError(f"--inherit: expected tcp:FD or udp:FD, got {spec!r}")
+        self["inherit"].append((kind, int(fd)))
 
     def postOptions(self) -> None:
         for name, kind in self._numbers.items():
@@ -102,7 +119,9 @@ class Options(usage.Options):
             raise usage.UsageError(
                 f"--case: expected one of {', '.join(MODES)}, got {self['case']!r}"
             )
-        if not self["tcp"] and not self["udp"]:
+        if self["workers"] < 1:
+            raise usage.UsageError("--workers: must be at least 1")
+        if not self["tcp"] and not self["udp"] and not self["inherit"]:
             self["tcp"] = [str(DEFAULT_PORT)]
             self["udp"] = [str(DEFAULT_PORT)]
         self["tcp"] = _unique(self["tcp"])
@@ -114,6 +133,23 @@ class Options(usage.Options):
             except Exception as e:
                 raise usage.UsageError(f"--tcp: invalid endpoint {description!r}: {e}")
         self["udp-addresses"]: list[UDPAddress] = [parseUDP(d) for d in self["udp"]]
+        if self["workers"] > 1:
+            self["shared"] = [
+                Listener("tcp", d, parseInet(d, "--tcp with --workers", ("tcp", "tcp6")))
+                for d in self["tcp"]
+            ] + [Listener("udp", d, parseUDP(d)) for d in self["udp"]]
+
+    def workerArguments(self) -> list[str]:
+        """
+        The options that every worker of C{--workers} runs with: these, less
+        the listeners and the worker count.
+        """
+        args = [
+            f"--{name}={self[name]}"
+            for name, _, _, _ in self.optParameters
+            if name != "workers"
+        ]
+        return args + [f"--{name}" for name, _, _ in self.optFlags if self[name]]
 
 
 def _unique(items: Any) -> list[Any]:
@@ -133,6 +169,12 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> IService:
 
         reactor = _reactor
     top = SockService(fileLimit=options["max-connections"] + 256)
+    if options["workers"] > 1:
+        pool = WorkerPool(
+            options["shared"], options["workers"], options.workerArguments(), reactor
+        )
+        pool.setServiceParent(top)
+        return top
     factory = UppercaseFactory(
         mode=options["case"],
         idleTimeout=options["idle-timeout"],
@@ -145,21 +187,32 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> IService:
         endpoint = serverFromString(reactor, full)
         TCPListener(f"TCP {description}", endpoint, factory).setServiceParent(top)
     for description, address in zip(options["udp"], options["udp-addresses"]):
-        protocol = UppercaseDatagramProtocol(
-            mode=options["case"],
-            rate=options["udp-rate"],
-            burst=options["udp-burst"],
-            maxSources=options["udp-sources"],
-            limitLoopback=options["limit-loopback"],
-            reactor=reactor,
-        )
         listener = UDPListener(
             f"UDP {description}",
             address.port,
-            protocol,
+            _datagramProtocol(options, reactor),
             interface=address.interface,
             maxPacketSize=65535,
             reactor=reactor,
         )
         listener.setServiceParent(top)
+    for kind, fd in options["inherit"]:
+        description = f"{kind.upper()} inherited descriptor {fd}"
+        if kind == "tcp":
+            endpoint = AdoptedStreamServerEndpoint(reactor, fd, socketFamily(fd))
+            TCPListener(description, endpoint, factory).setServiceParent(top)
+        else:
+            protocol = _datagramProtocol(options, reactor)
+            AdoptedUDPListener(description, fd, protocol, reactor).setServiceParent(top)
     return top
+
+
+def _datagramProtocol(options: Options, reactor: Any) -> UppercaseDatagramProtocol:
+    return UppercaseDatagramProtocol(
+        mode=options["case"],
+        rate=options["udp-rate"],
+        burst=options["udp-burst"],
+        maxSources=options["udp-sources"],
+        limitLoopback=options["limit-loopback"],
+        reactor=reactor,
+    )
