@@ -26,7 +26,7 @@ from sockservice.failures import (
 )
 from sockservice.tcp import UppercaseFactory
 from sockservice.udp import UppercaseDatagramProtocol
-from tests.test_udpclient import FakeUDPReactor
+from tests.test_udpclient import FakeUDPPort, FakeUDPReactor
 
 
 class FailureWordsTests(SynchronousTestCase):
@@ -121,7 +121,7 @@ class UppercaseUDPTests(SynchronousTestCase):
         port = reactor.udpPorts[0]
         payload, address = port.written[0]
         self.assertEqual(address, ("127.0.0.1", 12000))
-        server.transport = port.__class__(server, 12000, "127.0.0.1", 65535)
+        FakeUDPPort(server, 12000, "127.0.0.1", 65535).startListening()
         server.datagramReceived(payload, ("127.0.0.1", port.port))
         reply, _ = server.transport.written[0]
         port.protocol.datagramReceived(reply, address)

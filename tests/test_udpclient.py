@@ -205,8 +205,8 @@ class DatagramClientProtocolTests(SynchronousTestCase):
         """
         protocol, transport, _ = _protocol()
         server = UppercaseDatagramProtocol(reactor=Clock())
-        serverTransport = FakeDatagramTransport()
-        server.transport = serverTransport
+        serverTransport = FakeUDPPort(server, 12000, "127.0.0.1", 65535)
+        serverTransport.startListening()
         result = protocol.request("straße".encode())
         payload, _ = transport.written[0]
         server.datagramReceived(payload, ("127.0.0.1", 50000))
