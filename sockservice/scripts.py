@@ -4,13 +4,17 @@ C{sockservice-client}: the command line over L{sockservice.client}.
 
     sockservice-client tcp|udp [--host HOST] [--port PORT] [--timeout S]
                                [--retries N] [MESSAGE ...]
+    sockservice-client time [--tcp] [FORMAT ...]
+    sockservice-client chat --name NAME
+    sockservice-client command [--token-file FILE] NAME [ARG ...]
 
 With MESSAGE words, send them joined by spaces and print the reply. Without,
 send each line of standard input and print each reply; on a terminal, prompt
 for each line as the textbook client does, until Ctrl-D.
 
 Exit status: 0 on success, 1 on a network failure (one line on standard
-error), 2 on a usage error (with the usage text).
+error), 2 on a usage error (with the usage text); C{command} exits with the
+remote command's status instead of 0.
 
 Each subcommand is a row of L{SUBCOMMANDS}: its options class (a
 L{sockservice.clientcommands.Help}) and the coroutine that runs it, which
@@ -48,6 +52,14 @@ from sockservice.clientcommands import (
     runUDP,
 )
 from sockservice.failures import ClientError
+from sockservice.servicecommands import (
+    ChatOptions,
+    CommandOptions,
+    TimeOptions,
+    runChat,
+    runCommand,
+    runTime,
+)
 
 __all__ = ["Options", "SUBCOMMANDS", "Subcommand", "main", "run", "runMain"]
 
@@ -64,19 +76,23 @@ class Subcommand:
 
     @ivar name: What to type.
     @ivar options: Its options class.
-    @ivar run: Runs it; raises L{ClientError} for a network failure.
+    @ivar run: Runs it; raises L{ClientError} for a network failure; may
+        return an exit status (C{None} means 0).
     @ivar summary: One line for the usage text.
     """
 
     name: str
     options: Type[usage.Options]
-    run: Callable[[Any, usage.Options, Console], Awaitable[None]]
+    run: Callable[[Any, usage.Options, Console], Awaitable[Optional[int]]]
     summary: str
 
 
 SUBCOMMANDS: Sequence[Subcommand] = (
     Subcommand("tcp", TCPOptions, runTCP, "Upper-case lines over TCP."),
     Subcommand("udp", UDPOptions, runUDP, "Upper-case datagrams over UDP."),
+    Subcommand("time", TimeOptions, runTime, "Ask a time service for the time."),
+    Subcommand("chat", ChatOptions, runChat, "Join a chat relay and talk."),
+    Subcommand("command", CommandOptions, runCommand, "Run an allow-listed command."),
 )
 
 
@@ -88,13 +104,14 @@ class Options(Help):
     subCommands = [(s.name, None, s.options, s.summary) for s in SUBCOMMANDS]
     longdesc = (
         "Exit status: 0 on success, 1 on a network failure (one line on "
-        "standard error), 2 on a usage error. "
+        "standard error), 2 on a usage error; 'command' exits with the "
+        "remote command's status. "
         f"Run '{PROGRAM} COMMAND --help' for a command's options."
     )
 
     def getSynopsis(self) -> str:
         names = "|".join(s.name for s in SUBCOMMANDS)
-        return f"Usage: {PROGRAM} {names} [options] [MESSAGE ...]"
+        return f"Usage: {PROGRAM} {names} [options] [ARG ...]"
 
     def postOptions(self) -> None:
         if self.subCommand is None:
@@ -109,7 +126,8 @@ async def run(reactor: Any, argv: Sequence[str], console: Console) -> int:
     """
     Parse C{argv}, run the subcommand, and say how it went.
 
-    @return: The exit status: 0, 1 (network failure) or 2 (usage error).
+    @return: The exit status: 0, 1 (network failure), 2 (usage error), or
+        the subcommand's own.
     """
     config = Options()
     try:
@@ -123,14 +141,14 @@ async def run(reactor: Any, argv: Sequence[str], console: Console) -> int:
     assert config.subCommand is not None
     subcommand = _byName[config.subCommand]
     try:
-        await subcommand.run(reactor, config.subOptions, console)
+        code = await subcommand.run(reactor, config.subOptions, console)
     except ClientError as error:
         console.stderr.write(f"{PROGRAM}: {error}\n")
         return 1
     except Exception as error:
         console.stderr.write(f"{PROGRAM}: unexpected error: {error!r}\n")
         return 1
-    return 0
+    return code or 0
 
 
 async def main(reactor: Any, *argv: str) -> None:

@@ -20,6 +20,14 @@ from sockservice.service import (
     UDPListener,
     socketFamily,
 )
+from sockservice.tapservices import (
+    addChatService,
+    addCommandService,
+    addTimeService,
+    checkChatOptions,
+    checkCommandOptions,
+    checkTimeOptions,
+)
 from sockservice.tcp import UppercaseFactory
 from sockservice.udp import UppercaseDatagramProtocol
 from sockservice.workers import Listener, WorkerPool
@@ -50,6 +58,7 @@ class Options(usage.Options):
             "Apply the per-address limits (--max-per-ip, --udp-rate) to loopback "
             "clients too; by default they are exempt.",
         ],
+        ["utc", None, "The time service answers in UTC instead of local time."],
     ]
 
     optParameters = [
@@ -67,6 +76,9 @@ class Options(usage.Options):
         ["udp-rate", None, "50", "UDP datagrams answered per second per source address (0: no limit)."],
         ["udp-burst", None, "100", "UDP datagrams a source may send at once before --udp-rate applies."],
         ["udp-sources", None, "10000", "How many UDP source addresses the rate limiter remembers."],
+        ["command-allow", None, None, "Allow-list of the command service (INI; see README)."],
+        ["command-token-file", None, None, "File holding the command service's shared secret; required to listen beyond loopback."],
+        ["command-max-runs", None, "4", "Most commands running at once, all clients together."],
         ["workers", None, "1", "Serve with this many processes sharing the TCP and UDP ports (tcp, tcp6 and udp listeners only)."],
     ]
 
@@ -79,6 +91,7 @@ class Options(usage.Options):
         "udp-burst": int,
         "udp-sources": int,
         "workers": int,
+        "command-max-runs": int,
     }
 
     def __init__(self) -> None:
@@ -86,6 +99,9 @@ class Options(usage.Options):
         self["tcp"]: list[str] = []
         self["udp"]: list[str] = []
         self["inherit"]: list[tuple[str, int]] = []
+        self["time"]: list[str] = []
+        self["chat"]: list[str] = []
+        self["command"]: list[str] = []
 
     def opt_tcp(self, description: str) -> None:
         """Serve TCP on a port (all IPv4 interfaces) or a Twisted endpoint description such as tcp6:12000 or tcp:12000:interface=127.0.0.1 (repeatable)."""
@@ -94,6 +110,18 @@ class Options(usage.Options):
     def opt_udp(self, description: str) -> None:
         """Serve UDP on a port (all IPv4 interfaces) or udp:PORT[:interface=ADDR], e.g. udp:12000:interface=\\:\\: for IPv6 and IPv4 (repeatable)."""
         self["udp"].append(description)
+
+    def opt_time(self, description: str) -> None:
+        """Serve the time service: a port (UDP and TCP), udp:PORT[:interface=ADDR] (UDP), or a TCP endpoint description (repeatable)."""
+        self["time"].append(description)
+
+    def opt_chat(self, description: str) -> None:
+        """Serve the chat relay on UDP: a port or udp:PORT[:interface=ADDR] (repeatable)."""
+        self["chat"].append(description)
+
+    def opt_command(self, description: str) -> None:
+        """Serve allow-listed commands on TCP: a port (127.0.0.1 only) or an endpoint description; beyond loopback needs --command-token-file (repeatable)."""
+        self["command"].append(description)
 
     def opt_inherit(self, spec: str) -> None:
         """Internal, used by --workers: serve KIND (tcp or udp) on inherited descriptor FD, given as KIND:FD."""
@@ -121,9 +149,11 @@ class Options(usage.Options):
             )
         if self["workers"] < 1:
             raise usage.UsageError("--workers: must be at least 1")
-        if not self["tcp"] and not self["udp"] and not self["inherit"]:
+        if not any(self[k] for k in ("tcp", "udp", "inherit", "time", "chat", "command")):
             self["tcp"] = [str(DEFAULT_PORT)]
             self["udp"] = [str(DEFAULT_PORT)]
+        if self["workers"] > 1 and not (self["tcp"] or self["udp"]):
+            raise usage.UsageError("--workers: applies to --tcp and --udp, and neither is given")
         self["tcp"] = _unique(self["tcp"])
         self["udp"] = _unique(self["udp"])
         self["tcp-endpoints"] = [parseTCP(d, self["backlog"]) for d in self["tcp"]]
@@ -133,6 +163,9 @@ class Options(usage.Options):
             except Exception as e:
                 raise usage.UsageError(f"--tcp: invalid endpoint {description!r}: {e}")
         self["udp-addresses"]: list[UDPAddress] = [parseUDP(d) for d in self["udp"]]
+        checkTimeOptions(self)
+        checkChatOptions(self)
+        checkCommandOptions(self)
         if self["workers"] > 1:
             self["shared"] = [
                 Listener("tcp", d, parseInet(d, "--tcp with --workers", ("tcp", "tcp6")))
@@ -147,7 +180,7 @@ class Options(usage.Options):
         args = [
             f"--{name}={self[name]}"
             for name, _, _, _ in self.optParameters
-            if name != "workers"
+            if name != "workers" and not name.startswith("command-")
         ]
         return args + [f"--{name}" for name, _, _ in self.optFlags if self[name]]
 
@@ -169,6 +202,11 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> IService:
 
         reactor = _reactor
     top = SockService(fileLimit=options["max-connections"] + 256)
+    # In this process even with --workers: a chat's members and the limit on
+    # concurrent commands belong to one process.
+    addTimeService(top, options, reactor)
+    addChatService(top, options, reactor)
+    addCommandService(top, options, reactor)
     if options["workers"] > 1:
         pool = WorkerPool(
             options["shared"], options["workers"], options.workerArguments(), reactor

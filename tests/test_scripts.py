@@ -53,7 +53,9 @@ class OptionsTests(SynchronousTestCase):
             [name for name, _, _, _ in scripts.Options.subCommands],
             [s.name for s in scripts.SUBCOMMANDS],
         )
-        self.assertEqual([s.name for s in scripts.SUBCOMMANDS], ["tcp", "udp"])
+        self.assertEqual(
+            [s.name for s in scripts.SUBCOMMANDS], ["tcp", "udp", "time", "chat", "command"]
+        )
 
     def test_defaults(self):
         """
@@ -128,9 +130,13 @@ class UsageTests(SynchronousTestCase):
         result, console = _run(MemoryReactorClock())
         self.assertEqual(self.successResultOf(result), 2)
         error = console.stderr.getvalue()
-        self.assertTrue(error.startswith("Usage: sockservice-client tcp|udp "))
         self.assertTrue(
-            error.endswith("sockservice-client: name a subcommand: tcp, udp\n")
+            error.startswith("Usage: sockservice-client tcp|udp|time|chat|command ")
+        )
+        self.assertTrue(
+            error.endswith(
+                "sockservice-client: name a subcommand: tcp, udp, time, chat, command\n"
+            )
         )
 
     def test_unknownSubcommand(self):
