@@ -115,17 +115,7 @@ def uppercaseTCP(
     @return: Fires with the reply, of the same type as C{text}.
     """
 
-    async def exchange() -> Text:
-        client = lineClient(reactor, host, port, timeout)
-        try:
-            reply = await client.request(_encode(text))
-        except Exception:
-            await client.close()
-            raise
-        await client.close()
-        return _decodeLike(text, reply)
-
-    return Deferred.fromCoroutine(exchange())
+    return Deferred.fromCoroutine(_exchange(lineClient(reactor, host, port, timeout), text))
 
 
 @overload
@@ -173,14 +163,17 @@ def uppercaseUDP(
     @return: Fires with the reply, of the same type as C{text}.
     """
 
-    async def exchange() -> Text:
-        client = DatagramClient(reactor, host, port, timeout, retries)
-        try:
-            reply = await client.request(_encode(text))
-        except Exception:
-            await client.close()
-            raise
-        await client.close()
-        return _decodeLike(text, reply)
+    client = DatagramClient(reactor, host, port, timeout, retries)
+    return Deferred.fromCoroutine(_exchange(client, text))
 
-    return Deferred.fromCoroutine(exchange())
+
+async def _exchange(client: Any, text: Text) -> Text:
+    """
+    Send one request on C{client}, close it whatever happens, and return the
+    reply in the type of C{text}.
+    """
+    try:
+        reply = await client.request(_encode(text))
+    finally:
+        await client.close()
+    return _decodeLike(text, reply)
