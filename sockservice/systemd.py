@@ -1,0 +1,284 @@
+# -*- test-case-name: tests.test_systemd -*-
+"""
+Running under systemd: inherited datagram sockets and readiness notification.
+
+Socket activation: systemd binds the ports and passes the sockets to the
+service (C{LISTEN_FDS}, C{LISTEN_PID}).  Twisted's C{systemd:} endpoint adopts
+an inherited I{stream} socket; UDP has no endpoints, so
+L{parseInheritedDatagram} and L{AdoptedDatagramService} do the same for
+C{--udp systemd:index=N} (or C{systemd:name=NAME}).  Importing
+L{twisted.internet.endpoints} consumes C{LISTEN_FDS} from the environment, so
+the descriptor is found through that C{systemd:} endpoint machinery, never by
+reading the environment again; and the address family is read from the socket
+itself (a port-only C{ListenDatagram=} gives an IPv6 socket).
+
+Readiness: with C{Type=notify}, systemd waits for C{READY=1} on the datagram
+socket named by C{$NOTIFY_SOCKET} (see sd_notify(3)).  L{Notifier} sends such
+messages, L{ReadinessService} sends C{READY=1} once the listeners are up and
+C{STOPPING=1} when the service stops.  Without C{$NOTIFY_SOCKET} nothing is
+sent.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+from dataclasses import dataclass
+from typing import Callable, Mapping, Optional
+
+from twisted.application.service import Service
+from twisted.internet.defer import Deferred, maybeDeferred, succeed
+from twisted.internet.interfaces import IListeningPort
+from twisted.internet.protocol import DatagramProtocol
+from twisted.logger import Logger
+from twisted.internet.fdesc import setNonBlocking
+from twisted.python.usage import UsageError
+
+__all__ = [
+    "InheritedSocket",
+    "parseInheritedDatagram",
+    "AdoptedDatagramService",
+    "Notifier",
+    "ReadinessService",
+]
+
+_selector = re.compile(r"systemd:(index|name)=([^:]+)")
+
+_families = {socket.AF_INET: "IPv4", socket.AF_INET6: "IPv6", socket.AF_UNIX: "UNIX"}
+
+
+@dataclass(frozen=True)
+class InheritedSocket:
+    """
+    A datagram socket inherited from the service manager.
+
+    @ivar fileno: its file descriptor.
+    @ivar family: its address family, L{socket.AF_INET} or L{socket.AF_INET6}.
+    """
+
+    fileno: int
+    family: int
+
+
+def _inheritedDescriptor(selector: str, value: str) -> int:
+    """
+    Look up an inherited descriptor the way the C{systemd:} stream endpoint
+    does, and return it without adopting it.
+
+    @raise IndexError: if there is no descriptor at that index.
+    @raise KeyError: if there is no descriptor of that name.
+    """
+    from twisted.internet.endpoints import serverFromString
+
+    # The domain only matters to the stream endpoint, which is never listened
+    # on: what is wanted is the descriptor it found.
+    endpoint = serverFromString(None, f"systemd:domain=INET:{selector}={value}")
+    fileno: int = endpoint.fileno  # type: ignore[attr-defined]
+    return fileno
+
+
+def parseInheritedDatagram(description: str) -> InheritedSocket:
+    """
+    Parse a C{--udp systemd:index=N} or C{--udp systemd:name=NAME} description
+    and check the inherited descriptor it names.
+
+    @param description: the C{--udp} value, starting with C{systemd:}.
+    @return: the inherited socket, ready for L{AdoptedDatagramService}.
+    @raise UsageError: when the description is malformed, no such descriptor
+        was inherited, or it is not an IPv4 or IPv6 datagram socket.
+    """
+    match = _selector.fullmatch(description)
+    if match is None or (match[1] == "index" and not match[2].isdigit()):
+        raise UsageError(
+            f"--udp: invalid description {description!r} "
+            "(expected systemd:index=N or systemd:name=NAME)"
+        )
+    selector, value = match[1], match[2]
+    try:
+        fileno = _inheritedDescriptor(selector, value)
+    except (IndexError, KeyError):
+        raise UsageError(
+            f"--udp: no inherited socket with {selector} {value} for "
+            f"{description!r} (is the service started by its .socket unit?)"
+        ) from None
+    try:
+        probe = socket.socket(fileno=fileno)
+    except OSError as e:
+        raise UsageError(
+            f"--udp: inherited descriptor {fileno} of {description!r} is not a "
+            f"socket ({e.strerror})"
+        ) from None
+    try:
+        family, kind = probe.family, probe.type
+    finally:
+        probe.detach()
+    if kind != socket.SOCK_DGRAM:
+        raise UsageError(
+            f"--udp: inherited descriptor {fileno} of {description!r} is not a "
+            "datagram socket (use ListenDatagram= in the .socket unit)"
+        )
+    if family not in (socket.AF_INET, socket.AF_INET6):
+        raise UsageError(
+            f"--udp: inherited descriptor {fileno} of {description!r} is a "
+            f"{_families.get(family, str(family))} socket, not an IPv4 or IPv6 one"
+        )
+    return InheritedSocket(fileno, family)
+
+
+class AdoptedDatagramService(Service):
+    """
+    Serve a datagram protocol on an inherited socket while running.
+
+    Like L{twisted.application.internet.UDPServer}, it starts listening in
+    L{privilegedStartService}; the inherited descriptor is closed once adopted
+    (the port holds its own duplicate), as the C{systemd:} stream endpoint
+    does.
+
+    @ivar description: what the user asked for, for error messages.
+    @ivar port: the listening port while running.
+    """
+
+    def __init__(
+        self,
+        description: str,
+        inherited: InheritedSocket,
+        protocol: DatagramProtocol,
+        reactor: object,
+        maxPacketSize: int = 65535,
+    ) -> None:
+        """
+        @param reactor: an L{IReactorSocket} provider.
+        @param maxPacketSize: the largest datagram read whole (Twisted's
+            default of 8192 would truncate larger ones).
+        """
+        self.description = description
+        self.inherited = inherited
+        self.protocol = protocol
+        self.reactor = reactor
+        self.maxPacketSize = maxPacketSize
+        self.port: Optional[IListeningPort] = None
+
+    def privilegedStartService(self) -> None:
+        super().privilegedStartService()
+        fileno = self.inherited.fileno
+        setNonBlocking(fileno)
+        self.port = self.reactor.adoptDatagramPort(  # type: ignore[attr-defined]
+            fileno, self.inherited.family, self.protocol, self.maxPacketSize
+        )
+        os.close(fileno)
+
+    def startService(self) -> None:
+        if self.port is None:
+            self.privilegedStartService()
+        super().startService()
+
+    def stopService(self) -> Deferred[None]:
+        super().stopService()
+        port, self.port = self.port, None
+        if port is None:
+            return succeed(None)
+        return maybeDeferred(port.stopListening)
+
+
+class Notifier:
+    """
+    Send sd_notify(3) state messages, such as C{READY=1}, to the service
+    manager: one datagram each on an C{AF_UNIX} socket.
+
+    @ivar address: the socket address (abstract ones start with a NUL).
+    """
+
+    log = Logger()
+
+    def __init__(
+        self,
+        address: str,
+        socketFactory: Callable[..., socket.socket] = socket.socket,
+    ) -> None:
+        """
+        @param address: the address, as in C{$NOTIFY_SOCKET}: a path, or
+            C{@NAME} for a name in the abstract namespace.
+        @param socketFactory: makes the sending socket (for tests).
+        """
+        self.address = "\0" + address[1:] if address.startswith("@") else address
+        self._socketFactory = socketFactory
+
+    @classmethod
+    def fromEnvironment(
+        cls, environ: Optional[Mapping[str, str]] = None
+    ) -> Optional[Notifier]:
+        """
+        @param environ: the environment; L{os.environ} by default.
+        @return: a notifier for C{$NOTIFY_SOCKET}, or L{None} when it is unset
+            or empty (not started by systemd with C{Type=notify}) or names an
+            address family other than C{AF_UNIX}.
+        """
+        address = (os.environ if environ is None else environ).get("NOTIFY_SOCKET")
+        if not address:
+            return None
+        if not address.startswith(("/", "@")):
+            cls.log.warn(
+                "sockservice: ignoring NOTIFY_SOCKET={address}: only AF_UNIX "
+                "sockets are supported",
+                address=address,
+            )
+            return None
+        return cls(address)
+
+    def notify(self, state: str) -> bool:
+        """
+        Send one state message.  It never blocks and never raises: a failure
+        is logged.
+
+        @param state: newline-separated C{KEY=VALUE} assignments.
+        @return: whether it was sent.
+        """
+        try:
+            sender = self._socketFactory(
+                socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC
+            )
+        except OSError as e:
+            self.log.warn("sockservice: cannot notify systemd: {error}", error=e)
+            return False
+        try:
+            sender.setblocking(False)
+            sender.sendto(state.encode("utf-8"), self.address)
+        except OSError as e:
+            self.log.warn(
+                "sockservice: cannot notify systemd of {state!r}: {error}",
+                state=state,
+                error=e,
+            )
+            return False
+        finally:
+            sender.close()
+        return True
+
+
+class ReadinessService(Service):
+    """
+    Tell systemd C{READY=1} once the service is up, C{STOPPING=1} when it
+    stops.
+
+    Add it to the top service I{after} the listeners: L{MultiService} starts
+    its children in order, and the listeners are listening once started (a
+    listener that cannot listen stops the start-up before this one is
+    reached, so systemd never hears C{READY=1} and reports the failure).
+    Stopping goes in reverse order, so C{STOPPING=1} is sent first.
+    """
+
+    def __init__(self, notifier: Notifier) -> None:
+        """
+        @param notifier: where to send the messages.
+        """
+        self.notifier = notifier
+
+    def startService(self) -> None:
+        super().startService()
+        self.notifier.notify("READY=1")
+
+    def stopService(self) -> Deferred[None]:
+        super().stopService()
+        self.notifier.notify("STOPPING=1")
+        return succeed(None)

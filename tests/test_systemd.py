@@ -1,0 +1,496 @@
+# -*- test-case-name: tests.test_systemd -*-
+"""
+Tests for L{sockservice.systemd}: adopting inherited datagram sockets and
+notifying readiness, without a service manager.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from typing import Any
+
+from twisted.internet import endpoints
+from twisted.internet.defer import Deferred
+from twisted.internet.protocol import DatagramProtocol
+from twisted.internet.testing import MemoryReactor
+from twisted.logger import LogEvent, globalLogPublisher
+from twisted.python.filepath import FilePath
+from twisted.python.systemd import ListenFDs
+from twisted.python.usage import UsageError
+from twisted.trial.unittest import TestCase
+
+from sockservice.systemd import (
+    AdoptedDatagramService,
+    InheritedSocket,
+    Notifier,
+    ReadinessService,
+    parseInheritedDatagram,
+)
+
+
+class InheritedSocketsMixin:
+    """
+    Make real, unbound sockets and pretend that systemd passed them.
+    """
+
+    def inherit(self: Any, *sockets: socket.socket, names: tuple[str, ...] = ()) -> list[int]:
+        """
+        Detach C{sockets} into bare descriptors that the C{systemd:} endpoint
+        parser will find, in that order; close them at cleanup.
+        """
+        descriptors = [s.detach() for s in sockets]
+        names = names or tuple(f"fd{i}" for i in range(len(descriptors)))
+        self.patch(endpoints._SystemdParser, "_sddaemon", ListenFDs(descriptors, names))
+        for fd in descriptors:
+            self.addCleanup(_closeQuietly, fd)
+        return descriptors
+
+
+def _closeQuietly(fd: int) -> None:
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+
+
+class ParseInheritedDatagramTests(InheritedSocketsMixin, TestCase):
+    """
+    Tests for L{parseInheritedDatagram}.
+    """
+
+    def test_index(self) -> None:
+        """
+        C{systemd:index=N} names the Nth inherited descriptor, with the
+        address family read from the socket itself.
+        """
+        fds = self.inherit(
+            socket.socket(socket.AF_INET, socket.SOCK_STREAM),
+            socket.socket(socket.AF_INET6, socket.SOCK_DGRAM),
+        )
+        self.assertEqual(
+            parseInheritedDatagram("systemd:index=1"),
+            InheritedSocket(fds[1], socket.AF_INET6),
+        )
+
+    def test_name(self) -> None:
+        """
+        C{systemd:name=NAME} names the inherited descriptor of that
+        C{FileDescriptorName=}.
+        """
+        fds = self.inherit(
+            socket.socket(socket.AF_INET, socket.SOCK_STREAM),
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM),
+            names=("web", "echo"),
+        )
+        self.assertEqual(
+            parseInheritedDatagram("systemd:name=echo"),
+            InheritedSocket(fds[1], socket.AF_INET),
+        )
+
+    def test_missingIndex(self) -> None:
+        """
+        An index past the inherited descriptors is a usage error that says
+        where the sockets should come from.
+        """
+        self.inherit(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+        error = self.assertRaises(UsageError, parseInheritedDatagram, "systemd:index=1")
+        self.assertEqual(
+            str(error),
+            "--udp: no inherited socket with index 1 for 'systemd:index=1' "
+            "(is the service started by its .socket unit?)",
+        )
+
+    def test_nothingInherited(self) -> None:
+        """
+        Without inherited descriptors, C{systemd:index=0} is a usage error.
+        """
+        self.inherit()
+        self.assertRaises(UsageError, parseInheritedDatagram, "systemd:index=0")
+
+    def test_missingName(self) -> None:
+        """
+        A name that no inherited descriptor has is a usage error.
+        """
+        self.inherit(socket.socket(socket.AF_INET, socket.SOCK_DGRAM), names=("udp",))
+        error = self.assertRaises(UsageError, parseInheritedDatagram, "systemd:name=dns")
+        self.assertIn("no inherited socket with name dns", str(error))
+
+    def test_streamSocket(self) -> None:
+        """
+        An inherited stream socket is refused with a hint at
+        C{ListenDatagram=}.
+        """
+        fds = self.inherit(socket.socket(socket.AF_INET6, socket.SOCK_STREAM))
+        error = self.assertRaises(UsageError, parseInheritedDatagram, "systemd:index=0")
+        self.assertEqual(
+            str(error),
+            f"--udp: inherited descriptor {fds[0]} of 'systemd:index=0' is not a "
+            "datagram socket (use ListenDatagram= in the .socket unit)",
+        )
+
+    def test_unixSocket(self) -> None:
+        """
+        An inherited C{AF_UNIX} datagram socket is refused: UDP needs IPv4
+        or IPv6.
+        """
+        fds = self.inherit(socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM))
+        error = self.assertRaises(UsageError, parseInheritedDatagram, "systemd:index=0")
+        self.assertEqual(
+            str(error),
+            f"--udp: inherited descriptor {fds[0]} of 'systemd:index=0' is a UNIX "
+            "socket, not an IPv4 or IPv6 one",
+        )
+
+    def test_notASocket(self) -> None:
+        """
+        An inherited descriptor that is not a socket at all is refused.
+        """
+        read, write = os.pipe()
+        self.addCleanup(_closeQuietly, write)
+        self.addCleanup(_closeQuietly, read)
+        self.patch(endpoints._SystemdParser, "_sddaemon", ListenFDs([read], ("fd0",)))
+        error = self.assertRaises(UsageError, parseInheritedDatagram, "systemd:index=0")
+        self.assertTrue(
+            str(error).startswith(
+                f"--udp: inherited descriptor {read} of 'systemd:index=0' is not a "
+                "socket ("
+            ),
+            str(error),
+        )
+
+    def test_probeKeepsDescriptorOpen(self) -> None:
+        """
+        Checking the descriptor leaves it open for adoption.
+        """
+        fds = self.inherit(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+        parseInheritedDatagram("systemd:index=0")
+        os.fstat(fds[0])
+
+    def test_malformed(self) -> None:
+        """
+        Descriptions other than C{systemd:index=N} or C{systemd:name=NAME} are
+        usage errors that show the expected forms.
+        """
+        for description in [
+            "systemd:",
+            "systemd:index=",
+            "systemd:index=one",
+            "systemd:index=-1",
+            "systemd:domain=INET:index=0",
+            "systemd:port=3",
+        ]:
+            error = self.assertRaises(UsageError, parseInheritedDatagram, description)
+            self.assertEqual(
+                str(error),
+                f"--udp: invalid description {description!r} "
+                "(expected systemd:index=N or systemd:name=NAME)",
+            )
+
+
+class AdoptedDatagramServiceTests(TestCase):
+    """
+    Tests for L{AdoptedDatagramService}.
+    """
+
+    def setUp(self) -> None:
+        self.reactor = MemoryReactor()
+        self.protocol = DatagramProtocol()
+        self.fileno = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM).detach()
+        # The service closes the descriptor once it has adopted it; close it
+        # here only if it did not (closing twice could hit a reused number).
+        self.addCleanup(
+            lambda: self.reactor.adoptedPorts or _closeQuietly(self.fileno)
+        )
+        self.service = AdoptedDatagramService(
+            "UDP systemd:index=0",
+            InheritedSocket(self.fileno, socket.AF_INET6),
+            self.protocol,
+            self.reactor,
+        )
+
+    def test_adoptsOnPrivilegedStart(self) -> None:
+        """
+        Starting adopts the inherited descriptor as a datagram port with its
+        own family, reading datagrams of up to 65,535 bytes.
+        """
+        self.service.privilegedStartService()
+        [(fileno, family, protocol, size)] = self.reactor.adoptedPorts
+        self.assertEqual(
+            (fileno, family, protocol, size),
+            (self.fileno, socket.AF_INET6, self.protocol, 65535),
+        )
+        self.assertIsNotNone(self.service.port)
+
+    def test_closesInheritedDescriptor(self) -> None:
+        """
+        Once adopted, the inherited descriptor is closed (the port keeps its
+        own duplicate).
+        """
+        self.service.startService()
+        error = self.assertRaises(OSError, os.fstat, self.fileno)
+        self.assertEqual(error.errno, 9)  # EBADF
+
+    def test_startOnce(self) -> None:
+        """
+        C{startService} after C{privilegedStartService} does not adopt again.
+        """
+        self.service.privilegedStartService()
+        self.service.startService()
+        self.assertEqual(len(self.reactor.adoptedPorts), 1)
+        self.assertTrue(self.service.running)
+
+    def test_stopListening(self) -> None:
+        """
+        Stopping stops listening on the adopted port.
+        """
+        self.service.startService()
+        stopped: list[bool] = []
+        self.patch(self.service.port, "stopListening", lambda: stopped.append(True))
+        self.successResultOf(self.service.stopService())
+        self.assertEqual(stopped, [True])
+        self.assertIsNone(self.service.port)
+
+    def test_stopUnstarted(self) -> None:
+        """
+        Stopping a service that never started succeeds at once.
+        """
+        self.successResultOf(self.service.stopService())
+
+
+class FakeSocket:
+    """
+    Records what L{Notifier} does with a socket; optionally fails to send.
+    """
+
+    def __init__(self, family: int, kind: int, failWith: OSError | None = None) -> None:
+        self.family = family
+        self.type = kind
+        self.failWith = failWith
+        self.blocking = True
+        self.sent: list[tuple[bytes, str]] = []
+        self.closed = False
+
+    def setblocking(self, flag: bool) -> None:
+        self.blocking = flag
+
+    def sendto(self, data: bytes, address: str) -> int:
+        if self.failWith is not None:
+            raise self.failWith
+        self.sent.append((data, address))
+        return len(data)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class NotifierTests(TestCase):
+    """
+    Tests for L{Notifier}.
+    """
+
+    def setUp(self) -> None:
+        self.sockets: list[FakeSocket] = []
+        self.failWith: OSError | None = None
+        self.events: list[LogEvent] = []
+        globalLogPublisher.addObserver(self.events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, self.events.append)
+
+    def socketFactory(self, family: int, kind: int) -> FakeSocket:
+        sock = FakeSocket(family, kind, self.failWith)
+        self.sockets.append(sock)
+        return sock
+
+    def test_unset(self) -> None:
+        """
+        Without C{NOTIFY_SOCKET} (or with an empty one) there is no notifier.
+        """
+        self.assertIsNone(Notifier.fromEnvironment({}))
+        self.assertIsNone(Notifier.fromEnvironment({"NOTIFY_SOCKET": ""}))
+
+    def test_path(self) -> None:
+        """
+        A C{NOTIFY_SOCKET} path is used as it is.
+        """
+        notifier = Notifier.fromEnvironment({"NOTIFY_SOCKET": "/run/systemd/notify"})
+        assert notifier is not None
+        self.assertEqual(notifier.address, "/run/systemd/notify")
+
+    def test_abstract(self) -> None:
+        """
+        A C{NOTIFY_SOCKET} starting with C{@} names a socket in the abstract
+        namespace: the C{@} becomes a NUL byte.
+        """
+        notifier = Notifier.fromEnvironment({"NOTIFY_SOCKET": "@sd-notify/1"})
+        assert notifier is not None
+        self.assertEqual(notifier.address, "\0sd-notify/1")
+
+    def test_unsupportedFamily(self) -> None:
+        """
+        A C{NOTIFY_SOCKET} that is neither a path nor abstract (such as
+        C{vsock:}) is ignored with a warning.
+        """
+        self.assertIsNone(Notifier.fromEnvironment({"NOTIFY_SOCKET": "vsock:2:1234"}))
+        [event] = self.events
+        self.assertEqual(event["address"], "vsock:2:1234")
+
+    def test_sends(self) -> None:
+        """
+        C{notify} sends the state as one datagram from a new, non-blocking,
+        close-on-exec C{AF_UNIX} datagram socket, and closes it.
+        """
+        notifier = Notifier("@notify", socketFactory=self.socketFactory)
+        self.assertTrue(notifier.notify("READY=1"))
+        [sock] = self.sockets
+        self.assertEqual(sock.family, socket.AF_UNIX)
+        self.assertEqual(sock.type, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+        self.assertFalse(sock.blocking)
+        self.assertEqual(sock.sent, [(b"READY=1", "\0notify")])
+        self.assertTrue(sock.closed)
+
+    def test_sendFails(self) -> None:
+        """
+        A failure to send is logged and reported, never raised, and the
+        socket is closed.
+        """
+        self.failWith = ConnectionRefusedError(111, "Connection refused")
+        notifier = Notifier("/run/nothing", socketFactory=self.socketFactory)
+        self.assertFalse(notifier.notify("READY=1"))
+        self.assertTrue(self.sockets[0].closed)
+        [event] = self.events
+        self.assertEqual(event["state"], "READY=1")
+
+    def test_socketFails(self) -> None:
+        """
+        A failure to make the socket is logged and reported, never raised.
+        """
+
+        def noSocket(*args: object) -> socket.socket:
+            raise OSError(24, "Too many open files")
+
+        self.assertFalse(Notifier("/run/x", socketFactory=noSocket).notify("READY=1"))
+        self.assertEqual(len(self.events), 1)
+
+
+class NotifierSocketTests(TestCase):
+    """
+    L{Notifier} against real C{AF_UNIX} datagram sockets.
+    """
+
+    def receiver(self, address: str) -> socket.socket:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.addCleanup(sock.close)
+        sock.bind(address)
+        sock.settimeout(5)
+        return sock
+
+    def test_path(self) -> None:
+        """
+        A message reaches a socket bound to a path.
+        """
+        path = FilePath(self.mktemp())
+        path.makedirs()
+        receiver = self.receiver(path.child("notify").path)
+        Notifier(path.child("notify").path).notify("READY=1")
+        self.assertEqual(receiver.recv(4096), b"READY=1")
+
+    def test_abstract(self) -> None:
+        """
+        A message reaches a socket in the abstract namespace named with C{@}.
+        """
+        name = f"sockservice-test-{os.getpid()}-{id(self)}"
+        receiver = self.receiver("\0" + name)
+        Notifier("@" + name).notify("STOPPING=1")
+        self.assertEqual(receiver.recv(4096), b"STOPPING=1")
+
+
+class RecordingNotifier(Notifier):
+    """
+    A L{Notifier} that records the states instead of sending them.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("/nonexistent")
+        self.states: list[str] = []
+
+    def notify(self, state: str) -> bool:
+        self.states.append(state)
+        return True
+
+
+class ReadinessServiceTests(TestCase):
+    """
+    Tests for L{ReadinessService}.
+    """
+
+    def test_readyOnStart(self) -> None:
+        """
+        Starting the service sends C{READY=1}, once.
+        """
+        notifier = RecordingNotifier()
+        ReadinessService(notifier).startService()
+        self.assertEqual(notifier.states, ["READY=1"])
+
+    def test_stoppingOnStop(self) -> None:
+        """
+        Stopping the service sends C{STOPPING=1} and does not delay the stop.
+        """
+        notifier = RecordingNotifier()
+        service = ReadinessService(notifier)
+        service.startService()
+        d: Deferred[None] = service.stopService()
+        self.assertIsNone(self.successResultOf(d))
+        self.assertEqual(notifier.states, ["READY=1", "STOPPING=1"])
+
+
+class Echo(DatagramProtocol):
+    """
+    Send every datagram back to its sender.
+    """
+
+    def datagramReceived(self, data: bytes, addr: Any) -> None:
+        self.transport.write(data.upper(), addr)
+
+
+class Catch(DatagramProtocol):
+    """
+    Fire C{received} with the first datagram.
+    """
+
+    def __init__(self) -> None:
+        self.received: Deferred[bytes] = Deferred()
+
+    def datagramReceived(self, data: bytes, addr: Any) -> None:
+        if not self.received.called:
+            self.received.callback(data)
+
+
+class AdoptedDatagramLoopbackTests(TestCase):
+    """
+    L{AdoptedDatagramService} with the real reactor and a real socket.
+    """
+
+    def test_serves(self) -> None:
+        """
+        A datagram sent to the inherited socket's address is answered through
+        the adopted port.
+        """
+        from twisted.internet import reactor
+
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        service = AdoptedDatagramService(
+            "UDP systemd:index=0",
+            InheritedSocket(sock.detach(), socket.AF_INET),
+            Echo(),
+            reactor,
+        )
+        service.startService()
+        self.addCleanup(service.stopService)
+        client = Catch()
+        clientPort = reactor.listenUDP(0, client, interface="127.0.0.1")
+        self.addCleanup(clientPort.stopListening)
+        client.transport.write(b"adopted", ("127.0.0.1", port))
+        client.received.addTimeout(5, reactor)
+        return client.received.addCallback(self.assertEqual, b"ADOPTED")
