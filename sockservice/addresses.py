@@ -1,0 +1,97 @@
+# -*- test-case-name: tests.test_tap -*-
+"""
+Parsing of the C{--tcp} and C{--udp} listen descriptions: pure, no sockets.
+
+A bare port number means all IPv4 interfaces, as the textbook server binds.
+TCP takes any Twisted server endpoint description; UDP, which has no
+endpoints in Twisted, takes C{udp:PORT[:interface=ADDR]}.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from twisted.python.usage import UsageError
+
+__all__ = ["UDPAddress", "parseTCP", "parseUDP"]
+
+_unescapedColon = re.compile(r"(?<!\\):")
+
+
+def _port(text: str, option: str) -> int:
+    if not text.isdigit() or int(text) > 65535:
+        raise UsageError(f"{option}: invalid port {text!r} (expected 0-65535)")
+    return int(text)
+
+
+def parseTCP(description: str, backlog: int) -> str:
+    """
+    Turn a C{--tcp} value into a full server endpoint description.
+
+    A bare port becomes C{tcp:PORT}; C{tcp} and C{tcp6} descriptions get a
+    C{backlog=} unless they name one (Twisted's default of 50 makes bursts of
+    connections wait a second for a SYN retry).
+
+    @raise UsageError: for an empty description or a bad port number.
+    """
+    if not description:
+        raise UsageError("--tcp: empty endpoint description")
+    if description.isdigit():
+        description = f"tcp:{_port(description, '--tcp')}"
+    kind = description.split(":", 1)[0]
+    if kind in ("tcp", "tcp6") and "backlog=" not in description:
+        description += f":backlog={backlog}"
+    return description
+
+
+@dataclass(frozen=True)
+class UDPAddress:
+    """
+    Where to listen for datagrams.
+
+    @ivar port: the port number (0: any free port).
+    @ivar interface: the address to bind; C{""} is every IPv4 interface, and
+        C{"::"} every IPv6 one (and IPv4 too, where the system allows).
+    """
+
+    port: int
+    interface: str = ""
+
+
+def parseUDP(description: str) -> UDPAddress:
+    """
+    Parse a C{--udp} value: C{PORT} or C{udp:PORT[:interface=ADDR]}
+    (C{port=PORT} is accepted too; the colons of an IPv6 address may be
+    escaped with a backslash, as in endpoint descriptions, or not).
+
+    @raise UsageError: for anything else.
+    """
+    if description.isdigit():
+        return UDPAddress(_port(description, "--udp"))
+    kind, _, rest = description.partition(":")
+    if kind != "udp" or not rest:
+        raise UsageError(
+            f"--udp: invalid description {description!r} "
+            "(expected PORT or udp:PORT[:interface=ADDR])"
+        )
+    port = None
+    interface = ""
+    fields = _unescapedColon.split(rest)
+    while fields:
+        field = fields.pop(0)
+        key, equals, value = field.partition("=")
+        if not equals and port is None:
+            port = key
+        elif key == "port" and port is None:
+            port = value
+        elif key == "interface":
+            # An IPv6 address may be written with unescaped colons.
+            while fields and "=" not in fields[0]:
+                value += ":" + fields.pop(0)
+            interface = value.replace("\\:", ":")
+        else:
+            raise UsageError(f"--udp: unknown parameter {field!r} in {description!r}")
+    if port is None:
+        raise UsageError(f"--udp: no port in {description!r}")
+    return UDPAddress(_port(port, "--udp"), interface)

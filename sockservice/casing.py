@@ -1,0 +1,93 @@
+# -*- test-case-name: tests.test_casing -*-
+"""
+The upper-casing transform: pure, no Twisted, no I/O.
+
+Two modes:
+
+  - C{"unicode"} (the default): bytes are decoded as UTF-8 with
+    C{errors="surrogateescape"}, upper-cased with C{str.upper}, and encoded the
+    same way.  Valid UTF-8 is upper-cased the Unicode way (C{"straße"} becomes
+    C{"STRASSE"}), bytes that are not valid UTF-8 come back unchanged, and
+    ASCII letters are always upper-cased.  The reply may be longer than the
+    request (at most three times as long).
+  - C{"ascii"}: exactly C{bytes.upper}: only C{a-z} change and the reply has
+    the same length as the request.
+
+On a stream, L{Uppercaser} gives the same bytes however the input is split:
+an incomplete trailing UTF-8 sequence is held back until the next chunk or
+L{Uppercaser.flush}.
+"""
+
+from __future__ import annotations
+
+import codecs
+from typing import Callable
+
+__all__ = ["MODES", "Uppercaser", "transform", "maxExpansion"]
+
+MODES = ("unicode", "ascii")
+
+#: The largest factor by which a transform can grow its input (U+0390, two
+#: bytes, upper-cases to three code points taking six bytes).
+maxExpansion = 3
+
+
+def _upperUnicode(data: bytes) -> bytes:
+    if data.isascii():
+        return data.upper()
+    text = data.decode("utf-8", "surrogateescape")
+    return text.upper().encode("utf-8", "surrogateescape")
+
+
+def transform(data: bytes, mode: str = "unicode") -> bytes:
+    """
+    Upper-case one whole message (a datagram, or a stream's entire content).
+
+    @param data: the bytes received.
+    @param mode: one of L{MODES}.
+    @return: the upper-cased bytes.
+    """
+    if mode == "ascii":
+        return data.upper()
+    if mode == "unicode":
+        return _upperUnicode(data)
+    raise ValueError(f"unknown case mode {mode!r}")
+
+
+class Uppercaser:
+    """
+    Incremental form of L{transform} for byte streams.
+
+    C{transform(whole, mode) == b"".join(u.feed(c) for c in chunks) + u.flush()}
+    for every way of splitting C{whole} into C{chunks}.
+    """
+
+    def __init__(self, mode: str = "unicode") -> None:
+        if mode not in MODES:
+            raise ValueError(f"unknown case mode {mode!r}")
+        # True while the decoder holds back the start of a UTF-8 sequence.
+        self._pending = False
+        self._decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")
+        self.feed: Callable[[bytes], bytes]
+        self.feed = bytes.upper if mode == "ascii" else self._feedUnicode
+
+    def _feedUnicode(self, data: bytes) -> bytes:
+        """
+        Upper-case the next chunk, holding back an incomplete trailing sequence.
+        """
+        if not self._pending and data.isascii():
+            return data.upper()
+        text = self._decoder.decode(data)
+        self._pending = bool(self._decoder.getstate()[0])
+        return text.upper().encode("utf-8", "surrogateescape")
+
+    def flush(self) -> bytes:
+        """
+        End of stream: return whatever is still held back (as raw bytes, since
+        an incomplete sequence is not valid UTF-8).
+        """
+        if not self._pending:
+            return b""
+        self._pending = False
+        text = self._decoder.decode(b"", final=True)
+        return text.upper().encode("utf-8", "surrogateescape")

@@ -1,0 +1,119 @@
+# -*- test-case-name: tests.test_limits -*-
+"""
+Abuse limits, as pure bookkeeping: no sockets, time passed in by the caller.
+
+  - L{RateLimiter}: a token bucket per source address, in a table of bounded
+    size (the least recently seen source is forgotten first), so a flood of
+    spoofed sources cannot grow memory.
+  - L{ConnectionCounter}: total and per-address counts of open connections.
+  - L{isLoopback}: whether an address is on this machine's loopback.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import Counter, OrderedDict
+from functools import lru_cache
+
+__all__ = ["RateLimiter", "ConnectionCounter", "isLoopback"]
+
+
+@lru_cache(maxsize=4096)
+def isLoopback(host: str) -> bool:
+    """
+    Cached: it is asked once per datagram, of a few recurring addresses.
+
+    @return: whether C{host} (a literal IPv4 or IPv6 address, possibly
+        IPv4-mapped) is a loopback address.
+    """
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return (mapped or address).is_loopback
+
+
+class RateLimiter:
+    """
+    Allow each source C{rate} events per second, with bursts of C{burst}.
+
+    @ivar sources: the per-source state: C{key -> [tokens, lastTime]}, most
+        recently seen last; never longer than C{maxSources}.
+    """
+
+    def __init__(self, rate: float, burst: float, maxSources: int) -> None:
+        if rate <= 0 or burst < 1 or maxSources < 1:
+            raise ValueError("rate, burst and maxSources must be positive")
+        self.rate = rate
+        self.burst = burst
+        self.maxSources = maxSources
+        self.sources: OrderedDict[str, list[float]] = OrderedDict()
+
+    def allow(self, key: str, now: float) -> bool:
+        """
+        Record one event from C{key} at time C{now}.
+
+        @return: C{True} if it is within the limit, C{False} if it should be
+            refused.
+        """
+        state = self.sources.get(key)
+        if state is None:
+            if len(self.sources) >= self.maxSources:
+                self.sources.popitem(last=False)
+            state = self.sources[key] = [self.burst, now]
+        else:
+            self.sources.move_to_end(key)
+            elapsed = now - state[1]
+            if elapsed > 0:
+                state[0] = min(self.burst, state[0] + elapsed * self.rate)
+                state[1] = now
+        if state[0] >= 1:
+            state[0] -= 1
+            return True
+        return False
+
+
+class ConnectionCounter:
+    """
+    Count open connections in total and per peer address, against caps.
+
+    A cap of 0 means no cap.  Only addresses with open connections are kept,
+    so the table is never larger than the number of open connections.
+    """
+
+    def __init__(self, maxTotal: int, maxPerAddress: int) -> None:
+        self.maxTotal = maxTotal
+        self.maxPerAddress = maxPerAddress
+        self.total = 0
+        self.perAddress: Counter[str] = Counter()
+
+    def refusal(self, host: str, exempt: bool = False) -> str | None:
+        """
+        Decide whether a new connection from C{host} may open, and if it may,
+        count it.
+
+        @param exempt: skip the per-address cap (not the total one).
+        @return: L{None} if it was counted, else the name of the cap that
+            refuses it (C{"total"} or C{"per-address"}).
+        """
+        if self.maxTotal and self.total >= self.maxTotal:
+            return "total"
+        if (
+            not exempt
+            and self.maxPerAddress
+            and self.perAddress[host] >= self.maxPerAddress
+        ):
+            return "per-address"
+        self.total += 1
+        self.perAddress[host] += 1
+        return None
+
+    def closed(self, host: str) -> None:
+        """
+        Forget one connection from C{host}, counted earlier by L{refusal}.
+        """
+        self.total -= 1
+        self.perAddress[host] -= 1
+        if self.perAddress[host] <= 0:
+            del self.perAddress[host]

@@ -1,0 +1,165 @@
+# -*- test-case-name: tests.test_tap -*-
+"""
+The C{twistd sockservice} entry point: L{Options} and L{makeService}.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from twisted.application.service import IService
+from twisted.internet.endpoints import serverFromString
+from twisted.python import usage
+
+from sockservice.addresses import UDPAddress, parseTCP, parseUDP
+from sockservice.casing import MODES
+from sockservice.service import SockService, TCPListener, UDPListener
+from sockservice.tcp import UppercaseFactory
+from sockservice.udp import UppercaseDatagramProtocol
+
+__all__ = ["Options", "makeService"]
+
+DEFAULT_PORT = 12000
+
+
+class Options(usage.Options):
+    """
+    Command line of C{twistd sockservice}.
+    """
+
+    synopsis = "[--tcp DESC]... [--udp DESC]... [options]"
+    longdesc = (
+        "Serve the textbook upper-casing service: every byte sent over TCP comes "
+        "back upper-cased on the same connection, and every UDP datagram is "
+        "answered with its upper-cased payload. With neither --tcp nor --udp, "
+        f"listens on TCP {DEFAULT_PORT} and UDP {DEFAULT_PORT} on all IPv4 "
+        "interfaces."
+    )
+
+    optFlags = [
+        [
+            "limit-loopback",
+            None,
+            "Apply the per-address limits (--max-per-ip, --udp-rate) to loopback "
+            "clients too; by default they are exempt.",
+        ],
+    ]
+
+    optParameters = [
+        [
+            "case",
+            None,
+            "unicode",
+            "Casing: 'unicode' (UTF-8 aware: straße -> STRASSE; invalid UTF-8 "
+            "passes unchanged) or 'ascii' (only a-z change; same length).",
+        ],
+        ["idle-timeout", None, "300", "Close a TCP connection idle this many seconds (0: never)."],
+        ["max-connections", None, "10000", "Cap on open TCP connections (0: none)."],
+        ["max-per-ip", None, "100", "Cap on open TCP connections per client IP address (0: none)."],
+        ["backlog", None, "1024", "Listen backlog of tcp/tcp6 endpoints that do not set one."],
+        ["udp-rate", None, "50", "UDP datagrams answered per second per source address (0: no limit)."],
+        ["udp-burst", None, "100", "UDP datagrams a source may send at once before --udp-rate applies."],
+        ["udp-sources", None, "10000", "How many UDP source addresses the rate limiter remembers."],
+    ]
+
+    _numbers = {
+        "idle-timeout": float,
+        "max-connections": int,
+        "max-per-ip": int,
+        "backlog": int,
+        "udp-rate": float,
+        "udp-burst": int,
+        "udp-sources": int,
+    }
+
+    def __init__(self) -> None:
+        super().__init__()
+        self["tcp"]: list[str] = []
+        self["udp"]: list[str] = []
+
+    def opt_tcp(self, description: str) -> None:
+        """Serve TCP on a port (all IPv4 interfaces) or a Twisted endpoint description such as tcp6:12000 or tcp:12000:interface=127.0.0.1 (repeatable)."""
+        self["tcp"].append(description)
+
+    def opt_udp(self, description: str) -> None:
+        """Serve UDP on a port (all IPv4 interfaces) or udp:PORT[:interface=ADDR], e.g. udp:12000:interface=\\:\\: for IPv6 and IPv4 (repeatable)."""
+        self["udp"].append(description)
+
+    def postOptions(self) -> None:
+        for name, kind in self._numbers.items():
+            try:
+                value = kind(self[name])
+            except (TypeError, ValueError):
+                value = -1
+            if value < 0:
+                raise usage.UsageError(
+                    f"--{name}: expected a non-negative number, got {self[name]!r}"
+                )
+            self[name] = value
+        if self["udp-sources"] < 1:
+            raise usage.UsageError("--udp-sources: must be at least 1")
+        if self["case"] not in MODES:
+            raise usage.UsageError(
+                f"--case: expected one of {', '.join(MODES)}, got {self['case']!r}"
+            )
+        if not self["tcp"] and not self["udp"]:
+            self["tcp"] = [str(DEFAULT_PORT)]
+            self["udp"] = [str(DEFAULT_PORT)]
+        self["tcp"] = _unique(self["tcp"])
+        self["udp"] = _unique(self["udp"])
+        self["tcp-endpoints"] = [parseTCP(d, self["backlog"]) for d in self["tcp"]]
+        for description in self["tcp-endpoints"]:
+            try:
+                serverFromString(None, description)
+            except Exception as e:
+                raise usage.UsageError(f"--tcp: invalid endpoint {description!r}: {e}")
+        self["udp-addresses"]: list[UDPAddress] = [parseUDP(d) for d in self["udp"]]
+
+
+def _unique(items: Any) -> list[Any]:
+    return list(dict.fromkeys(items))
+
+
+def makeService(options: Options, reactor: Optional[Any] = None) -> IService:
+    """
+    Build the service tree: one listener per C{--tcp} (sharing one factory, so
+    the connection caps are global) and one per C{--udp}.
+
+    @param options: parsed L{Options}.
+    @param reactor: the reactor to listen with; the global one by default.
+    """
+    if reactor is None:
+        from twisted.internet import reactor as _reactor
+
+        reactor = _reactor
+    top = SockService(fileLimit=options["max-connections"] + 256)
+    factory = UppercaseFactory(
+        mode=options["case"],
+        idleTimeout=options["idle-timeout"],
+        maxConnections=options["max-connections"],
+        maxPerAddress=options["max-per-ip"],
+        limitLoopback=options["limit-loopback"],
+        reactor=reactor,
+    )
+    for description, full in zip(options["tcp"], options["tcp-endpoints"]):
+        endpoint = serverFromString(reactor, full)
+        TCPListener(f"TCP {description}", endpoint, factory).setServiceParent(top)
+    for description, address in zip(options["udp"], options["udp-addresses"]):
+        protocol = UppercaseDatagramProtocol(
+            mode=options["case"],
+            rate=options["udp-rate"],
+            burst=options["udp-burst"],
+            maxSources=options["udp-sources"],
+            limitLoopback=options["limit-loopback"],
+            reactor=reactor,
+        )
+        listener = UDPListener(
+            f"UDP {description}",
+            address.port,
+            protocol,
+            interface=address.interface,
+            maxPacketSize=65535,
+            reactor=reactor,
+        )
+        listener.setServiceParent(top)
+    return top

@@ -1,0 +1,148 @@
+# -*- test-case-name: tests.test_tcp -*-
+"""
+The TCP service: every byte a client sends comes back upper-cased.
+
+No framing: the stream is transformed as soon as it can be decoded, for as
+long as the client keeps the connection open.  Many clients are served at
+once; a client that half-closes gets everything still due and then the close;
+a client that sends without reading is not read from until it drains what it
+has been sent.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from twisted.internet.interfaces import (
+    IAddress,
+    IHalfCloseableProtocol,
+    IReactorTime,
+)
+from twisted.internet.protocol import Factory, Protocol
+from twisted.logger import Logger
+from twisted.protocols.policies import TimeoutMixin
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from sockservice.casing import Uppercaser
+from sockservice.limits import ConnectionCounter, isLoopback
+
+__all__ = ["UppercaseProtocol", "UppercaseFactory"]
+
+
+@implementer(IHalfCloseableProtocol)
+class UppercaseProtocol(Protocol, TimeoutMixin):
+    """
+    Upper-case one TCP connection's byte stream back to its sender.
+
+    @ivar factory: the L{UppercaseFactory} that built this protocol.
+    @ivar peer: the client's host, as counted by the factory.
+    """
+
+    factory: UppercaseFactory
+    peer = ""
+
+    def connectionMade(self) -> None:
+        self._caser = Uppercaser(self.factory.mode)
+        self.callLater = self.factory.reactor.callLater
+        self.setTimeout(self.factory.idleTimeout or None)
+        # Backpressure: the transport produces what it reads and consumes what
+        # we write.  Registered as its own producer, it stops reading while its
+        # write buffer is full and resumes once that buffer has drained.
+        self.transport.registerProducer(self.transport, True)
+
+    def dataReceived(self, data: bytes) -> None:
+        self.resetTimeout()
+        self.transport.write(self._caser.feed(data))
+
+    def readConnectionLost(self) -> None:
+        """
+        The client will send no more: send what is still due, then close.
+        """
+        rest = self._caser.flush()
+        if rest:
+            self.transport.write(rest)
+        self.transport.unregisterProducer()
+        self.transport.loseConnection()
+
+    def writeConnectionLost(self) -> None:
+        self.transport.loseConnection()
+
+    def timeoutConnection(self) -> None:
+        """
+        Idle for too long: drop the connection, without waiting for a client
+        that may not be reading.
+        """
+        self.factory.log.info(
+            "closing connection from {peer}: idle for {timeout} s",
+            peer=self.peer,
+            timeout=self.timeOut,
+        )
+        self.transport.abortConnection()
+
+    def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
+        self.setTimeout(None)
+        self.factory.connections.closed(self.peer)
+
+
+class UppercaseFactory(Factory):
+    """
+    Build L{UppercaseProtocol}s, enforcing the connection caps.
+
+    @ivar connections: the open connections, counted against the caps.
+    """
+
+    protocol = UppercaseProtocol
+    noisy = False
+    log = Logger()
+
+    def __init__(
+        self,
+        mode: str = "unicode",
+        idleTimeout: float = 300.0,
+        maxConnections: int = 10000,
+        maxPerAddress: int = 100,
+        limitLoopback: bool = False,
+        reactor: Optional[IReactorTime] = None,
+    ) -> None:
+        """
+        @param mode: the casing mode (see L{sockservice.casing}).
+        @param idleTimeout: seconds without input before a connection is
+            closed; 0 disables.
+        @param maxConnections: cap on open connections; 0 disables.
+        @param maxPerAddress: cap on open connections from one IP address;
+            0 disables.
+        @param limitLoopback: apply the per-address cap to loopback clients
+            too (by default they are exempt, for local tests and benchmarks).
+        @param reactor: the reactor whose clock times out idle connections.
+        """
+        if reactor is None:
+            from twisted.internet import reactor as _reactor
+
+            reactor = _reactor  # type: ignore[assignment]
+        self.mode = mode
+        self.idleTimeout = idleTimeout
+        self.limitLoopback = limitLoopback
+        self.reactor = reactor
+        self.connections = ConnectionCounter(maxConnections, maxPerAddress)
+
+    def buildProtocol(self, addr: IAddress) -> Optional[Protocol]:
+        """
+        Build a protocol for a new connection from C{addr}, or refuse it
+        (return L{None}: Twisted then closes it) when a cap is reached.
+        """
+        host = getattr(addr, "host", None)
+        exempt = host is None or (not self.limitLoopback and isLoopback(host))
+        peer = host or str(addr)
+        refusal = self.connections.refusal(peer, exempt=exempt)
+        if refusal is not None:
+            self.log.warn(
+                "refused connection from {peer}: {cap} connection cap reached",
+                peer=peer,
+                cap=refusal,
+            )
+            return None
+        protocol = self.protocol()
+        protocol.factory = self
+        protocol.peer = peer
+        return protocol

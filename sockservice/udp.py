@@ -1,0 +1,123 @@
+# -*- test-case-name: tests.test_udp -*-
+"""
+The UDP service: one datagram in, one upper-cased datagram back to its sender.
+
+UDP source addresses can be forged, so an echo-style service is a reflector
+waiting to be abused.  The guards here keep it from being one: no reply to
+source port 0, to privileged source ports (where other UDP services such as
+echo, chargen, DNS and NTP live) or to this service's own port (two instances
+would otherwise ping-pong forever), and a per-source rate limit over a
+bounded table of sources.  A reply that would not fit in one datagram is
+dropped and counted, never truncated.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Optional
+
+from twisted.internet.error import MessageLengthError
+from twisted.internet.interfaces import IReactorTime
+from twisted.internet.protocol import DatagramProtocol
+from twisted.logger import Logger
+
+from sockservice.casing import transform
+from sockservice.limits import RateLimiter, isLoopback
+
+__all__ = ["UppercaseDatagramProtocol", "maxPayload"]
+
+#: The largest UDP payload over IPv4 (65,535 - 20 - 8) and over IPv6 (- 8).
+maxPayload = {"IPv4": 65507, "IPv6": 65527}
+
+#: Drop reasons, as counted in L{UppercaseDatagramProtocol.dropped}.
+DROP_REASONS = ("source-port", "rate", "oversize", "send-error")
+
+
+class UppercaseDatagramProtocol(DatagramProtocol):
+    """
+    Answer each datagram with its upper-cased payload, within the guards.
+
+    @ivar dropped: how many datagrams went unanswered, by reason (one of
+        L{DROP_REASONS}).
+    @ivar answered: how many datagrams were answered.
+    """
+
+    log = Logger()
+    noisy = False
+
+    def __init__(
+        self,
+        mode: str = "unicode",
+        rate: float = 50.0,
+        burst: float = 100.0,
+        maxSources: int = 10000,
+        limitLoopback: bool = False,
+        reactor: Optional[IReactorTime] = None,
+    ) -> None:
+        """
+        @param mode: the casing mode (see L{sockservice.casing}).
+        @param rate: datagrams per second answered per source address; 0
+            disables the rate limit.
+        @param burst: how many datagrams a source may send at once before the
+            rate applies.
+        @param maxSources: how many source addresses the rate limiter
+            remembers (the least recently seen is forgotten first).
+        @param limitLoopback: rate-limit loopback sources too (by default they
+            are exempt, for local tests and benchmarks).
+        @param reactor: the clock of the rate limiter.
+        """
+        if reactor is None:
+            from twisted.internet import reactor as _reactor
+
+            reactor = _reactor  # type: ignore[assignment]
+        self.mode = mode
+        self.clock = reactor
+        self.limiter = (
+            RateLimiter(rate, max(burst, 1), maxSources) if rate > 0 else None
+        )
+        self.limitLoopback = limitLoopback
+        self.ownPort = 0
+        self.answered = 0
+        self.dropped: Counter[str] = Counter()
+
+    def startProtocol(self) -> None:
+        address = self.transport.getHost()
+        self.ownPort = address.port
+        self.log.info(
+            "sockservice: listening on UDP {host}:{port}",
+            host=address.host,
+            port=address.port,
+        )
+
+    def datagramReceived(self, data: bytes, addr: tuple[str, int]) -> None:
+        host, port = addr[0], addr[1]
+        if port < 1024 or port == self.ownPort:
+            self.dropped["source-port"] += 1
+            return
+        if (
+            self.limiter is not None
+            and (self.limitLoopback or not isLoopback(host))
+            and not self.limiter.allow(host, self.clock.seconds())
+        ):
+            self.dropped["rate"] += 1
+            return
+        reply = transform(data, self.mode)
+        family = "IPv6" if ":" in host and "." not in host else "IPv4"
+        if len(reply) > maxPayload[family]:
+            self.dropped["oversize"] += 1
+            return
+        try:
+            self.transport.write(reply, addr)
+        except (OSError, MessageLengthError) as e:
+            self.dropped["send-error"] += 1
+            self.log.debug("reply to {peer} failed: {error}", peer=addr, error=e)
+            return
+        self.answered += 1
+
+    def stopProtocol(self) -> None:
+        if self.dropped:
+            self.log.info(
+                "sockservice: UDP answered {answered}, dropped {dropped}",
+                answered=self.answered,
+                dropped=dict(self.dropped),
+            )

@@ -1,0 +1,130 @@
+# -*- test-case-name: tests.test_limits -*-
+"""
+Tests for L{sockservice.limits}.
+"""
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from sockservice.limits import ConnectionCounter, RateLimiter, isLoopback
+
+
+class IsLoopbackTests(SynchronousTestCase):
+    """
+    L{isLoopback} recognises loopback addresses of both families.
+    """
+
+    def test_loopback(self):
+        """
+        127.0.0.0/8, ::1 and IPv4-mapped loopback are loopback.
+        """
+        for host in ["127.0.0.1", "127.9.8.7", "::1", "::ffff:127.0.0.1"]:
+            self.assertTrue(isLoopback(host), host)
+
+    def test_notLoopback(self):
+        """
+        Other addresses, and things that are not addresses, are not.
+        """
+        for host in ["10.0.0.1", "192.0.2.1", "2001:db8::1", "::ffff:192.0.2.1", "", "localhost"]:
+            self.assertFalse(isLoopback(host), host)
+
+
+class RateLimiterTests(SynchronousTestCase):
+    """
+    L{RateLimiter} is a token bucket per source over a bounded table.
+    """
+
+    def test_burstThenRate(self):
+        """
+        A source may send C{burst} events at once, then C{rate} per second.
+        """
+        limiter = RateLimiter(rate=2, burst=3, maxSources=10)
+        self.assertEqual([limiter.allow("a", 0) for _ in range(4)], [True] * 3 + [False])
+        self.assertFalse(limiter.allow("a", 0.4))
+        self.assertTrue(limiter.allow("a", 0.5))
+        self.assertFalse(limiter.allow("a", 0.5))
+
+    def test_sourcesIndependent(self):
+        """
+        One source exhausting its budget does not limit another.
+        """
+        limiter = RateLimiter(rate=1, burst=1, maxSources=10)
+        self.assertTrue(limiter.allow("a", 0))
+        self.assertFalse(limiter.allow("a", 0))
+        self.assertTrue(limiter.allow("b", 0))
+
+    def test_refillCapped(self):
+        """
+        A long silence refills the bucket up to C{burst}, no more.
+        """
+        limiter = RateLimiter(rate=10, burst=2, maxSources=10)
+        limiter.allow("a", 0)
+        results = [limiter.allow("a", 1000) for _ in range(3)]
+        self.assertEqual(results, [True, True, False])
+
+    def test_tableBounded(self):
+        """
+        The table never holds more than C{maxSources} sources; the least
+        recently seen is forgotten first.
+        """
+        limiter = RateLimiter(rate=1, burst=1, maxSources=3)
+        for i in range(100):
+            limiter.allow(f"10.0.0.{i}", 0)
+        self.assertEqual(len(limiter.sources), 3)
+        self.assertEqual(list(limiter.sources), ["10.0.0.97", "10.0.0.98", "10.0.0.99"])
+
+    def test_recentlySeenKept(self):
+        """
+        A source seen again moves to the back of the eviction order.
+        """
+        limiter = RateLimiter(rate=1, burst=5, maxSources=2)
+        limiter.allow("a", 0)
+        limiter.allow("b", 0)
+        limiter.allow("a", 0)
+        limiter.allow("c", 0)
+        self.assertEqual(list(limiter.sources), ["a", "c"])
+
+    def test_invalid(self):
+        """
+        Non-positive parameters are refused.
+        """
+        self.assertRaises(ValueError, RateLimiter, 0, 1, 1)
+        self.assertRaises(ValueError, RateLimiter, 1, 1, 0)
+
+
+class ConnectionCounterTests(SynchronousTestCase):
+    """
+    L{ConnectionCounter} enforces total and per-address caps.
+    """
+
+    def test_totalCap(self):
+        """
+        Past the total cap, connections are refused with reason C{"total"},
+        even from exempt addresses.
+        """
+        counter = ConnectionCounter(maxTotal=2, maxPerAddress=0)
+        self.assertIsNone(counter.refusal("a"))
+        self.assertIsNone(counter.refusal("b"))
+        self.assertEqual(counter.refusal("c", exempt=True), "total")
+        counter.closed("a")
+        self.assertIsNone(counter.refusal("c"))
+
+    def test_perAddressCap(self):
+        """
+        Past the per-address cap, that address is refused but others are not;
+        exempt addresses are not capped.
+        """
+        counter = ConnectionCounter(maxTotal=0, maxPerAddress=1)
+        self.assertIsNone(counter.refusal("a"))
+        self.assertEqual(counter.refusal("a"), "per-address")
+        self.assertIsNone(counter.refusal("b"))
+        self.assertIsNone(counter.refusal("a", exempt=True))
+
+    def test_tableHoldsOnlyOpen(self):
+        """
+        Addresses with no open connection are forgotten.
+        """
+        counter = ConnectionCounter(maxTotal=0, maxPerAddress=5)
+        counter.refusal("a")
+        counter.closed("a")
+        self.assertEqual(dict(counter.perAddress), {})
+        self.assertEqual(counter.total, 0)

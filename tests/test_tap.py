@@ -1,0 +1,223 @@
+# -*- test-case-name: tests.test_tap -*-
+"""
+Tests for L{sockservice.tap}, L{sockservice.addresses} and
+L{sockservice.service}, without sockets.
+"""
+
+from twisted.application.service import IServiceMaker
+from twisted.internet.defer import fail
+from twisted.internet.error import CannotListenError
+from twisted.internet.testing import MemoryReactorClock
+from twisted.plugin import getPlugins
+from twisted.python.usage import UsageError
+from twisted.trial.unittest import SynchronousTestCase
+
+from sockservice.addresses import UDPAddress, parseTCP, parseUDP
+from sockservice.service import ListenFailed, TCPListener, UDPListener
+from sockservice.tap import Options, makeService
+from sockservice.tcp import UppercaseFactory
+from sockservice.udp import UppercaseDatagramProtocol
+
+
+def _parse(*argv):
+    options = Options()
+    options.parseOptions(list(argv))
+    return options
+
+
+class OptionsTests(SynchronousTestCase):
+    """
+    L{Options} parses the command line of C{twistd sockservice}.
+    """
+
+    def test_defaults(self):
+        """
+        With neither --tcp nor --udp, TCP 12000 and UDP 12000 are served, and
+        the documented defaults apply.
+        """
+        options = _parse()
+        self.assertEqual(options["tcp"], ["12000"])
+        self.assertEqual(options["tcp-endpoints"], ["tcp:12000:backlog=1024"])
+        self.assertEqual(options["udp-addresses"], [UDPAddress(12000, "")])
+        self.assertEqual(options["case"], "unicode")
+        self.assertEqual(options["idle-timeout"], 300.0)
+        self.assertEqual(options["max-connections"], 10000)
+        self.assertEqual(options["max-per-ip"], 100)
+        self.assertEqual(options["udp-rate"], 50.0)
+        self.assertEqual(options["udp-burst"], 100)
+        self.assertEqual(options["udp-sources"], 10000)
+        self.assertFalse(options["limit-loopback"])
+
+    def test_onlyWhatIsNamed(self):
+        """
+        With --tcp only, no UDP is served (and the reverse).
+        """
+        self.assertEqual(_parse("--tcp", "1234")["udp"], [])
+        self.assertEqual(_parse("--udp", "1234")["tcp"], [])
+
+    def test_repeatable(self):
+        """
+        --tcp and --udp may be given several times; duplicates collapse.
+        """
+        options = _parse("--tcp", "1", "--tcp", "tcp6:2", "--tcp", "1", "--udp", "3", "--udp", "udp:4")
+        self.assertEqual(options["tcp-endpoints"], ["tcp:1:backlog=1024", "tcp6:2:backlog=1024"])
+        self.assertEqual(options["udp-addresses"], [UDPAddress(3), UDPAddress(4)])
+
+    def test_numbers(self):
+        """
+        Numeric options are converted.
+        """
+        options = _parse("--idle-timeout", "2.5", "--max-per-ip", "0", "--udp-rate", "0")
+        self.assertEqual((options["idle-timeout"], options["max-per-ip"], options["udp-rate"]), (2.5, 0, 0.0))
+
+    def assertUsageError(self, message, *argv):
+        error = self.assertRaises(UsageError, _parse, *argv)
+        self.assertEqual(str(error), message)
+
+    def test_badNumbers(self):
+        """
+        A negative or non-numeric limit is a usage error naming the option.
+        """
+        self.assertUsageError("--max-connections: expected a non-negative number, got 'many'", "--max-connections", "many")
+        self.assertUsageError("--idle-timeout: expected a non-negative number, got '-1'", "--idle-timeout", "-1")
+        self.assertUsageError("--udp-burst: expected a non-negative number, got '1.5'", "--udp-burst", "1.5")
+        self.assertUsageError("--udp-sources: must be at least 1", "--udp-sources", "0")
+
+    def test_badCase(self):
+        """
+        An unknown --case is a usage error listing the choices.
+        """
+        self.assertUsageError("--case: expected one of unicode, ascii, got 'title'", "--case", "title")
+
+    def test_badTCP(self):
+        """
+        A bad TCP port or endpoint description is a usage error.
+        """
+        self.assertUsageError("--tcp: invalid port '99999' (expected 0-65535)", "--tcp", "99999")
+        self.assertUsageError("--tcp: invalid endpoint 'bogus:1': Unknown endpoint type: 'bogus'", "--tcp", "bogus:1")
+        self.assertUsageError("--tcp: empty endpoint description", "--tcp", "")
+
+    def test_badUDP(self):
+        """
+        A bad UDP description is a usage error.
+        """
+        self.assertUsageError(
+            "--udp: invalid description 'tcp:1' (expected PORT or udp:PORT[:interface=ADDR])",
+            "--udp", "tcp:1",
+        )
+        self.assertUsageError("--udp: invalid port '-3' (expected 0-65535)", "--udp", "udp:-3")
+        self.assertUsageError("--udp: unknown parameter 'colour=red' in 'udp:1:colour=red'", "--udp", "udp:1:colour=red")
+        self.assertUsageError("--udp: no port in 'udp:interface=::'", "--udp", "udp:interface=::")
+
+
+class DescriptionTests(SynchronousTestCase):
+    """
+    Listen descriptions are normalised.
+    """
+
+    def test_tcpBacklog(self):
+        """
+        tcp and tcp6 descriptions get the backlog unless they set one; others
+        are left alone.
+        """
+        self.assertEqual(parseTCP("7", 99), "tcp:7:backlog=99")
+        self.assertEqual(parseTCP("tcp6:7:interface=\\:\\:1", 99), "tcp6:7:interface=\\:\\:1:backlog=99")
+        self.assertEqual(parseTCP("tcp:7:backlog=5", 99), "tcp:7:backlog=5")
+        self.assertEqual(parseTCP("unix:/tmp/s", 99), "unix:/tmp/s")
+
+    def test_udpForms(self):
+        """
+        UDP takes a port, udp:PORT, port= and interface= (colons escaped).
+        """
+        self.assertEqual(parseUDP("53000"), UDPAddress(53000, ""))
+        self.assertEqual(parseUDP("udp:5:interface=127.0.0.1"), UDPAddress(5, "127.0.0.1"))
+        self.assertEqual(parseUDP("udp:interface=\\:\\::port=6"), UDPAddress(6, "::"))
+        self.assertEqual(parseUDP("udp:6:interface=::1"), UDPAddress(6, "::1"))
+        self.assertEqual(parseUDP("udp:6:interface=fe80::1%lo"), UDPAddress(6, "fe80::1%lo"))
+
+
+class MakeServiceTests(SynchronousTestCase):
+    """
+    L{makeService} builds one listener per description under one parent.
+    """
+
+    def test_structure(self):
+        """
+        Each --tcp gets a L{TCPListener} sharing one factory, each --udp a
+        L{UDPListener} with its own protocol reading whole 64 KiB datagrams.
+        """
+        reactor = MemoryReactorClock()
+        options = _parse("--tcp", "tcp:0", "--tcp", "tcp6:0", "--udp", "udp:0:interface=127.0.0.1",
+                         "--case", "ascii", "--max-per-ip", "3")
+        top = makeService(options, reactor)
+        tcp = [s for s in top if isinstance(s, TCPListener)]
+        udp = [s for s in top if isinstance(s, UDPListener)]
+        self.assertEqual(len(tcp), 2)
+        self.assertIs(tcp[0].factory, tcp[1].factory)
+        self.assertIsInstance(tcp[0].factory, UppercaseFactory)
+        self.assertEqual(tcp[0].factory.mode, "ascii")
+        self.assertEqual(tcp[0].factory.connections.maxPerAddress, 3)
+        [listener] = udp
+        port, protocol = listener.args
+        self.assertEqual(port, 0)
+        self.assertIsInstance(protocol, UppercaseDatagramProtocol)
+        self.assertEqual(protocol.mode, "ascii")
+        self.assertEqual(listener.kwargs, {"interface": "127.0.0.1", "maxPacketSize": 65535})
+
+    def test_listens(self):
+        """
+        Starting the service listens on each TCP endpoint with the backlog,
+        and stopping it stops listening.
+        """
+        reactor = MemoryReactorClock()
+        top = makeService(_parse("--tcp", "tcp:4321:interface=127.0.0.1"), reactor)
+        top.privilegedStartService()
+        top.startService()
+        [(port, factory, backlog, interface)] = reactor.tcpServers
+        self.assertEqual((port, backlog, interface), (4321, 1024, "127.0.0.1"))
+        self.assertIsInstance(factory, UppercaseFactory)
+        [listener] = top
+        self.assertIsNotNone(listener.port)
+        top.stopService()
+        self.assertIsNone(listener.port)
+
+    def test_tcpInUse(self):
+        """
+        A TCP port in use makes starting fail with a one-line exit naming it.
+        """
+        reactor = MemoryReactorClock()
+        top = makeService(_parse("--tcp", "12000"), reactor)
+        [listener] = top
+        error = CannotListenError("", 12000, OSError(98, "Address already in use"))
+        listener.endpoint.listen = lambda factory: fail(error)
+        exit = self.assertRaises(ListenFailed, top.privilegedStartService)
+        self.assertEqual(exit.code, "sockservice: cannot listen on TCP 12000: Address already in use")
+        self.assertIsInstance(exit, SystemExit)
+
+    def test_udpInUse(self):
+        """
+        A UDP port in use makes starting fail with a one-line exit naming it.
+        """
+
+        class _Reactor(MemoryReactorClock):
+            def listenUDP(self, port, protocol, interface="", maxPacketSize=8192):
+                raise CannotListenError(interface, port, OSError(98, "Address already in use"))
+
+        top = makeService(_parse("--udp", "udp:53:interface=127.0.0.1"), _Reactor())
+        exit = self.assertRaises(ListenFailed, top.privilegedStartService)
+        self.assertEqual(exit.code, "sockservice: cannot listen on UDP udp:53:interface=127.0.0.1: Address already in use")
+
+
+class PluginTests(SynchronousTestCase):
+    """
+    twistd finds the plugin.
+    """
+
+    def test_discoverable(self):
+        """
+        The sockservice service maker is among the installed twistd plugins
+        and points at L{sockservice.tap}.
+        """
+        makers = {m.tapname: m for m in getPlugins(IServiceMaker)}
+        self.assertIn("sockservice", makers)
+        self.assertEqual(makers["sockservice"].module, "sockservice.tap")
