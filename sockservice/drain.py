@@ -104,7 +104,7 @@ class DrainService(Service):
         if clock is None:
             from twisted.internet import reactor as _reactor
 
-            clock = _reactor  # type: ignore[assignment]
+            clock = _reactor
         self.connections = connections
         self.period = period
         self.clock = clock

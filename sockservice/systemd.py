@@ -29,10 +29,10 @@ from typing import Callable, Mapping, Optional
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, maybeDeferred, succeed
+from twisted.internet.fdesc import setNonBlocking
 from twisted.internet.interfaces import IListeningPort
 from twisted.internet.protocol import DatagramProtocol
 from twisted.logger import Logger
-from twisted.internet.fdesc import setNonBlocking
 from twisted.python.usage import UsageError
 
 __all__ = [
@@ -74,7 +74,7 @@ def _inheritedDescriptor(selector: str, value: str) -> int:
     # The domain only matters to the stream endpoint, which is never listened
     # on: what is wanted is the descriptor it found.
     endpoint = serverFromString(None, f"systemd:domain=INET:{selector}={value}")
-    fileno: int = endpoint.fileno  # type: ignore[attr-defined]
+    fileno: int = endpoint.fileno
     return fileno
 
 

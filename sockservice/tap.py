@@ -13,7 +13,15 @@ from twisted.python import usage
 
 from sockservice.addresses import UDPAddress, parseTCP, parseUDP
 from sockservice.casing import MODES
+from sockservice.drain import DEFAULT_DRAIN, DrainService
 from sockservice.service import SockService, TCPListener, UDPListener
+from sockservice.systemd import (
+    AdoptedDatagramService,
+    InheritedSocket,
+    Notifier,
+    ReadinessService,
+    parseInheritedDatagram,
+)
 from sockservice.tcp import UppercaseFactory
 from sockservice.udp import UppercaseDatagramProtocol
 
@@ -60,6 +68,13 @@ class Options(usage.Options):
         ["udp-rate", None, "50", "UDP datagrams answered per second per source address (0: no limit)."],
         ["udp-burst", None, "100", "UDP datagrams a source may send at once before --udp-rate applies."],
         ["udp-sources", None, "10000", "How many UDP source addresses the rate limiter remembers."],
+        [
+            "drain",
+            None,
+            f"{DEFAULT_DRAIN:g}",
+            "On SIGTERM, seconds that open TCP connections get to finish before "
+            "they are closed (0: close them at once).",
+        ],
     ]
 
     _numbers = {
@@ -70,6 +85,7 @@ class Options(usage.Options):
         "udp-rate": float,
         "udp-burst": int,
         "udp-sources": int,
+        "drain": float,
     }
 
     def __init__(self) -> None:
@@ -82,7 +98,7 @@ class Options(usage.Options):
         self["tcp"].append(description)
 
     def opt_udp(self, description: str) -> None:
-        """Serve UDP on a port (all IPv4 interfaces) or udp:PORT[:interface=ADDR], e.g. udp:12000:interface=\\:\\: for IPv6 and IPv4 (repeatable)."""
+        """Serve UDP on a port (all IPv4 interfaces) or udp:PORT[:interface=ADDR], e.g. udp:12000:interface=\\:\\: for IPv6 and IPv4, or systemd:index=N for a socket inherited from systemd (repeatable)."""
         self["udp"].append(description)
 
     def postOptions(self) -> None:
@@ -113,7 +129,10 @@ class Options(usage.Options):
                 serverFromString(None, description)
             except Exception as e:
                 raise usage.UsageError(f"--tcp: invalid endpoint {description!r}: {e}")
-        self["udp-addresses"]: list[UDPAddress] = [parseUDP(d) for d in self["udp"]]
+        self["udp-addresses"]: list[UDPAddress | InheritedSocket] = [
+            parseInheritedDatagram(d) if d.startswith("systemd:") else parseUDP(d)
+            for d in self["udp"]
+        ]
 
 
 def _unique(items: Any) -> list[Any]:
@@ -123,7 +142,9 @@ def _unique(items: Any) -> list[Any]:
 def makeService(options: Options, reactor: Optional[Any] = None) -> IService:
     """
     Build the service tree: one listener per C{--tcp} (sharing one factory, so
-    the connection caps are global) and one per C{--udp}.
+    the connection caps are global) and one per C{--udp} (bound here, or
+    inherited from systemd); the drain of open connections on stop; and, when
+    started by systemd with C{Type=notify}, the readiness notification.
 
     @param options: parsed L{Options}.
     @param reactor: the reactor to listen with; the global one by default.
@@ -153,6 +174,11 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> IService:
             limitLoopback=options["limit-loopback"],
             reactor=reactor,
         )
+        if isinstance(address, InheritedSocket):
+            AdoptedDatagramService(
+                f"UDP {description}", address, protocol, reactor
+            ).setServiceParent(top)
+            continue
         listener = UDPListener(
             f"UDP {description}",
             address.port,
@@ -162,4 +188,9 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> IService:
             reactor=reactor,
         )
         listener.setServiceParent(top)
+    DrainService(factory.openConnections, options["drain"], reactor).setServiceParent(top)
+    notifier = Notifier.fromEnvironment()
+    if notifier is not None:
+        # Last: started once every listener is up, stopped first.
+        ReadinessService(notifier).setServiceParent(top)
     return top

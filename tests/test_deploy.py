@@ -9,11 +9,17 @@ from __future__ import annotations
 import re
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
+from twisted.internet import endpoints
+from twisted.python.systemd import ListenFDs
 from twisted.trial.unittest import SkipTest, TestCase
+
+from sockservice.systemd import InheritedSocket
+from sockservice.tap import Options
 
 UNITS = Path(__file__).resolve().parent.parent / "deploy" / "systemd"
 SERVICE = "sockservice.service"
@@ -226,3 +232,50 @@ class SystemdAnalyzeTests(TestCase):
             self.assertIsNotNone(match, result.stdout + result.stderr)
             assert match is not None
             self.assertLessEqual(float(match.group(1)), limit, (name, result.stdout))
+
+
+class CommandLineTests(TestCase):
+    """
+    The units' C{twistd sockservice} arguments are valid options.
+    """
+
+    def sockserviceArguments(self, name: str) -> list[str]:
+        words = command(name)
+        return words[words.index("sockservice") + 1 :]
+
+    def test_standalone(self) -> None:
+        """
+        The standalone service's arguments parse, with the default listeners.
+        """
+        options = Options()
+        options.parseOptions(self.sockserviceArguments(STANDALONE))
+        self.assertEqual((options["tcp"], options["udp"]), (["12000"], ["12000"]))
+
+    def test_socketActivated(self) -> None:
+        """
+        The socket-activated service's arguments parse when systemd has
+        passed what C{sockservice.socket} describes: a stream socket, then a
+        datagram socket.
+        """
+        stream = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        datagram = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        self.addCleanup(stream.close)
+        self.addCleanup(datagram.close)
+        fds = [stream.fileno(), datagram.fileno()]
+        names = ("sockservice.socket",) * 2
+        self.patch(endpoints._SystemdParser, "_sddaemon", ListenFDs(fds, names))
+        options = Options()
+        options.parseOptions(self.sockserviceArguments(SERVICE))
+        self.assertEqual(options["udp-addresses"], [InheritedSocket(fds[1], socket.AF_INET6)])
+        self.assertEqual(options["drain"], 5.0)
+
+    def test_openFilesLimit(self) -> None:
+        """
+        C{LimitNOFILE=} leaves room for the default connection cap, so the
+        service never needs to raise its limit (C{setrlimit}) in the sandbox.
+        """
+        options = Options()
+        options.parseOptions([])
+        for name in (SERVICE, STANDALONE):
+            [limit] = values(name, "Service", "LimitNOFILE")
+            self.assertGreaterEqual(int(limit), options["max-connections"] + 256)

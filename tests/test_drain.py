@@ -162,3 +162,27 @@ class DrainServiceTests(TestCase):
         service.stopService()
         self.clock.advance(0)
         self.assertTrue(transport.disconnecting)
+
+
+class FactoryTrackingTests(TestCase):
+    """
+    L{sockservice.tcp.UppercaseFactory} keeps its open connections in an
+    L{OpenConnections}, for the drain.
+    """
+
+    def test_tracked(self) -> None:
+        """
+        A connection is tracked from when it is made until it is lost.
+        """
+        from twisted.internet.address import IPv4Address
+
+        from sockservice.tcp import UppercaseFactory
+
+        factory = UppercaseFactory(reactor=Clock())
+        protocol = factory.buildProtocol(IPv4Address("TCP", "192.0.2.7", 40000))
+        assert protocol is not None
+        transport = StringTransport()
+        protocol.makeConnection(transport)
+        self.assertEqual(list(factory.openConnections), [transport])
+        protocol.connectionLost(None)
+        self.assertEqual(len(factory.openConnections), 0)

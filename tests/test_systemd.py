@@ -20,6 +20,8 @@ from twisted.python.systemd import ListenFDs
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import TestCase
 
+from sockservice.drain import DrainService
+from sockservice.service import TCPListener
 from sockservice.systemd import (
     AdoptedDatagramService,
     InheritedSocket,
@@ -27,6 +29,8 @@ from sockservice.systemd import (
     ReadinessService,
     parseInheritedDatagram,
 )
+from sockservice.tap import Options, makeService
+from sockservice.udp import UppercaseDatagramProtocol
 
 
 class InheritedSocketsMixin:
@@ -43,7 +47,7 @@ class InheritedSocketsMixin:
         names = names or tuple(f"fd{i}" for i in range(len(descriptors)))
         self.patch(endpoints._SystemdParser, "_sddaemon", ListenFDs(descriptors, names))
         for fd in descriptors:
-            self.addCleanup(_closeQuietly, fd)
+            self.addCleanup(_closeIfSame, fd, os.fstat(fd))
         return descriptors
 
 
@@ -52,6 +56,19 @@ def _closeQuietly(fd: int) -> None:
         os.close(fd)
     except OSError:
         pass
+
+
+def _closeIfSame(fd: int, stat: os.stat_result) -> None:
+    """
+    Close C{fd} unless the code under test closed it already (its number may
+    have been reused since: only close it if it is still the same file).
+    """
+    try:
+        now = os.fstat(fd)
+    except OSError:
+        return
+    if (now.st_dev, now.st_ino) == (stat.st_dev, stat.st_ino):
+        os.close(fd)
 
 
 class ParseInheritedDatagramTests(InheritedSocketsMixin, TestCase):
@@ -494,3 +511,104 @@ class AdoptedDatagramLoopbackTests(TestCase):
         client.transport.write(b"adopted", ("127.0.0.1", port))
         client.received.addTimeout(5, reactor)
         return client.received.addCallback(self.assertEqual, b"ADOPTED")
+
+
+class TapTests(InheritedSocketsMixin, TestCase):
+    """
+    C{twistd sockservice} options and service tree for systemd: inherited
+    UDP sockets, the drain period and readiness.
+    """
+
+    def setUp(self) -> None:
+        self.patch(os, "environ", {k: v for k, v in os.environ.items() if k != "NOTIFY_SOCKET"})
+
+    def parse(self, *argv: str) -> Options:
+        options = Options()
+        options.parseOptions(list(argv))
+        return options
+
+    def test_udpSystemd(self) -> None:
+        """
+        C{--udp systemd:index=N} serves the inherited socket through an
+        L{AdoptedDatagramService} with the upper-casing protocol.
+        """
+        [fd] = self.inherit(socket.socket(socket.AF_INET6, socket.SOCK_DGRAM))
+        options = self.parse("--udp", "systemd:index=0")
+        self.assertEqual(options["udp-addresses"], [InheritedSocket(fd, socket.AF_INET6)])
+        reactor = MemoryReactor()
+        [adopted] = [
+            s for s in makeService(options, reactor) if isinstance(s, AdoptedDatagramService)
+        ]
+        self.assertEqual(adopted.description, "UDP systemd:index=0")
+        self.assertIsInstance(adopted.protocol, UppercaseDatagramProtocol)
+        self.assertIs(adopted.reactor, reactor)
+
+    def test_udpSystemdMissing(self) -> None:
+        """
+        C{--udp systemd:index=N} without that inherited socket is a usage
+        error.
+        """
+        self.inherit()
+        self.assertRaises(UsageError, self.parse, "--udp", "systemd:index=0")
+
+    def test_drainDefault(self) -> None:
+        """
+        By default open connections get five seconds to finish, tracked
+        through the TCP factory.
+        """
+        top = makeService(self.parse(), MemoryReactor())
+        [drain] = [s for s in top if isinstance(s, DrainService)]
+        [tcp] = [s for s in top if isinstance(s, TCPListener)]
+        self.assertEqual(drain.period, 5.0)
+        self.assertIs(drain.connections, tcp.factory.openConnections)
+
+    def test_drainOption(self) -> None:
+        """
+        C{--drain SECONDS} sets the drain period; a negative one is a usage
+        error.
+        """
+        self.assertEqual(self.parse("--drain", "0.5")["drain"], 0.5)
+        error = self.assertRaises(UsageError, self.parse, "--drain", "-1")
+        self.assertEqual(str(error), "--drain: expected a non-negative number, got '-1'")
+
+    def test_noReadinessWithoutNotifySocket(self) -> None:
+        """
+        Without C{NOTIFY_SOCKET} there is no readiness service.
+        """
+        top = makeService(self.parse(), MemoryReactor())
+        self.assertEqual([s for s in top if isinstance(s, ReadinessService)], [])
+
+    def test_readinessLast(self) -> None:
+        """
+        With C{NOTIFY_SOCKET}, a readiness service for it is the last child,
+        so it starts after every listener and stops before them.
+        """
+        os.environ["NOTIFY_SOCKET"] = "@sockservice-test"
+        top = makeService(self.parse(), MemoryReactor())
+        last = list(top)[-1]
+        assert isinstance(last, ReadinessService)
+        self.assertEqual(last.notifier.address, "\0sockservice-test")
+
+    def test_readyAfterListening(self) -> None:
+        """
+        C{READY=1} is sent when the service tree starts, after every listener
+        is listening.
+        """
+        os.environ["NOTIFY_SOCKET"] = "@sockservice-test"
+        self.inherit(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+        reactor = MemoryReactor()
+        top = makeService(
+            self.parse("--tcp", "tcp:0", "--udp", "systemd:index=0", "--max-connections", "0"),
+            reactor,
+        )
+        listening: list[tuple[int, int]] = []
+
+        def notify(state: str) -> bool:
+            listening.append((len(reactor.tcpServers), len(reactor.adoptedPorts)))
+            return True
+
+        readiness = list(top)[-1]
+        self.patch(readiness.notifier, "notify", notify)  # type: ignore[attr-defined]
+        top.privilegedStartService()
+        top.startService()
+        self.assertEqual(listening, [(1, 1)])
