@@ -1,10 +1,11 @@
 # -*- test-case-name: tests.test_systemd -*-
 """
-Running under systemd: inherited datagram sockets and readiness notification.
+Running under systemd: inherited sockets and readiness notification.
 
 Socket activation: systemd binds the ports and passes the sockets to the
 service (C{LISTEN_FDS}, C{LISTEN_PID}).  Twisted's C{systemd:} endpoint adopts
-an inherited I{stream} socket; UDP has no endpoints, so
+an inherited I{stream} socket as it is told (L{checkInheritedStream} checks
+that the socket is what the description says); UDP has no endpoints, so
 L{parseInheritedDatagram} and L{AdoptedDatagramService} do the same for
 C{--udp systemd:index=N} (or C{systemd:name=NAME}).  Importing
 L{twisted.internet.endpoints} consumes C{LISTEN_FDS} from the environment, so
@@ -29,6 +30,7 @@ from typing import Callable, Mapping, Optional
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, maybeDeferred, succeed
+from twisted.internet.endpoints import serverFromString
 from twisted.internet.fdesc import setNonBlocking
 from twisted.internet.interfaces import IListeningPort
 from twisted.internet.protocol import DatagramProtocol
@@ -38,6 +40,7 @@ from twisted.python.usage import UsageError
 __all__ = [
     "InheritedSocket",
     "parseInheritedDatagram",
+    "checkInheritedStream",
     "AdoptedDatagramService",
     "Notifier",
     "ReadinessService",
@@ -69,13 +72,40 @@ def _inheritedDescriptor(selector: str, value: str) -> int:
     @raise IndexError: if there is no descriptor at that index.
     @raise KeyError: if there is no descriptor of that name.
     """
-    from twisted.internet.endpoints import serverFromString
-
     # The domain only matters to the stream endpoint, which is never listened
     # on: what is wanted is the descriptor it found.
     endpoint = serverFromString(None, f"systemd:domain=INET:{selector}={value}")
     fileno: int = endpoint.fileno
     return fileno
+
+
+def _probe(option: str, description: str, selector: str, value: str) -> tuple[int, int, int]:
+    """
+    Find the inherited descriptor that C{selector=value} names, and read its
+    address family and socket type from the socket itself.
+
+    @param option: C{"--tcp"} or C{"--udp"}, for error messages.
+    @return: the descriptor, its family and its type.
+    @raise UsageError: if there is no such descriptor or it is not a socket.
+    """
+    try:
+        fileno = _inheritedDescriptor(selector, value)
+    except (IndexError, KeyError):
+        raise UsageError(
+            f"{option}: no inherited socket with {selector} {value} for "
+            f"{description!r} (is the service started by its .socket unit?)"
+        ) from None
+    try:
+        probe = socket.socket(fileno=fileno)
+    except OSError as e:
+        raise UsageError(
+            f"{option}: inherited descriptor {fileno} of {description!r} is not a "
+            f"socket ({e.strerror})"
+        ) from None
+    try:
+        return fileno, probe.family, probe.type
+    finally:
+        probe.detach()
 
 
 def parseInheritedDatagram(description: str) -> InheritedSocket:
@@ -94,25 +124,7 @@ def parseInheritedDatagram(description: str) -> InheritedSocket:
             f"--udp: invalid description {description!r} "
             "(expected systemd:index=N or systemd:name=NAME)"
         )
-    selector, value = match[1], match[2]
-    try:
-        fileno = _inheritedDescriptor(selector, value)
-    except (IndexError, KeyError):
-        raise UsageError(
-            f"--udp: no inherited socket with {selector} {value} for "
-            f"{description!r} (is the service started by its .socket unit?)"
-        ) from None
-    try:
-        probe = socket.socket(fileno=fileno)
-    except OSError as e:
-        raise UsageError(
-            f"--udp: inherited descriptor {fileno} of {description!r} is not a "
-            f"socket ({e.strerror})"
-        ) from None
-    try:
-        family, kind = probe.family, probe.type
-    finally:
-        probe.detach()
+    fileno, family, kind = _probe("--udp", description, match[1], match[2])
     if kind != socket.SOCK_DGRAM:
         raise UsageError(
             f"--udp: inherited descriptor {fileno} of {description!r} is not a "
@@ -124,6 +136,36 @@ def parseInheritedDatagram(description: str) -> InheritedSocket:
             f"{_families.get(family, str(family))} socket, not an IPv4 or IPv6 one"
         )
     return InheritedSocket(fileno, family)
+
+
+def checkInheritedStream(description: str) -> None:
+    """
+    Check the inherited socket that a C{--tcp systemd:domain=D:index=N} (or
+    C{name=NAME}) endpoint description names: Twisted adopts it as it is
+    told, and a wrong C{domain} garbles every address (a port-only
+    C{ListenStream=} gives an IPv6 socket, which needs C{domain=INET6}).
+    Descriptions it cannot parse are left to Twisted's own parser.
+
+    @raise UsageError: when no such descriptor was inherited, or it is not a
+        stream socket of that domain.
+    """
+    fields = dict(field.partition("=")[::2] for field in description.split(":")[1:])
+    selectors = [key for key in ("index", "name") if key in fields]
+    if "domain" not in fields or len(selectors) != 1:
+        return
+    selector = selectors[0]
+    fileno, family, kind = _probe("--tcp", description, selector, fields[selector])
+    if kind != socket.SOCK_STREAM:
+        raise UsageError(
+            f"--tcp: inherited descriptor {fileno} of {description!r} is not a "
+            "stream socket (use ListenStream= in the .socket unit)"
+        )
+    if family != getattr(socket, "AF_" + fields["domain"], None):
+        domain = getattr(family, "name", f"AF_{family}")[len("AF_"):]
+        raise UsageError(
+            f"--tcp: inherited descriptor {fileno} of {description!r} has "
+            f"address family {domain}: use domain={domain}"
+        )
 
 
 class AdoptedDatagramService(Service):

@@ -20,6 +20,7 @@ from sockservice.systemd import (
     InheritedSocket,
     Notifier,
     ReadinessService,
+    checkInheritedStream,
     parseInheritedDatagram,
 )
 from sockservice.tcp import UppercaseFactory
@@ -125,6 +126,8 @@ class Options(usage.Options):
         self["udp"] = _unique(self["udp"])
         self["tcp-endpoints"] = [parseTCP(d, self["backlog"]) for d in self["tcp"]]
         for description in self["tcp-endpoints"]:
+            if description.startswith("systemd:"):
+                checkInheritedStream(description)
             try:
                 serverFromString(None, description)
             except Exception as e:

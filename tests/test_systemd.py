@@ -27,6 +27,7 @@ from sockservice.systemd import (
     InheritedSocket,
     Notifier,
     ReadinessService,
+    checkInheritedStream,
     parseInheritedDatagram,
 )
 from sockservice.tap import Options, makeService
@@ -203,6 +204,95 @@ class ParseInheritedDatagramTests(InheritedSocketsMixin, TestCase):
                 f"--udp: invalid description {description!r} "
                 "(expected systemd:index=N or systemd:name=NAME)",
             )
+
+
+class CheckInheritedStreamTests(InheritedSocketsMixin, TestCase):
+    """
+    Tests for L{checkInheritedStream}.
+    """
+
+    def test_matching(self) -> None:
+        """
+        An inherited stream socket of the named domain passes, by index or by
+        name.
+        """
+        self.inherit(
+            socket.socket(socket.AF_INET6, socket.SOCK_STREAM),
+            socket.socket(socket.AF_INET, socket.SOCK_STREAM),
+            names=("web", "echo"),
+        )
+        checkInheritedStream("systemd:domain=INET6:index=0")
+        checkInheritedStream("systemd:domain=INET:name=echo")
+
+    def test_wrongDomain(self) -> None:
+        """
+        A domain other than the socket's is a usage error naming the right
+        one (Twisted would otherwise garble every address).
+        """
+        fds = self.inherit(socket.socket(socket.AF_INET6, socket.SOCK_STREAM))
+        error = self.assertRaises(
+            UsageError, checkInheritedStream, "systemd:domain=INET:index=0"
+        )
+        self.assertEqual(
+            str(error),
+            f"--tcp: inherited descriptor {fds[0]} of 'systemd:domain=INET:index=0' "
+            "has address family INET6: use domain=INET6",
+        )
+
+    def test_datagramSocket(self) -> None:
+        """
+        An inherited datagram socket is refused with a hint at
+        C{ListenStream=}.
+        """
+        fds = self.inherit(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+        error = self.assertRaises(
+            UsageError, checkInheritedStream, "systemd:domain=INET:index=0"
+        )
+        self.assertEqual(
+            str(error),
+            f"--tcp: inherited descriptor {fds[0]} of 'systemd:domain=INET:index=0' "
+            "is not a stream socket (use ListenStream= in the .socket unit)",
+        )
+
+    def test_missing(self) -> None:
+        """
+        A missing inherited socket is a usage error that says where the
+        sockets should come from.
+        """
+        self.inherit()
+        error = self.assertRaises(
+            UsageError, checkInheritedStream, "systemd:domain=INET6:index=0"
+        )
+        self.assertEqual(
+            str(error),
+            "--tcp: no inherited socket with index 0 for 'systemd:domain=INET6:index=0' "
+            "(is the service started by its .socket unit?)",
+        )
+
+    def test_leavesMalformedToTwisted(self) -> None:
+        """
+        Descriptions without exactly one of C{index} and C{name}, or without a
+        domain, are left for Twisted's parser to reject.
+        """
+        self.inherit()
+        for description in [
+            "systemd:index=0",
+            "systemd:domain=INET",
+            "systemd:domain=INET:index=0:name=x",
+        ]:
+            checkInheritedStream(description)
+
+    def test_tapChecks(self) -> None:
+        """
+        C{--tcp systemd:...} with the wrong domain is a usage error of the
+        C{twistd sockservice} command line.
+        """
+        self.inherit(socket.socket(socket.AF_INET6, socket.SOCK_STREAM))
+        options = Options()
+        error = self.assertRaises(
+            UsageError, options.parseOptions, ["--tcp", "systemd:domain=INET:index=0"]
+        )
+        self.assertIn("use domain=INET6", str(error))
 
 
 class AdoptedDatagramServiceTests(TestCase):
