@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Optional
 
 from twisted.python.usage import UsageError
 
-__all__ = ["UDPAddress", "parseTCP", "parseUDP"]
+__all__ = ["InetAddress", "UDPAddress", "parseInet", "parseTCP", "parseUDP"]
 
 _unescapedColon = re.compile(r"(?<!\\):")
 
@@ -46,37 +47,45 @@ def parseTCP(description: str, backlog: int) -> str:
 
 
 @dataclass(frozen=True)
-class UDPAddress:
+class InetAddress:
     """
-    Where to listen for datagrams.
+    A simple IP listen address.
 
     @ivar port: the port number (0: any free port).
     @ivar interface: the address to bind; C{""} is every IPv4 interface, and
         C{"::"} every IPv6 one (and IPv4 too, where the system allows).
+    @ivar backlog: the listen backlog, for TCP (L{None}: the default).
     """
 
     port: int
     interface: str = ""
+    backlog: Optional[int] = None
 
 
-def parseUDP(description: str) -> UDPAddress:
+#: Kept for readability where only UDP is meant.
+UDPAddress = InetAddress
+
+
+def parseInet(description: str, option: str, kinds: tuple[str, ...]) -> InetAddress:
     """
-    Parse a C{--udp} value: C{PORT} or C{udp:PORT[:interface=ADDR]}
-    (C{port=PORT} is accepted too; the colons of an IPv6 address may be
-    escaped with a backslash, as in endpoint descriptions, or not).
+    Parse C{PORT} or C{KIND:PORT[:interface=ADDR][:backlog=N]} for one of
+    C{kinds} (C{port=PORT} is accepted too; the colons of an IPv6 address may
+    be escaped with a backslash, as in endpoint descriptions, or not).
 
+    @param option: the option name, for error messages.
     @raise UsageError: for anything else.
     """
     if description.isdigit():
-        return UDPAddress(_port(description, "--udp"))
+        return InetAddress(_port(description, option))
     kind, _, rest = description.partition(":")
-    if kind != "udp" or not rest:
+    if kind not in kinds or not rest:
         raise UsageError(
-            f"--udp: invalid description {description!r} "
-            "(expected PORT or udp:PORT[:interface=ADDR])"
+            f"{option}: invalid description {description!r} "
+            f"(expected PORT or {kinds[0]}:PORT[:interface=ADDR])"
         )
     port = None
-    interface = ""
+    interface = "::" if kind == "tcp6" else ""
+    backlog = None
     fields = _unescapedColon.split(rest)
     while fields:
         field = fields.pop(0)
@@ -90,8 +99,19 @@ def parseUDP(description: str) -> UDPAddress:
             while fields and "=" not in fields[0]:
                 value += ":" + fields.pop(0)
             interface = value.replace("\\:", ":")
+        elif key == "backlog" and kind != "udp" and value.isdigit():
+            backlog = int(value)
         else:
-            raise UsageError(f"--udp: unknown parameter {field!r} in {description!r}")
+            raise UsageError(f"{option}: unknown parameter {field!r} in {description!r}")
     if port is None:
-        raise UsageError(f"--udp: no port in {description!r}")
-    return UDPAddress(_port(port, "--udp"), interface)
+        raise UsageError(f"{option}: no port in {description!r}")
+    return InetAddress(_port(port, option), interface, backlog)
+
+
+def parseUDP(description: str) -> InetAddress:
+    """
+    Parse a C{--udp} value: C{PORT} or C{udp:PORT[:interface=ADDR]}.
+
+    @raise UsageError: for anything else.
+    """
+    return parseInet(description, "--udp", ("udp",))

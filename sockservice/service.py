@@ -6,19 +6,31 @@ turns a failure to listen into a one-line exit instead of a traceback.
 
 from __future__ import annotations
 
+import os
 import resource
+import socket
 from typing import Any, Optional
 
 from twisted.application.service import MultiService, Service
 from twisted.application.internet import UDPServer
 from twisted.internet.defer import Deferred, maybeDeferred, succeed
 from twisted.internet.error import CannotListenError
-from twisted.internet.interfaces import IListeningPort, IStreamServerEndpoint
-from twisted.internet.protocol import Factory
+from twisted.internet.fdesc import setNonBlocking
+from twisted.internet.interfaces import (
+    IListeningPort,
+    IReactorSocket,
+    IStreamServerEndpoint,
+)
+from twisted.internet.protocol import DatagramProtocol, Factory
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-__all__ = ["TCPListener", "UDPListener", "SockService", "ListenFailed", "raiseFileLimit"]
+__all__ = [
+    "AdoptedUDPListener",
+    "socketFamily",
+    "TCPListener",
+    "UDPListener",
+    "SockService", "ListenFailed", "raiseFileLimit"]
 
 
 class ListenFailed(SystemExit):
@@ -93,6 +105,56 @@ class UDPListener(UDPServer):
     def __init__(self, description: str, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.description = description
+
+
+class AdoptedUDPListener(Service):
+    """
+    Serve a datagram protocol on an inherited, already bound UDP socket.
+    """
+
+    def __init__(
+        self,
+        description: str,
+        fileno: int,
+        protocol: DatagramProtocol,
+        reactor: IReactorSocket,
+    ) -> None:
+        self.description = description
+        self.fileno = fileno
+        self.protocol = protocol
+        self.reactor = reactor
+        self.port: Optional[IListeningPort] = None
+
+    def privilegedStartService(self) -> None:
+        super().privilegedStartService()
+        # The reactor needs it non-blocking, and systemd passes blocking
+        # sockets: one recvfrom too many would then block the whole reactor.
+        setNonBlocking(self.fileno)
+        family = socketFamily(self.fileno)
+        self.port = self.reactor.adoptDatagramPort(
+            self.fileno, family, self.protocol, maxPacketSize=65535
+        )
+        os.close(self.fileno)  # the reactor adopted a duplicate
+
+    def startService(self) -> None:
+        if self.port is None:
+            self.privilegedStartService()
+        super().startService()
+
+    def stopService(self) -> Deferred[None]:
+        super().stopService()
+        port, self.port = self.port, None
+        return succeed(None) if port is None else maybeDeferred(port.stopListening)
+
+
+def socketFamily(fileno: int) -> int:
+    """
+    @return: the address family of the socket open as C{fileno}.
+    """
+    with socket.socket(fileno=fileno) as s:
+        family = s.family
+        s.detach()
+    return family
 
 
 class SockService(MultiService):

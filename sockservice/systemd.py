@@ -6,8 +6,9 @@ Socket activation: systemd binds the ports and passes the sockets to the
 service (C{LISTEN_FDS}, C{LISTEN_PID}).  Twisted's C{systemd:} endpoint adopts
 an inherited I{stream} socket as it is told (L{checkInheritedStream} checks
 that the socket is what the description says); UDP has no endpoints, so
-L{parseInheritedDatagram} and L{AdoptedDatagramService} do the same for
-C{--udp systemd:index=N} (or C{systemd:name=NAME}).  Importing
+L{parseInheritedDatagram} finds and checks the socket for C{--udp
+systemd:index=N} (or C{systemd:name=NAME}), which
+L{sockservice.service.AdoptedUDPListener} then serves.  Importing
 L{twisted.internet.endpoints} consumes C{LISTEN_FDS} from the environment, so
 the descriptor is found through that C{systemd:} endpoint machinery, never by
 reading the environment again; and the address family is read from the socket
@@ -26,14 +27,11 @@ import os
 import re
 import socket
 from dataclasses import dataclass
-from typing import Callable, Mapping, Optional
+from typing import Callable, MutableMapping, Optional
 
 from twisted.application.service import Service
-from twisted.internet.defer import Deferred, maybeDeferred, succeed
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.endpoints import serverFromString
-from twisted.internet.fdesc import setNonBlocking
-from twisted.internet.interfaces import IListeningPort
-from twisted.internet.protocol import DatagramProtocol
 from twisted.logger import Logger
 from twisted.python.usage import UsageError
 
@@ -41,7 +39,6 @@ __all__ = [
     "InheritedSocket",
     "parseInheritedDatagram",
     "checkInheritedStream",
-    "AdoptedDatagramService",
     "Notifier",
     "ReadinessService",
 ]
@@ -114,7 +111,8 @@ def parseInheritedDatagram(description: str) -> InheritedSocket:
     and check the inherited descriptor it names.
 
     @param description: the C{--udp} value, starting with C{systemd:}.
-    @return: the inherited socket, ready for L{AdoptedDatagramService}.
+    @return: the inherited socket, for
+        L{sockservice.service.AdoptedUDPListener}.
     @raise UsageError: when the description is malformed, no such descriptor
         was inherited, or it is not an IPv4 or IPv6 datagram socket.
     """
@@ -168,61 +166,6 @@ def checkInheritedStream(description: str) -> None:
         )
 
 
-class AdoptedDatagramService(Service):
-    """
-    Serve a datagram protocol on an inherited socket while running.
-
-    Like L{twisted.application.internet.UDPServer}, it starts listening in
-    L{privilegedStartService}; the inherited descriptor is closed once adopted
-    (the port holds its own duplicate), as the C{systemd:} stream endpoint
-    does.
-
-    @ivar description: what the user asked for, for error messages.
-    @ivar port: the listening port while running.
-    """
-
-    def __init__(
-        self,
-        description: str,
-        inherited: InheritedSocket,
-        protocol: DatagramProtocol,
-        reactor: object,
-        maxPacketSize: int = 65535,
-    ) -> None:
-        """
-        @param reactor: an L{IReactorSocket} provider.
-        @param maxPacketSize: the largest datagram read whole (Twisted's
-            default of 8192 would truncate larger ones).
-        """
-        self.description = description
-        self.inherited = inherited
-        self.protocol = protocol
-        self.reactor = reactor
-        self.maxPacketSize = maxPacketSize
-        self.port: Optional[IListeningPort] = None
-
-    def privilegedStartService(self) -> None:
-        super().privilegedStartService()
-        fileno = self.inherited.fileno
-        setNonBlocking(fileno)
-        self.port = self.reactor.adoptDatagramPort(  # type: ignore[attr-defined]
-            fileno, self.inherited.family, self.protocol, self.maxPacketSize
-        )
-        os.close(fileno)
-
-    def startService(self) -> None:
-        if self.port is None:
-            self.privilegedStartService()
-        super().startService()
-
-    def stopService(self) -> Deferred[None]:
-        super().stopService()
-        port, self.port = self.port, None
-        if port is None:
-            return succeed(None)
-        return maybeDeferred(port.stopListening)
-
-
 class Notifier:
     """
     Send sd_notify(3) state messages, such as C{READY=1}, to the service
@@ -248,15 +191,19 @@ class Notifier:
 
     @classmethod
     def fromEnvironment(
-        cls, environ: Optional[Mapping[str, str]] = None
+        cls, environ: Optional[MutableMapping[str, str]] = None, unset: bool = False
     ) -> Optional[Notifier]:
         """
         @param environ: the environment; L{os.environ} by default.
+        @param unset: remove C{NOTIFY_SOCKET} from it, so that child
+            processes do not inherit it (as sd_notify's C{unset_environment}).
         @return: a notifier for C{$NOTIFY_SOCKET}, or L{None} when it is unset
             or empty (not started by systemd with C{Type=notify}) or names an
             address family other than C{AF_UNIX}.
         """
-        address = (os.environ if environ is None else environ).get("NOTIFY_SOCKET")
+        if environ is None:
+            environ = os.environ
+        address = environ.pop("NOTIFY_SOCKET", None) if unset else environ.get("NOTIFY_SOCKET")
         if not address:
             return None
         if not address.startswith(("/", "@")):

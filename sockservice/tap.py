@@ -8,15 +8,20 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from twisted.application.service import IService
-from twisted.internet.endpoints import serverFromString
+from twisted.internet.endpoints import AdoptedStreamServerEndpoint, serverFromString
 from twisted.python import usage
 
-from sockservice.addresses import UDPAddress, parseTCP, parseUDP
+from sockservice.addresses import UDPAddress, parseInet, parseTCP, parseUDP
 from sockservice.casing import MODES
 from sockservice.drain import DEFAULT_DRAIN, DrainService
-from sockservice.service import SockService, TCPListener, UDPListener
+from sockservice.service import (
+    AdoptedUDPListener,
+    SockService,
+    TCPListener,
+    UDPListener,
+    socketFamily,
+)
 from sockservice.systemd import (
-    AdoptedDatagramService,
     InheritedSocket,
     Notifier,
     ReadinessService,
@@ -25,6 +30,7 @@ from sockservice.systemd import (
 )
 from sockservice.tcp import UppercaseFactory
 from sockservice.udp import UppercaseDatagramProtocol
+from sockservice.workers import Listener, WorkerPool
 
 __all__ = ["Options", "makeService"]
 
@@ -69,6 +75,7 @@ class Options(usage.Options):
         ["udp-rate", None, "50", "UDP datagrams answered per second per source address (0: no limit)."],
         ["udp-burst", None, "100", "UDP datagrams a source may send at once before --udp-rate applies."],
         ["udp-sources", None, "10000", "How many UDP source addresses the rate limiter remembers."],
+        ["workers", None, "1", "Serve with this many processes sharing the TCP and UDP ports (tcp, tcp6 and udp listeners only)."],
         [
             "drain",
             None,
@@ -86,6 +93,7 @@ class Options(usage.Options):
         "udp-rate": float,
         "udp-burst": int,
         "udp-sources": int,
+        "workers": int,
         "drain": float,
     }
 
@@ -93,6 +101,7 @@ class Options(usage.Options):
         super().__init__()
         self["tcp"]: list[str] = []
         self["udp"]: list[str] = []
+        self["inherit"]: list[tuple[str, int]] = []
 
     def opt_tcp(self, description: str) -> None:
         """Serve TCP on a port (all IPv4 interfaces) or a Twisted endpoint description such as tcp6:12000 or tcp:12000:interface=127.0.0.1 (repeatable)."""
@@ -101,6 +110,13 @@ class Options(usage.Options):
     def opt_udp(self, description: str) -> None:
         """Serve UDP on a port (all IPv4 interfaces) or udp:PORT[:interface=ADDR], e.g. udp:12000:interface=\\:\\: for IPv6 and IPv4, or systemd:index=N for a socket inherited from systemd (repeatable)."""
         self["udp"].append(description)
+
+    def opt_inherit(self, spec: str) -> None:
+        """Internal, used by --workers: serve KIND (tcp or udp) on inherited descriptor FD, given as KIND:FD."""
+        kind, _, fd = spec.partition(":")
+        if kind not in ("tcp", "udp") or not fd.isdigit():
+            raise usage.UsageError(f"--inherit: expected tcp:FD or udp:FD, got {spec!r}")
+        self["inherit"].append((kind, int(fd)))
 
     def postOptions(self) -> None:
         for name, kind in self._numbers.items():
@@ -119,7 +135,9 @@ class Options(usage.Options):
             raise usage.UsageError(
                 f"--case: expected one of {', '.join(MODES)}, got {self['case']!r}"
             )
-        if not self["tcp"] and not self["udp"]:
+        if self["workers"] < 1:
+            raise usage.UsageError("--workers: must be at least 1")
+        if not self["tcp"] and not self["udp"] and not self["inherit"]:
             self["tcp"] = [str(DEFAULT_PORT)]
             self["udp"] = [str(DEFAULT_PORT)]
         self["tcp"] = _unique(self["tcp"])
@@ -136,6 +154,23 @@ class Options(usage.Options):
             parseInheritedDatagram(d) if d.startswith("systemd:") else parseUDP(d)
             for d in self["udp"]
         ]
+        if self["workers"] > 1:
+            self["shared"] = [
+                Listener("tcp", d, parseInet(d, "--tcp with --workers", ("tcp", "tcp6")))
+                for d in self["tcp"]
+            ] + [Listener("udp", d, parseUDP(d)) for d in self["udp"]]
+
+    def workerArguments(self) -> list[str]:
+        """
+        The options that every worker of C{--workers} runs with: these, less
+        the listeners and the worker count.
+        """
+        args = [
+            f"--{name}={self[name]}"
+            for name, _, _, _ in self.optParameters
+            if name != "workers"
+        ]
+        return args + [f"--{name}" for name, _, _ in self.optFlags if self[name]]
 
 
 def _unique(items: Any) -> list[Any]:
@@ -146,8 +181,9 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> IService:
     """
     Build the service tree: one listener per C{--tcp} (sharing one factory, so
     the connection caps are global) and one per C{--udp} (bound here, or
-    inherited from systemd); the drain of open connections on stop; and, when
-    started by systemd with C{Type=notify}, the readiness notification.
+    inherited from systemd), or a pool of C{--workers}; the drain of open
+    connections on stop; and, when started by systemd with C{Type=notify},
+    the readiness notification.
 
     @param options: parsed L{Options}.
     @param reactor: the reactor to listen with; the global one by default.
@@ -157,6 +193,18 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> IService:
 
         reactor = _reactor
     top = SockService(fileLimit=options["max-connections"] + 256)
+    if options["workers"] > 1:
+        # Each worker drains its own connections (--drain is passed on).
+        pool = WorkerPool(
+            options["shared"],
+            options["workers"],
+            options.workerArguments(),
+            reactor,
+            killAfter=max(10.0, options["drain"] + 5),
+        )
+        pool.setServiceParent(top)
+        _notifyReadiness(top)
+        return top
     factory = UppercaseFactory(
         mode=options["case"],
         idleTimeout=options["idle-timeout"],
@@ -169,31 +217,54 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> IService:
         endpoint = serverFromString(reactor, full)
         TCPListener(f"TCP {description}", endpoint, factory).setServiceParent(top)
     for description, address in zip(options["udp"], options["udp-addresses"]):
-        protocol = UppercaseDatagramProtocol(
-            mode=options["case"],
-            rate=options["udp-rate"],
-            burst=options["udp-burst"],
-            maxSources=options["udp-sources"],
-            limitLoopback=options["limit-loopback"],
-            reactor=reactor,
-        )
         if isinstance(address, InheritedSocket):
-            AdoptedDatagramService(
-                f"UDP {description}", address, protocol, reactor
+            AdoptedUDPListener(
+                f"UDP {description}",
+                address.fileno,
+                _datagramProtocol(options, reactor),
+                reactor,
             ).setServiceParent(top)
             continue
         listener = UDPListener(
             f"UDP {description}",
             address.port,
-            protocol,
+            _datagramProtocol(options, reactor),
             interface=address.interface,
             maxPacketSize=65535,
             reactor=reactor,
         )
         listener.setServiceParent(top)
+    for kind, fd in options["inherit"]:
+        description = f"{kind.upper()} inherited descriptor {fd}"
+        if kind == "tcp":
+            endpoint = AdoptedStreamServerEndpoint(reactor, fd, socketFamily(fd))
+            TCPListener(description, endpoint, factory).setServiceParent(top)
+        else:
+            protocol = _datagramProtocol(options, reactor)
+            AdoptedUDPListener(description, fd, protocol, reactor).setServiceParent(top)
     DrainService(factory.openConnections, options["drain"], reactor).setServiceParent(top)
-    notifier = Notifier.fromEnvironment()
-    if notifier is not None:
-        # Last: started once every listener is up, stopped first.
-        ReadinessService(notifier).setServiceParent(top)
+    _notifyReadiness(top)
     return top
+
+
+def _notifyReadiness(top: SockService) -> None:
+    """
+    When started by systemd with C{Type=notify}, add the readiness service
+    last: started once every listener is up, stopped first.  C{NOTIFY_SOCKET}
+    is taken out of the environment, so that C{--workers} processes do not
+    notify too.
+    """
+    notifier = Notifier.fromEnvironment(unset=True)
+    if notifier is not None:
+        ReadinessService(notifier).setServiceParent(top)
+
+
+def _datagramProtocol(options: Options, reactor: Any) -> UppercaseDatagramProtocol:
+    return UppercaseDatagramProtocol(
+        mode=options["case"],
+        rate=options["udp-rate"],
+        burst=options["udp-burst"],
+        maxSources=options["udp-sources"],
+        limitLoopback=options["limit-loopback"],
+        reactor=reactor,
+    )

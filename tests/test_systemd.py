@@ -6,6 +6,7 @@ notifying readiness, without a service manager.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import socket
 from typing import Any
@@ -21,9 +22,8 @@ from twisted.python.usage import UsageError
 from twisted.trial.unittest import TestCase
 
 from sockservice.drain import DrainService
-from sockservice.service import TCPListener
+from sockservice.service import AdoptedUDPListener, TCPListener
 from sockservice.systemd import (
-    AdoptedDatagramService,
     InheritedSocket,
     Notifier,
     ReadinessService,
@@ -32,6 +32,7 @@ from sockservice.systemd import (
 )
 from sockservice.tap import Options, makeService
 from sockservice.udp import UppercaseDatagramProtocol
+from sockservice.workers import WorkerPool
 
 
 class InheritedSocketsMixin:
@@ -295,74 +296,34 @@ class CheckInheritedStreamTests(InheritedSocketsMixin, TestCase):
         self.assertIn("use domain=INET6", str(error))
 
 
-class AdoptedDatagramServiceTests(TestCase):
+class AdoptedUDPListenerTests(TestCase):
     """
-    Tests for L{AdoptedDatagramService}.
+    L{AdoptedUDPListener} serves the sockets that systemd passes.
     """
 
-    def setUp(self) -> None:
-        self.reactor = MemoryReactor()
-        self.protocol = DatagramProtocol()
-        self.fileno = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM).detach()
-        # The service closes the descriptor once it has adopted it; close it
-        # here only if it did not (closing twice could hit a reused number).
-        self.addCleanup(
-            lambda: self.reactor.adoptedPorts or _closeQuietly(self.fileno)
-        )
-        self.service = AdoptedDatagramService(
-            "UDP systemd:index=0",
-            InheritedSocket(self.fileno, socket.AF_INET6),
-            self.protocol,
-            self.reactor,
-        )
+    def test_nonBlocking(self) -> None:
+        """
+        A blocking inherited socket (systemd's default) is made non-blocking
+        before the reactor adopts it, with its own address family.
+        """
+        sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        self.assertTrue(sock.getblocking())
+        fileno = sock.detach()
+        reactor = MemoryReactor()
+        flags: list[int] = []
 
-    def test_adoptsOnPrivilegedStart(self) -> None:
-        """
-        Starting adopts the inherited descriptor as a datagram port with its
-        own family, reading datagrams of up to 65,535 bytes.
-        """
-        self.service.privilegedStartService()
-        [(fileno, family, protocol, size)] = self.reactor.adoptedPorts
-        self.assertEqual(
-            (fileno, family, protocol, size),
-            (self.fileno, socket.AF_INET6, self.protocol, 65535),
-        )
-        self.assertIsNotNone(self.service.port)
+        def adopt(fd: int, family: int, protocol: object, maxPacketSize: int) -> object:
+            flags.append(fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_NONBLOCK)
+            return MemoryReactor.adoptDatagramPort(
+                reactor, fd, family, protocol, maxPacketSize
+            )
 
-    def test_closesInheritedDescriptor(self) -> None:
-        """
-        Once adopted, the inherited descriptor is closed (the port keeps its
-        own duplicate).
-        """
-        self.service.startService()
-        error = self.assertRaises(OSError, os.fstat, self.fileno)
-        self.assertEqual(error.errno, 9)  # EBADF
-
-    def test_startOnce(self) -> None:
-        """
-        C{startService} after C{privilegedStartService} does not adopt again.
-        """
-        self.service.privilegedStartService()
-        self.service.startService()
-        self.assertEqual(len(self.reactor.adoptedPorts), 1)
-        self.assertTrue(self.service.running)
-
-    def test_stopListening(self) -> None:
-        """
-        Stopping stops listening on the adopted port.
-        """
-        self.service.startService()
-        stopped: list[bool] = []
-        self.patch(self.service.port, "stopListening", lambda: stopped.append(True))
-        self.successResultOf(self.service.stopService())
-        self.assertEqual(stopped, [True])
-        self.assertIsNone(self.service.port)
-
-    def test_stopUnstarted(self) -> None:
-        """
-        Stopping a service that never started succeeds at once.
-        """
-        self.successResultOf(self.service.stopService())
+        self.patch(reactor, "adoptDatagramPort", adopt)
+        listener = AdoptedUDPListener("UDP systemd:index=0", fileno, DatagramProtocol(), reactor)
+        self.addCleanup(lambda: reactor.adoptedPorts or _closeQuietly(fileno))
+        listener.privilegedStartService()
+        self.assertEqual(flags, [os.O_NONBLOCK])
+        self.assertEqual(reactor.adoptedPorts[0][1], socket.AF_INET6)
 
 
 class FakeSocket:
@@ -440,6 +401,17 @@ class NotifierTests(TestCase):
         self.assertIsNone(Notifier.fromEnvironment({"NOTIFY_SOCKET": "vsock:2:1234"}))
         [event] = self.events
         self.assertEqual(event["address"], "vsock:2:1234")
+
+    def test_unsetEnvironment(self) -> None:
+        """
+        With C{unset}, C{NOTIFY_SOCKET} is taken out of the environment, so
+        that child processes do not notify too.
+        """
+        environ = {"NOTIFY_SOCKET": "/run/systemd/notify", "PATH": "/bin"}
+        notifier = Notifier.fromEnvironment(environ, unset=True)
+        assert notifier is not None
+        self.assertEqual(notifier.address, "/run/systemd/notify")
+        self.assertEqual(environ, {"PATH": "/bin"})
 
     def test_sends(self) -> None:
         """
@@ -572,35 +544,40 @@ class Catch(DatagramProtocol):
             self.received.callback(data)
 
 
-class AdoptedDatagramLoopbackTests(TestCase):
+class AdoptedUDPLoopbackTests(TestCase):
     """
-    L{AdoptedDatagramService} with the real reactor and a real socket.
+    An inherited datagram socket served with the real reactor.
     """
 
     def test_serves(self) -> None:
         """
-        A datagram sent to the inherited socket's address is answered through
-        the adopted port.
+        Datagrams sent to a blocking inherited socket are answered through
+        the adopted port, one after the other.
         """
         from twisted.internet import reactor
 
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-        service = AdoptedDatagramService(
-            "UDP systemd:index=0",
-            InheritedSocket(sock.detach(), socket.AF_INET),
-            Echo(),
-            reactor,
-        )
-        service.startService()
-        self.addCleanup(service.stopService)
+        listener = AdoptedUDPListener("UDP systemd:index=0", sock.detach(), Echo(), reactor)
+        listener.startService()
+        self.addCleanup(listener.stopService)
+        # A blocking socket would hang the reactor (and this test) for good.
+        fileno = listener.port.fileno()  # type: ignore[union-attr]
+        self.assertTrue(fcntl.fcntl(fileno, fcntl.F_GETFL) & os.O_NONBLOCK)
         client = Catch()
         clientPort = reactor.listenUDP(0, client, interface="127.0.0.1")
         self.addCleanup(clientPort.stopListening)
+
+        def second(reply: bytes) -> Deferred[bytes]:
+            self.assertEqual(reply, b"ADOPTED")
+            client.received = Deferred()
+            client.transport.write(b"again", ("127.0.0.1", port))
+            return client.received.addTimeout(5, reactor)
+
         client.transport.write(b"adopted", ("127.0.0.1", port))
-        client.received.addTimeout(5, reactor)
-        return client.received.addCallback(self.assertEqual, b"ADOPTED")
+        d = client.received.addTimeout(5, reactor).addCallback(second)
+        return d.addCallback(self.assertEqual, b"AGAIN")
 
 
 class TapTests(InheritedSocketsMixin, TestCase):
@@ -620,16 +597,17 @@ class TapTests(InheritedSocketsMixin, TestCase):
     def test_udpSystemd(self) -> None:
         """
         C{--udp systemd:index=N} serves the inherited socket through an
-        L{AdoptedDatagramService} with the upper-casing protocol.
+        L{AdoptedUDPListener} with the upper-casing protocol.
         """
         [fd] = self.inherit(socket.socket(socket.AF_INET6, socket.SOCK_DGRAM))
         options = self.parse("--udp", "systemd:index=0")
         self.assertEqual(options["udp-addresses"], [InheritedSocket(fd, socket.AF_INET6)])
         reactor = MemoryReactor()
         [adopted] = [
-            s for s in makeService(options, reactor) if isinstance(s, AdoptedDatagramService)
+            s for s in makeService(options, reactor) if isinstance(s, AdoptedUDPListener)
         ]
         self.assertEqual(adopted.description, "UDP systemd:index=0")
+        self.assertEqual(adopted.fileno, fd)
         self.assertIsInstance(adopted.protocol, UppercaseDatagramProtocol)
         self.assertIs(adopted.reactor, reactor)
 
@@ -702,3 +680,19 @@ class TapTests(InheritedSocketsMixin, TestCase):
         top.privilegedStartService()
         top.startService()
         self.assertEqual(listening, [(1, 1)])
+
+    def test_workers(self) -> None:
+        """
+        With C{--workers}, each worker gets the drain period, the pool waits
+        for it before killing them, and only the parent notifies systemd:
+        C{NOTIFY_SOCKET} is taken out of the environment the workers inherit.
+        """
+        os.environ["NOTIFY_SOCKET"] = "@sockservice-test"
+        options = self.parse("--workers", "2", "--drain", "20")
+        top = makeService(options, MemoryReactor())
+        pool, readiness = list(top)
+        assert isinstance(pool, WorkerPool)
+        self.assertIn("--drain=20.0", pool.workerArgs)
+        self.assertEqual(pool.killAfter, 25)
+        self.assertIsInstance(readiness, ReadinessService)
+        self.assertNotIn("NOTIFY_SOCKET", os.environ)

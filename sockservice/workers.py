@@ -1,0 +1,250 @@
+# -*- test-case-name: tests.test_workers -*-
+"""
+C{--workers N}: N processes serving the same TCP and UDP ports.
+
+The parent binds, for each listener, N sockets to the same address with
+C{SO_REUSEPORT}, so that the kernel spreads connections and datagrams evenly
+over them (no thundering herd), and hands socket I{i} to worker I{i}: a
+C{twistd sockservice} child that adopts its inherited descriptors.  The parent
+keeps the sockets, so a worker that dies is replaced without the port ever
+closing: what arrives meanwhile waits in that socket's queue.  Stopping the
+parent stops every worker.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from twisted.application.service import Service
+from twisted.internet.defer import Deferred, DeferredList, succeed
+from twisted.internet.error import CannotListenError, ProcessExitedAlready
+from twisted.internet.protocol import ProcessProtocol
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from sockservice.addresses import InetAddress
+from sockservice.service import ListenFailed
+
+__all__ = ["Listener", "WorkerPool", "bindShared", "restartDelay"]
+
+
+@dataclass(frozen=True)
+class Listener:
+    """
+    One C{--tcp} or C{--udp} listener that the workers share.
+
+    @ivar kind: C{"tcp"} or C{"udp"}.
+    @ivar description: as the user gave it, for messages.
+    """
+
+    kind: str
+    description: str
+    address: InetAddress
+
+
+def bindShared(listener: Listener, count: int) -> list[socket.socket]:
+    """
+    Bind C{count} sockets to C{listener}'s address with C{SO_REUSEPORT} (the
+    first one picks the port when it is 0), non-blocking and inheritable.
+
+    @raise CannotListenError: if the address cannot be bound.
+    """
+    address = listener.address
+    host = address.interface or "0.0.0.0"
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    kind = socket.SOCK_STREAM if listener.kind == "tcp" else socket.SOCK_DGRAM
+    sockets: list[socket.socket] = []
+    port = address.port
+    try:
+        for _ in range(count):
+            s = socket.socket(family, kind)
+            sockets.append(s)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            if kind == socket.SOCK_STREAM:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind((host, port))
+            port = s.getsockname()[1]
+            if kind == socket.SOCK_STREAM:
+                s.listen(address.backlog or 1024)
+            s.setblocking(False)
+            s.set_inheritable(True)
+    except OSError as e:
+        for s in sockets:
+            s.close()
+        raise CannotListenError(host, port, e)
+    return sockets
+
+
+def restartDelay(failures: int) -> float:
+    """
+    How long to wait before restarting a worker that has crashed
+    C{failures} times in a row soon after starting: 0.5 s, doubling, at most
+    30 s.
+    """
+    return float(min(30.0, 0.5 * 2 ** max(failures - 1, 0)))
+
+
+class _Worker(ProcessProtocol):
+    def __init__(self, pool: WorkerPool, index: int) -> None:
+        self.pool = pool
+        self.index = index
+        self.started = pool.reactor.seconds()
+        self.ended: Deferred[None] = Deferred()
+
+    def processEnded(self, reason: Failure) -> None:
+        self.pool._ended(self, reason)
+        self.ended.callback(None)
+
+
+class WorkerPool(Service):
+    """
+    Run C{count} worker processes over shared sockets; restart those that
+    die; stop them all on stop.
+
+    @ivar workers: the running workers, by index.
+    """
+
+    log = Logger()
+    #: A worker that ran at least this long is not counted as crash-looping.
+    stableAfter = 5.0
+
+    def __init__(
+        self,
+        listeners: list[Listener],
+        count: int,
+        workerArgs: list[str],
+        reactor: Any,
+        killAfter: float = 10.0,
+    ) -> None:
+        """
+        @param workerArgs: the C{sockservice} options for every worker; the
+            C{--inherit} options naming its descriptors are added to them.
+        @param killAfter: seconds to wait after SIGTERM before SIGKILL.
+        """
+        self.listeners = listeners
+        self.count = count
+        self.workerArgs = workerArgs
+        self.reactor = reactor
+        self.killAfter = killAfter
+        self.sockets: list[list[socket.socket]] = []
+        self.workers: dict[int, _Worker] = {}
+        self.failures = [0] * count
+        self._restarts: dict[int, Any] = {}
+
+    def privilegedStartService(self) -> None:
+        super().privilegedStartService()
+        for listener in self.listeners:
+            try:
+                shared = bindShared(listener, self.count)
+            except CannotListenError as e:
+                raise ListenFailed(f"{listener.kind.upper()} {listener.description}", e)
+            self.sockets.append(shared)
+            host, port = shared[0].getsockname()[:2]
+            self.log.info(
+                "sockservice: listening on {kind} {host}:{port} with {count} workers",
+                kind=listener.kind.upper(),
+                host=host,
+                port=port,
+                count=self.count,
+            )
+
+    def startService(self) -> None:
+        if not self.sockets:
+            self.privilegedStartService()
+        super().startService()
+        for index in range(self.count):
+            self._spawn(index)
+
+    def _command(self, index: int) -> tuple[list[str], dict[int, Any]]:
+        """
+        The command line and descriptor map of worker C{index}.
+        """
+        args = [
+            sys.executable,
+            "-c",
+            "from twisted.scripts.twistd import run; run()",
+            "--nodaemon",
+            "--pidfile=",
+            "sockservice",
+            *self.workerArgs,
+        ]
+        fds: dict[int, Any] = {0: "w", 1: 1, 2: 2}
+        for n, (listener, shared) in enumerate(zip(self.listeners, self.sockets)):
+            fds[3 + n] = shared[index].fileno()
+            args += ["--inherit", f"{listener.kind}:{3 + n}"]
+        return args, fds
+
+    def _spawn(self, index: int) -> None:
+        self._restarts.pop(index, None)
+        args, fds = self._command(index)
+        worker = _Worker(self, index)
+        process = self.reactor.spawnProcess(
+            worker, sys.executable, args, env=os.environ, childFDs=fds
+        )
+        self.workers[index] = worker
+        self.log.info(
+            "sockservice: worker {index} started (pid {pid})", index=index, pid=process.pid
+        )
+
+    def _ended(self, worker: _Worker, reason: Failure) -> None:
+        if self.workers.get(worker.index) is worker:
+            del self.workers[worker.index]
+        if not self.running:
+            return
+        index = worker.index
+        ranFor = self.reactor.seconds() - worker.started
+        self.failures[index] = 0 if ranFor >= self.stableAfter else self.failures[index] + 1
+        delay = restartDelay(self.failures[index])
+        self.log.warn(
+            "sockservice: worker {index} ended ({reason}); restarting in {delay} s",
+            index=index,
+            reason=reason.getErrorMessage(),
+            delay=delay,
+        )
+        self._restarts[index] = self.reactor.callLater(delay, self._spawn, index)
+
+    def stopService(self) -> Deferred[Any]:
+        super().stopService()
+        for call in self._restarts.values():
+            call.cancel()
+        self._restarts.clear()
+        workers = list(self.workers.values())
+        for worker in workers:
+            _signal(worker, "TERM")
+        if not workers:
+            return succeed(None)
+        kill = self.reactor.callLater(self.killAfter, self._kill, workers)
+        done = DeferredList([w.ended for w in workers])
+
+        def stopped(result: object) -> None:
+            if kill.active():
+                kill.cancel()
+            self.closeSockets()
+
+        return done.addBoth(stopped)
+
+    def _kill(self, workers: list[_Worker]) -> None:
+        for worker in workers:
+            _signal(worker, "KILL")
+
+    def closeSockets(self) -> None:
+        """
+        Close the parent's copies of the shared sockets.
+        """
+        for shared in self.sockets:
+            for s in shared:
+                s.close()
+        self.sockets = []
+
+
+def _signal(worker: _Worker, name: str) -> None:
+    transport: Optional[Any] = worker.transport
+    if transport is not None and transport.pid is not None:
+        try:
+            transport.signalProcess(name)
+        except (OSError, ProcessExitedAlready):
+            pass
