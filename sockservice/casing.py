@@ -21,7 +21,7 @@ L{Uppercaser.flush}.
 from __future__ import annotations
 
 import codecs
-from typing import Callable
+from typing import Callable, Optional
 
 __all__ = ["MODES", "Uppercaser", "transform", "maxExpansion"]
 
@@ -67,7 +67,8 @@ class Uppercaser:
             raise ValueError(f"unknown case mode {mode!r}")
         # True while the decoder holds back the start of a UTF-8 sequence.
         self._pending = False
-        self._decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")
+        # Made on the first non-ASCII chunk: most streams never need one.
+        self._decoder: Optional[codecs.IncrementalDecoder] = None
         self.feed: Callable[[bytes], bytes]
         self.feed = bytes.upper if mode == "ascii" else self._feedUnicode
 
@@ -77,6 +78,8 @@ class Uppercaser:
         """
         if not self._pending and data.isascii():
             return data.upper()
+        if self._decoder is None:
+            self._decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")
         text = self._decoder.decode(data)
         self._pending = bool(self._decoder.getstate()[0])
         return text.upper().encode("utf-8", "surrogateescape")
@@ -89,5 +92,6 @@ class Uppercaser:
         if not self._pending:
             return b""
         self._pending = False
+        assert self._decoder is not None
         text = self._decoder.decode(b"", final=True)
         return text.upper().encode("utf-8", "surrogateescape")

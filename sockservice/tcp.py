@@ -27,6 +27,7 @@ from zope.interface import implementer
 from sockservice.casing import Uppercaser
 from sockservice.drain import OpenConnections
 from sockservice.limits import ConnectionCounter, isLoopback
+from sockservice.writing import immediateWriter
 
 __all__ = ["UppercaseProtocol", "UppercaseFactory"]
 
@@ -46,6 +47,13 @@ class UppercaseProtocol(Protocol, TimeoutMixin):
     def connectionMade(self) -> None:
         self.factory.openConnections.opened(self.transport)
         self._caser = Uppercaser(self.factory.mode)
+        self._write = immediateWriter(self.transport)
+        try:
+            # Echo traffic is small writes answered at once: Nagle's algorithm
+            # with the peer's delayed ACK would stall it by up to 40 ms.
+            self.transport.setTcpNoDelay(True)
+        except (AttributeError, OSError):
+            pass  # not TCP (a UNIX socket, a test transport)
         self.callLater = self.factory.reactor.callLater
         self.setTimeout(self.factory.idleTimeout or None)
         # Backpressure: the transport produces what it reads and consumes what
@@ -55,7 +63,7 @@ class UppercaseProtocol(Protocol, TimeoutMixin):
 
     def dataReceived(self, data: bytes) -> None:
         self.resetTimeout()
-        self.transport.write(self._caser.feed(data))
+        self._write(self._caser.feed(data))
 
     def readConnectionLost(self) -> None:
         """

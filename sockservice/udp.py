@@ -83,6 +83,10 @@ class UppercaseDatagramProtocol(DatagramProtocol):
     def startProtocol(self) -> None:
         address = self.transport.getHost()
         self.ownPort = address.port
+        # Replies go to addresses that recvfrom gave, so Twisted's per-write
+        # address validation can be skipped where the socket is at hand.
+        sock = getattr(self.transport, "socket", None)
+        self._sendto = sock.sendto if sock is not None else self.transport.write
         self.log.info(
             "sockservice: listening on UDP {host}:{port}",
             host=address.host,
@@ -107,7 +111,7 @@ class UppercaseDatagramProtocol(DatagramProtocol):
             self.dropped["oversize"] += 1
             return
         try:
-            self.transport.write(reply, addr)
+            self._sendto(reply, addr)
         except (OSError, MessageLengthError) as e:
             self.dropped["send-error"] += 1
             self.log.debug("reply to {peer} failed: {error}", peer=addr, error=e)

@@ -1,0 +1,98 @@
+# -*- test-case-name: tests.test_writing -*-
+"""
+Tests for L{sockservice.writing}, over real loopback TCP connections.
+"""
+
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred
+from twisted.internet.protocol import ClientFactory, Factory, Protocol
+from twisted.internet.testing import StringTransport
+from twisted.trial.unittest import SynchronousTestCase, TestCase
+
+from sockservice.writing import immediateWriter
+
+
+class _Server(Protocol):
+    def connectionMade(self):
+        self.factory.connected.callback(self)
+
+
+class _Client(Protocol):
+    def __init__(self, expected):
+        self.expected = expected
+        self.received = b""
+        self.done = Deferred()
+
+    def dataReceived(self, data):
+        self.received += data
+        if len(self.received) >= self.expected:
+            self.transport.loseConnection()
+
+    def connectionLost(self, reason):
+        self.done.callback(self.received)
+
+
+class ImmediateWriterTests(TestCase):
+    """
+    L{immediateWriter} sends at once when nothing is queued, and otherwise
+    keeps Twisted's order and buffering.
+    """
+
+    async def connect(self, expected):
+        factory = Factory.forProtocol(_Server)
+        factory.connected = Deferred()
+        port = reactor.listenTCP(0, factory, interface="127.0.0.1")
+        self.addCleanup(port.stopListening)
+        client = _Client(expected)
+        reactor.connectTCP("127.0.0.1", port.getHost().port, ClientFactory.forProtocol(lambda: client))
+        server = await factory.connected
+        return server.transport, client
+
+    async def test_sentAtOnce(self):
+        """
+        A small write leaves nothing buffered and does not wait for the
+        reactor to report the socket writable.
+        """
+        transport, client = await self.connect(5)
+        immediateWriter(transport)(b"hello")
+        self.assertEqual(transport._tempDataLen, 0)
+        self.assertNotIn(transport, reactor.getWriters())
+        self.assertEqual(await client.done, b"hello")
+
+    async def test_orderKeptBehindQueue(self):
+        """
+        When data is already queued, the write goes behind it.
+        """
+        transport, client = await self.connect(6)
+        transport.write(b"abc")
+        immediateWriter(transport)(b"def")
+        self.assertEqual(await client.done, b"abcdef")
+
+    async def test_partialSendBuffered(self):
+        """
+        What the socket does not take at once is buffered and delivered in
+        order.
+        """
+        size = 16 * 1024 * 1024
+        transport, client = await self.connect(size + 1)
+        write = immediateWriter(transport)
+        write(b"x" * size)
+        write(b"y")
+        self.assertGreater(transport._tempDataLen + len(transport.dataBuffer), 0)
+        received = await client.done
+        self.assertEqual(len(received), size + 1)
+        self.assertEqual(received[-2:], b"xy")
+
+
+class FallbackTests(SynchronousTestCase):
+    """
+    Other transports keep their own write.
+    """
+
+    def test_notTCP(self):
+        """
+        For a transport that is not a Twisted TCP connection, the writer is
+        the transport's own C{write}.
+        """
+        transport = StringTransport()
+        self.assertEqual(immediateWriter(transport), transport.write)
