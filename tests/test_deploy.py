@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from twisted.internet import endpoints
@@ -178,8 +179,10 @@ class SystemdAnalyzeTests(TestCase):
         at an executable that exists here (systemd-analyze verify checks
         it): the Python running the tests stands in for C{twistd}.
         """
-        directory = Path(self.mktemp())
-        directory.mkdir()
+        # Not self.mktemp(): under pytest it is relative to the working
+        # directory, the checkout.
+        directory = Path(tempfile.mkdtemp(prefix="sockservice-units-"))
+        self.addCleanup(shutil.rmtree, directory, True)
         for unit in UNITS.iterdir():
             text = unit.read_text().replace(INSTALLED_TWISTD, sys.executable)
             (directory / unit.name).write_text(text)

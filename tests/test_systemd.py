@@ -9,6 +9,7 @@ from __future__ import annotations
 import fcntl
 import os
 import socket
+import tempfile
 from typing import Any
 
 from twisted.internet import endpoints
@@ -467,8 +468,10 @@ class NotifierSocketTests(TestCase):
         """
         A message reaches a socket bound to a path.
         """
-        path = FilePath(self.mktemp())
-        path.makedirs()
+        # Not self.mktemp(): under pytest it is relative to the working
+        # directory, and an AF_UNIX path must stay short.
+        path = FilePath(tempfile.mkdtemp(prefix="sockservice-"))
+        self.addCleanup(path.remove)
         receiver = self.receiver(path.child("notify").path)
         Notifier(path.child("notify").path).notify("READY=1")
         self.assertEqual(receiver.recv(4096), b"READY=1")
