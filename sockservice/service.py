@@ -15,6 +15,7 @@ from twisted.application.service import MultiService, Service
 from twisted.application.internet import UDPServer
 from twisted.internet.defer import Deferred, maybeDeferred, succeed
 from twisted.internet.error import CannotListenError
+from twisted.internet.fdesc import setNonBlocking
 from twisted.internet.interfaces import (
     IListeningPort,
     IReactorSocket,
@@ -126,6 +127,9 @@ class AdoptedUDPListener(Service):
 
     def privilegedStartService(self) -> None:
         super().privilegedStartService()
+        # The reactor needs it non-blocking, and systemd passes blocking
+        # sockets: one recvfrom too many would then block the whole reactor.
+        setNonBlocking(self.fileno)
         family = socketFamily(self.fileno)
         self.port = self.reactor.adoptDatagramPort(
             self.fileno, family, self.protocol, maxPacketSize=65535

@@ -13,12 +13,20 @@ from twisted.python import usage
 
 from sockservice.addresses import UDPAddress, parseInet, parseTCP, parseUDP
 from sockservice.casing import MODES
+from sockservice.drain import DEFAULT_DRAIN, DrainService
 from sockservice.service import (
     AdoptedUDPListener,
     SockService,
     TCPListener,
     UDPListener,
     socketFamily,
+)
+from sockservice.systemd import (
+    InheritedSocket,
+    Notifier,
+    ReadinessService,
+    checkInheritedStream,
+    parseInheritedDatagram,
 )
 from sockservice.tapservices import (
     addChatService,
@@ -80,6 +88,13 @@ class Options(usage.Options):
         ["command-token-file", None, None, "File holding the command service's shared secret; required to listen beyond loopback."],
         ["command-max-runs", None, "4", "Most commands running at once, all clients together."],
         ["workers", None, "1", "Serve with this many processes sharing the TCP and UDP ports (tcp, tcp6 and udp listeners only)."],
+        [
+            "drain",
+            None,
+            f"{DEFAULT_DRAIN:g}",
+            "On SIGTERM, seconds that open TCP connections get to finish before "
+            "they are closed (0: close them at once).",
+        ],
     ]
 
     _numbers = {
@@ -92,6 +107,7 @@ class Options(usage.Options):
         "udp-sources": int,
         "workers": int,
         "command-max-runs": int,
+        "drain": float,
     }
 
     def __init__(self) -> None:
@@ -108,7 +124,7 @@ class Options(usage.Options):
         self["tcp"].append(description)
 
     def opt_udp(self, description: str) -> None:
-        """Serve UDP on a port (all IPv4 interfaces) or udp:PORT[:interface=ADDR], e.g. udp:12000:interface=\\:\\: for IPv6 and IPv4 (repeatable)."""
+        """Serve UDP on a port (all IPv4 interfaces) or udp:PORT[:interface=ADDR], e.g. udp:12000:interface=\\:\\: for IPv6 and IPv4, or systemd:index=N for a socket inherited from systemd (repeatable)."""
         self["udp"].append(description)
 
     def opt_time(self, description: str) -> None:
@@ -158,11 +174,16 @@ class Options(usage.Options):
         self["udp"] = _unique(self["udp"])
         self["tcp-endpoints"] = [parseTCP(d, self["backlog"]) for d in self["tcp"]]
         for description in self["tcp-endpoints"]:
+            if description.startswith("systemd:"):
+                checkInheritedStream(description)
             try:
                 serverFromString(None, description)
             except Exception as e:
                 raise usage.UsageError(f"--tcp: invalid endpoint {description!r}: {e}")
-        self["udp-addresses"]: list[UDPAddress] = [parseUDP(d) for d in self["udp"]]
+        self["udp-addresses"]: list[UDPAddress | InheritedSocket] = [
+            parseInheritedDatagram(d) if d.startswith("systemd:") else parseUDP(d)
+            for d in self["udp"]
+        ]
         checkTimeOptions(self)
         checkChatOptions(self)
         checkCommandOptions(self)
@@ -192,7 +213,10 @@ def _unique(items: Any) -> list[Any]:
 def makeService(options: Options, reactor: Optional[Any] = None) -> IService:
     """
     Build the service tree: one listener per C{--tcp} (sharing one factory, so
-    the connection caps are global) and one per C{--udp}.
+    the connection caps are global) and one per C{--udp} (bound here, or
+    inherited from systemd), or a pool of C{--workers}; the drain of open
+    connections on stop; and, when started by systemd with C{Type=notify},
+    the readiness notification.
 
     @param options: parsed L{Options}.
     @param reactor: the reactor to listen with; the global one by default.
@@ -208,10 +232,16 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> IService:
     addChatService(top, options, reactor)
     addCommandService(top, options, reactor)
     if options["workers"] > 1:
+        # Each worker drains its own connections (--drain is passed on).
         pool = WorkerPool(
-            options["shared"], options["workers"], options.workerArguments(), reactor
+            options["shared"],
+            options["workers"],
+            options.workerArguments(),
+            reactor,
+            killAfter=max(10.0, options["drain"] + 5),
         )
         pool.setServiceParent(top)
+        _notifyReadiness(top)
         return top
     factory = UppercaseFactory(
         mode=options["case"],
@@ -225,6 +255,14 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> IService:
         endpoint = serverFromString(reactor, full)
         TCPListener(f"TCP {description}", endpoint, factory).setServiceParent(top)
     for description, address in zip(options["udp"], options["udp-addresses"]):
+        if isinstance(address, InheritedSocket):
+            AdoptedUDPListener(
+                f"UDP {description}",
+                address.fileno,
+                _datagramProtocol(options, reactor),
+                reactor,
+            ).setServiceParent(top)
+            continue
         listener = UDPListener(
             f"UDP {description}",
             address.port,
@@ -242,7 +280,21 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> IService:
         else:
             protocol = _datagramProtocol(options, reactor)
             AdoptedUDPListener(description, fd, protocol, reactor).setServiceParent(top)
+    DrainService(factory.openConnections, options["drain"], reactor).setServiceParent(top)
+    _notifyReadiness(top)
     return top
+
+
+def _notifyReadiness(top: SockService) -> None:
+    """
+    When started by systemd with C{Type=notify}, add the readiness service
+    last: started once every listener is up, stopped first.  C{NOTIFY_SOCKET}
+    is taken out of the environment, so that C{--workers} processes do not
+    notify too.
+    """
+    notifier = Notifier.fromEnvironment(unset=True)
+    if notifier is not None:
+        ReadinessService(notifier).setServiceParent(top)
 
 
 def _datagramProtocol(options: Options, reactor: Any) -> UppercaseDatagramProtocol:

@@ -52,7 +52,8 @@ class TapServicesTestCase(TestCase):
         return path
 
     def children(self, options: Options) -> List[Any]:
-        return list(makeService(options, Clock()))
+        """The listeners that makeService builds (not the drain service)."""
+        return [s for s in makeService(options, Clock()) if isinstance(s, (TCPListener, UDPListener))]
 
 
 class TimeOptionsTests(TapServicesTestCase):
