@@ -188,6 +188,15 @@ def raiseFileLimit(wanted: int) -> int:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
     if target > soft:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (OSError, ValueError) as e:
+            # A sandbox may forbid it: serve anyway, within the current limit.
+            Logger().warn(
+                "sockservice: cannot raise the open-files limit to {target}: {error}",
+                target=target,
+                error=e,
+            )
+            return soft
         return target
     return soft

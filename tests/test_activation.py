@@ -17,7 +17,7 @@ import time
 
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
-from tests.support import Server, _start, startServer, twistdCommand
+from tests.support import Server, startProcess, startServer, twistdCommand
 
 HOST = "127.0.0.1"
 CLEAN_EXITS = (0, -signal.SIGTERM)
@@ -113,7 +113,7 @@ class SocketActivationTests(SynchronousTestCase):
                 command += [self.activate, "--listen", f"{HOST}:{port}"]
                 command += ["--datagram"] if kind == "datagram" else []
                 command += ["--fdname", ":".join(names)]
-            server = _start(self, command + twistdCommand(*args), None)
+            server = startProcess(self, command + twistdCommand(*args), None)
             first = f"Listening on {HOST}:{ports[0]} as 3."
             try:
                 server.readUntil(re.escape(first.encode()))
@@ -209,7 +209,7 @@ class ReadinessTests(SynchronousTestCase):
         C{STOPPING=1} arrives on SIGTERM, and the process exits cleanly.
         """
         receiver, address = self.notifySocket()
-        server = _start(
+        server = startProcess(
             self,
             twistdCommand("--tcp", f"tcp:0:interface={HOST}", "--udp", f"udp:0:interface={HOST}"),
             {"NOTIFY_SOCKET": address},
@@ -232,7 +232,7 @@ class ReadinessTests(SynchronousTestCase):
             taken.bind((HOST, 0))
             taken.listen()
             port = taken.getsockname()[1]
-            server = _start(
+            server = startProcess(
                 self,
                 twistdCommand("--tcp", f"tcp:{port}:interface={HOST}"),
                 {"NOTIFY_SOCKET": address},
