@@ -15,6 +15,7 @@ from twisted.application.service import MultiService, Service
 from twisted.application.internet import UDPServer
 from twisted.internet.defer import Deferred, maybeDeferred, succeed
 from twisted.internet.error import CannotListenError
+from twisted.internet.fdesc import setNonBlocking
 from twisted.internet.interfaces import (
     IListeningPort,
     IReactorSocket,
@@ -126,6 +127,9 @@ class AdoptedUDPListener(Service):
 
     def privilegedStartService(self) -> None:
         super().privilegedStartService()
+        # The reactor needs it non-blocking, and systemd passes blocking
+        # sockets: one recvfrom too many would then block the whole reactor.
+        setNonBlocking(self.fileno)
         family = socketFamily(self.fileno)
         self.port = self.reactor.adoptDatagramPort(
             self.fileno, family, self.protocol, maxPacketSize=65535
@@ -184,6 +188,15 @@ def raiseFileLimit(wanted: int) -> int:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
     if target > soft:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (OSError, ValueError) as e:
+            # A sandbox may forbid it: serve anyway, within the current limit.
+            Logger().warn(
+                "sockservice: cannot raise the open-files limit to {target}: {error}",
+                target=target,
+                error=e,
+            )
+            return soft
         return target
     return soft

@@ -13,12 +13,28 @@ from twisted.python import usage
 
 from sockservice.addresses import UDPAddress, parseInet, parseTCP, parseUDP
 from sockservice.casing import MODES
+from sockservice.drain import DEFAULT_DRAIN, DrainService
 from sockservice.service import (
     AdoptedUDPListener,
     SockService,
     TCPListener,
     UDPListener,
     socketFamily,
+)
+from sockservice.systemd import (
+    InheritedSocket,
+    Notifier,
+    ReadinessService,
+    checkInheritedStream,
+    parseInheritedDatagram,
+)
+from sockservice.tapservices import (
+    addChatService,
+    addCommandService,
+    addTimeService,
+    checkChatOptions,
+    checkCommandOptions,
+    checkTimeOptions,
 )
 from sockservice.tcp import UppercaseFactory
 from sockservice.udp import UppercaseDatagramProtocol
@@ -50,6 +66,7 @@ class Options(usage.Options):
             "Apply the per-address limits (--max-per-ip, --udp-rate) to loopback "
             "clients too; by default they are exempt.",
         ],
+        ["utc", None, "The time service answers in UTC instead of local time."],
     ]
 
     optParameters = [
@@ -67,7 +84,17 @@ class Options(usage.Options):
         ["udp-rate", None, "50", "UDP datagrams answered per second per source address (0: no limit)."],
         ["udp-burst", None, "100", "UDP datagrams a source may send at once before --udp-rate applies."],
         ["udp-sources", None, "10000", "How many UDP source addresses the rate limiter remembers."],
+        ["command-allow", None, None, "Allow-list of the command service (INI; see README)."],
+        ["command-token-file", None, None, "File holding the command service's shared secret; required to listen beyond loopback."],
+        ["command-max-runs", None, "4", "Most commands running at once, all clients together."],
         ["workers", None, "1", "Serve with this many processes sharing the TCP and UDP ports (tcp, tcp6 and udp listeners only)."],
+        [
+            "drain",
+            None,
+            f"{DEFAULT_DRAIN:g}",
+            "On SIGTERM, seconds that open TCP connections get to finish before "
+            "they are closed (0: close them at once).",
+        ],
     ]
 
     _numbers = {
@@ -79,6 +106,8 @@ class Options(usage.Options):
         "udp-burst": int,
         "udp-sources": int,
         "workers": int,
+        "command-max-runs": int,
+        "drain": float,
     }
 
     def __init__(self) -> None:
@@ -86,14 +115,29 @@ class Options(usage.Options):
         self["tcp"]: list[str] = []
         self["udp"]: list[str] = []
         self["inherit"]: list[tuple[str, int]] = []
+        self["time"]: list[str] = []
+        self["chat"]: list[str] = []
+        self["command"]: list[str] = []
 
     def opt_tcp(self, description: str) -> None:
         """Serve TCP on a port (all IPv4 interfaces) or a Twisted endpoint description such as tcp6:12000 or tcp:12000:interface=127.0.0.1 (repeatable)."""
         self["tcp"].append(description)
 
     def opt_udp(self, description: str) -> None:
-        """Serve UDP on a port (all IPv4 interfaces) or udp:PORT[:interface=ADDR], e.g. udp:12000:interface=\\:\\: for IPv6 and IPv4 (repeatable)."""
+        """Serve UDP on a port (all IPv4 interfaces) or udp:PORT[:interface=ADDR], e.g. udp:12000:interface=\\:\\: for IPv6 and IPv4, or systemd:index=N for a socket inherited from systemd (repeatable)."""
         self["udp"].append(description)
+
+    def opt_time(self, description: str) -> None:
+        """Serve the time service: a port (UDP and TCP), udp:PORT[:interface=ADDR] (UDP), or a TCP endpoint description (repeatable)."""
+        self["time"].append(description)
+
+    def opt_chat(self, description: str) -> None:
+        """Serve the chat relay on UDP: a port or udp:PORT[:interface=ADDR] (repeatable)."""
+        self["chat"].append(description)
+
+    def opt_command(self, description: str) -> None:
+        """Serve allow-listed commands on TCP: a port (127.0.0.1 only) or an endpoint description; beyond loopback needs --command-token-file (repeatable)."""
+        self["command"].append(description)
 
     def opt_inherit(self, spec: str) -> None:
         """Internal, used by --workers: serve KIND (tcp or udp) on inherited descriptor FD, given as KIND:FD."""
@@ -121,18 +165,28 @@ class Options(usage.Options):
             )
         if self["workers"] < 1:
             raise usage.UsageError("--workers: must be at least 1")
-        if not self["tcp"] and not self["udp"] and not self["inherit"]:
+        if not any(self[k] for k in ("tcp", "udp", "inherit", "time", "chat", "command")):
             self["tcp"] = [str(DEFAULT_PORT)]
             self["udp"] = [str(DEFAULT_PORT)]
+        if self["workers"] > 1 and not (self["tcp"] or self["udp"]):
+            raise usage.UsageError("--workers: applies to --tcp and --udp, and neither is given")
         self["tcp"] = _unique(self["tcp"])
         self["udp"] = _unique(self["udp"])
         self["tcp-endpoints"] = [parseTCP(d, self["backlog"]) for d in self["tcp"]]
         for description in self["tcp-endpoints"]:
+            if description.startswith("systemd:"):
+                checkInheritedStream(description)
             try:
                 serverFromString(None, description)
             except Exception as e:
                 raise usage.UsageError(f"--tcp: invalid endpoint {description!r}: {e}")
-        self["udp-addresses"]: list[UDPAddress] = [parseUDP(d) for d in self["udp"]]
+        self["udp-addresses"]: list[UDPAddress | InheritedSocket] = [
+            parseInheritedDatagram(d) if d.startswith("systemd:") else parseUDP(d)
+            for d in self["udp"]
+        ]
+        checkTimeOptions(self)
+        checkChatOptions(self)
+        checkCommandOptions(self)
         if self["workers"] > 1:
             self["shared"] = [
                 Listener("tcp", d, parseInet(d, "--tcp with --workers", ("tcp", "tcp6")))
@@ -147,7 +201,7 @@ class Options(usage.Options):
         args = [
             f"--{name}={self[name]}"
             for name, _, _, _ in self.optParameters
-            if name != "workers"
+            if name != "workers" and not name.startswith("command-")
         ]
         return args + [f"--{name}" for name, _, _ in self.optFlags if self[name]]
 
@@ -159,7 +213,10 @@ def _unique(items: Any) -> list[Any]:
 def makeService(options: Options, reactor: Optional[Any] = None) -> IService:
     """
     Build the service tree: one listener per C{--tcp} (sharing one factory, so
-    the connection caps are global) and one per C{--udp}.
+    the connection caps are global) and one per C{--udp} (bound here, or
+    inherited from systemd), or a pool of C{--workers}; the drain of open
+    connections on stop; and, when started by systemd with C{Type=notify},
+    the readiness notification.
 
     @param options: parsed L{Options}.
     @param reactor: the reactor to listen with; the global one by default.
@@ -169,11 +226,22 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> IService:
 
         reactor = _reactor
     top = SockService(fileLimit=options["max-connections"] + 256)
+    # In this process even with --workers: a chat's members and the limit on
+    # concurrent commands belong to one process.
+    addTimeService(top, options, reactor)
+    addChatService(top, options, reactor)
+    addCommandService(top, options, reactor)
     if options["workers"] > 1:
+        # Each worker drains its own connections (--drain is passed on).
         pool = WorkerPool(
-            options["shared"], options["workers"], options.workerArguments(), reactor
+            options["shared"],
+            options["workers"],
+            options.workerArguments(),
+            reactor,
+            killAfter=max(10.0, options["drain"] + 5),
         )
         pool.setServiceParent(top)
+        _notifyReadiness(top)
         return top
     factory = UppercaseFactory(
         mode=options["case"],
@@ -187,6 +255,14 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> IService:
         endpoint = serverFromString(reactor, full)
         TCPListener(f"TCP {description}", endpoint, factory).setServiceParent(top)
     for description, address in zip(options["udp"], options["udp-addresses"]):
+        if isinstance(address, InheritedSocket):
+            AdoptedUDPListener(
+                f"UDP {description}",
+                address.fileno,
+                _datagramProtocol(options, reactor),
+                reactor,
+            ).setServiceParent(top)
+            continue
         listener = UDPListener(
             f"UDP {description}",
             address.port,
@@ -204,7 +280,21 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> IService:
         else:
             protocol = _datagramProtocol(options, reactor)
             AdoptedUDPListener(description, fd, protocol, reactor).setServiceParent(top)
+    DrainService(factory.openConnections, options["drain"], reactor).setServiceParent(top)
+    _notifyReadiness(top)
     return top
+
+
+def _notifyReadiness(top: SockService) -> None:
+    """
+    When started by systemd with C{Type=notify}, add the readiness service
+    last: started once every listener is up, stopped first.  C{NOTIFY_SOCKET}
+    is taken out of the environment, so that C{--workers} processes do not
+    notify too.
+    """
+    notifier = Notifier.fromEnvironment(unset=True)
+    if notifier is not None:
+        ReadinessService(notifier).setServiceParent(top)
 
 
 def _datagramProtocol(options: Options, reactor: Any) -> UppercaseDatagramProtocol:

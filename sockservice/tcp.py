@@ -25,6 +25,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from sockservice.casing import Uppercaser
+from sockservice.drain import OpenConnections
 from sockservice.limits import ConnectionCounter, isLoopback
 from sockservice.writing import immediateWriter
 
@@ -44,6 +45,7 @@ class UppercaseProtocol(Protocol, TimeoutMixin):
     peer = ""
 
     def connectionMade(self) -> None:
+        self.factory.openConnections.opened(self.transport)
         self._caser = Uppercaser(self.factory.mode)
         self._write = immediateWriter(self.transport)
         try:
@@ -91,6 +93,7 @@ class UppercaseProtocol(Protocol, TimeoutMixin):
     def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
         self.setTimeout(None)
         self.factory.connections.closed(self.peer)
+        self.factory.openConnections.closed(self.transport)
 
 
 class UppercaseFactory(Factory):
@@ -98,6 +101,7 @@ class UppercaseFactory(Factory):
     Build L{UppercaseProtocol}s, enforcing the connection caps.
 
     @ivar connections: the open connections, counted against the caps.
+    @ivar openConnections: their transports, for a graceful stop.
     """
 
     protocol = UppercaseProtocol
@@ -133,6 +137,7 @@ class UppercaseFactory(Factory):
         self.limitLoopback = limitLoopback
         self.reactor = reactor
         self.connections = ConnectionCounter(maxConnections, maxPerAddress)
+        self.openConnections = OpenConnections()
 
     def buildProtocol(self, addr: IAddress) -> Optional[Protocol]:
         """

@@ -22,6 +22,7 @@ __all__ = [
     "ROOT",
     "EXAMPLES",
     "Server",
+    "startProcess",
     "startServer",
     "startExample",
     "twistdCommand",
@@ -124,7 +125,10 @@ class Server:
         return self.process.returncode
 
 
-def _start(testCase: TestCase, command: list[str], env: Optional[dict[str, str]]) -> Server:
+def startProcess(testCase: TestCase, command: list[str], env: Optional[dict[str, str]]) -> Server:
+    """
+    Run C{command} with its output collected, and stop it at cleanup.
+    """
     environment = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
     process = subprocess.Popen(
         command,
@@ -162,7 +166,7 @@ def startServer(
     """
     if not args:
         args = ("--tcp", "tcp:0:interface=127.0.0.1", "--udp", "udp:0:interface=127.0.0.1")
-    server = _start(testCase, twistdCommand(*args), env)
+    server = startProcess(testCase, twistdCommand(*args), env)
     server.waitListening(tcp, udp)
     return server
 
@@ -172,7 +176,7 @@ def startExample(testCase: TestCase, name: str) -> tuple[Server, int]:
     Start one of the textbook example servers on a free port; return it and
     its port.
     """
-    server = _start(testCase, [sys.executable, str(EXAMPLES / name), "0"], None)
+    server = startProcess(testCase, [sys.executable, str(EXAMPLES / name), "0"], None)
     match = server.readUntil(rb"ready to receive on port (\d+)")
     return server, int(match.group(1))
 

@@ -176,7 +176,7 @@ class MakeServiceTests(SynchronousTestCase):
         [(port, factory, backlog, interface)] = reactor.tcpServers
         self.assertEqual((port, backlog, interface), (4321, 1024, "127.0.0.1"))
         self.assertIsInstance(factory, UppercaseFactory)
-        [listener] = top
+        [listener] = [s for s in top if isinstance(s, TCPListener)]
         self.assertIsNotNone(listener.port)
         top.stopService()
         self.assertIsNone(listener.port)
@@ -187,7 +187,7 @@ class MakeServiceTests(SynchronousTestCase):
         """
         reactor = MemoryReactorClock()
         top = makeService(_parse("--tcp", "12000"), reactor)
-        [listener] = top
+        [listener] = [s for s in top if isinstance(s, TCPListener)]
         error = CannotListenError("", 12000, OSError(98, "Address already in use"))
         listener.endpoint.listen = lambda factory: fail(error)
         exit = self.assertRaises(ListenFailed, top.privilegedStartService)

@@ -1,0 +1,312 @@
+# -*- test-case-name: tests.test_chat -*-
+"""
+The chat service: a UDP relay between named members.
+
+The textbook "QQ" program is a server operator typing answers to whoever
+wrote last. Here the server relays between clients, and because UDP sources
+are forged as easily as written, it is built not to become a reflector:
+nothing is ever sent to an address that has not proved it receives at that
+address (a join takes a cookie round trip, as DTLS and QUIC do), a
+non-member gets at most one reply no larger than its request, and every
+source is rate-limited.
+
+Wire format: one UTF-8 command per datagram, fields separated by one space,
+a trailing LF or CRLF ignored. See README.md, "Chat service", for the table.
+Client to server: C{JOIN name [cookie]}, C{WHO}, C{MSG text}, C{TO name
+text}, C{PING}, C{LEAVE}. Server to client: C{COOKIE cookie}, C{JOINED name},
+C{LEFT name}, C{MEMBERS name ...}, C{FROM name text}, C{PRIVATE name text},
+C{PONG}, C{ERROR reason}.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import re
+from hashlib import sha256
+from typing import Dict, Optional, Tuple
+
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.internet.protocol import DatagramProtocol
+from twisted.logger import Logger
+
+from sockservice.limits import RateLimiter
+
+__all__ = ["ChatProtocol", "isValidName", "MAX_DATAGRAM", "MAX_TEXT", "NAME_PATTERN"]
+
+Address = Tuple[str, int]
+
+NAME_PATTERN = re.compile(r"[\w.-]{1,24}")
+"""Names: 1 to 24 letters, digits, C{_}, C{.} or C{-} (any script)."""
+
+MAX_DATAGRAM = 1024
+"""Longest datagram handled, in bytes; longer ones are refused."""
+
+MAX_TEXT = 512
+"""Longest message text, in bytes."""
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def isValidName(name: str) -> bool:
+    """
+    @return: Whether C{name} is a valid member name (L{NAME_PATTERN}).
+    """
+    return NAME_PATTERN.fullmatch(name) is not None
+
+
+def _stripLineEnd(text: str) -> str:
+    """
+    @return: C{text} without one trailing LF or CRLF.
+    """
+    if text.endswith("\n"):
+        text = text[:-1]
+        if text.endswith("\r"):
+            text = text[:-1]
+    return text
+
+
+class _Member:
+    """
+    One joined member: its name, address and expiry timer.
+    """
+
+    def __init__(self, name: str, addr: Address, expiry: IDelayedCall) -> None:
+        self.name = name
+        self.addr = addr
+        self.expiry = expiry
+
+
+class ChatProtocol(DatagramProtocol):
+    """
+    The chat relay.
+
+    @ivar members: Joined members by address.
+    @ivar dropped: Datagrams dropped without a reply.
+    """
+
+    log = Logger()
+    noisy = False
+
+    def __init__(
+        self,
+        clock: IReactorTime,
+        maxMembers: int = 100,
+        expiry: float = 60.0,
+        limiter: Optional[RateLimiter] = None,
+        secret: Optional[bytes] = None,
+        cookieLifetime: float = 30.0,
+    ) -> None:
+        """
+        @param clock: Timers and time (the reactor, or a C{task.Clock}).
+        @param maxMembers: Most members at once; later joins are refused.
+        @param expiry: Seconds of silence after which a member is dropped.
+        @param limiter: Per-source limit keyed by address (loopback
+            included); by default 5 datagrams per second with bursts of 10,
+            for up to 4096 sources.
+        @param secret: Key for join cookies; random by default.
+        @param cookieLifetime: A cookie is valid for between one and two of
+            these periods.
+        """
+        self.clock = clock
+        self.maxMembers = maxMembers
+        self.expiry = expiry
+        if limiter is None:
+            limiter = RateLimiter(rate=5, burst=10, maxSources=4096)
+        self.limiter = limiter
+        self._secret = secret if secret is not None else os.urandom(32)
+        self.cookieLifetime = cookieLifetime
+        self.members: Dict[Address, _Member] = {}
+        self._byName: Dict[str, _Member] = {}
+        self.dropped = 0
+        self.ownPort = 0
+
+    def startProtocol(self) -> None:
+        """
+        Announce where we listen.
+        """
+        address = self.transport.getHost()
+        self.ownPort = address.port
+        self.log.info(
+            "sockservice: listening on UDP {host}:{port} (chat)",
+            host=address.host,
+            port=address.port,
+        )
+
+    def stopProtocol(self) -> None:
+        """
+        Forget every member and cancel their timers.
+        """
+        for member in list(self.members.values()):
+            member.expiry.cancel()
+        self.members.clear()
+        self._byName.clear()
+
+    def cookie(self, addr: Address, age: int = 0) -> str:
+        """
+        @param addr: The address the cookie is for.
+        @param age: 0 for the current period, 1 for the previous one.
+        @return: The join cookie for C{addr}: 16 hex digits.
+        """
+        period = int(self.clock.seconds() // self.cookieLifetime) - age
+        message = f"{period} {addr[0]} {addr[1]}".encode()
+        return hmac.new(self._secret, message, sha256).hexdigest()[:16]
+
+    def datagramReceived(self, datagram: bytes, addr: Address) -> None:
+        """
+        Apply the guards (no privileged source ports, port 0 or our own port;
+        the rate limit), then handle one command from a member, or a join.
+        """
+        addr = (addr[0], addr[1])
+        if (
+            addr[1] < 1024
+            or addr[1] == self.ownPort
+            or not self.limiter.allow(f"{addr[0]} {addr[1]}", self.clock.seconds())
+        ):
+            self.dropped += 1
+            return
+        member = self.members.get(addr)
+        try:
+            text = datagram.decode("utf-8")
+        except UnicodeDecodeError:
+            text = None
+        if member is None:
+            self._stranger(datagram, text, addr)
+            return
+        member.expiry.reset(self.expiry)
+        if len(datagram) > MAX_DATAGRAM:
+            self._send(b"ERROR datagram too long", addr)
+        elif text is None:
+            self._send(b"ERROR not UTF-8", addr)
+        else:
+            self._command(member, _stripLineEnd(text))
+
+    def _stranger(self, datagram: bytes, text: Optional[str], addr: Address) -> None:
+        """
+        Handle a datagram from a non-member: only a join is answered, and then
+        with one reply no larger than the request.
+        """
+        words = text.split() if text is not None and len(datagram) <= MAX_DATAGRAM else []
+        if not words or words[0].upper() != "JOIN" or len(words) not in (2, 3):
+            self.dropped += 1
+            return
+        name = words[1]
+        if not isValidName(name):
+            reply = b"ERROR bad name"
+        elif name.casefold() in self._byName:
+            reply = b"ERROR name taken"
+        elif len(self.members) >= self.maxMembers:
+            reply = b"ERROR chat full"
+        elif len(words) == 2:
+            reply = b"COOKIE " + self.cookie(addr).encode()
+        elif not any(
+            hmac.compare_digest(words[2].encode(), self.cookie(addr, age).encode())
+            for age in (0, 1)
+        ):
+            reply = b"ERROR bad cookie"
+        else:
+            self._join(name, addr)
+            return
+        if len(reply) <= len(datagram):
+            self._send(reply, addr)
+        else:
+            self.dropped += 1
+
+    def _join(self, name: str, addr: Address) -> None:
+        """
+        Add a member that proved its address, and tell everyone.
+        """
+        expiry = self.clock.callLater(self.expiry, self._expire, addr)
+        member = _Member(name, addr, expiry)
+        self.members[addr] = member
+        self._byName[name.casefold()] = member
+        self.log.info(
+            "chat: {name} joined from {host}:{port}", name=name, host=addr[0], port=addr[1]
+        )
+        self._broadcast(b"JOINED " + name.encode())
+
+    def _remove(self, member: _Member, why: str) -> None:
+        """
+        Remove C{member} and tell everyone who is left (and the member).
+        """
+        if member.expiry.active():
+            member.expiry.cancel()
+        del self.members[member.addr]
+        del self._byName[member.name.casefold()]
+        self.log.info("chat: {name} {why}", name=member.name, why=why)
+        notice = b"LEFT " + member.name.encode()
+        self._broadcast(notice)
+        if why == "left":
+            self._send(notice, member.addr)
+
+    def _expire(self, addr: Address) -> None:
+        """
+        Drop a member that has been silent for too long.
+        """
+        member = self.members.get(addr)
+        if member is not None:
+            self._remove(member, "timed out")
+
+    def _command(self, member: _Member, text: str) -> None:
+        """
+        Handle one command from a member.
+        """
+        verb, _, rest = text.partition(" ")
+        verb = verb.upper()
+        if verb == "PING":
+            self._send(b"PONG", member.addr)
+        elif verb == "WHO":
+            names = " ".join(sorted((m.name for m in self.members.values()), key=str.casefold))
+            self._send(b"MEMBERS " + names.encode(), member.addr)
+        elif verb == "LEAVE":
+            self._remove(member, "left")
+        elif verb == "JOIN":
+            if rest.split()[:1] == [member.name]:
+                self._send(b"JOINED " + member.name.encode(), member.addr)
+            else:
+                self._send(b"ERROR already joined as " + member.name.encode(), member.addr)
+        elif verb == "MSG":
+            if self._checkText(member, rest):
+                body = b"FROM %s %s" % (member.name.encode(), rest.encode())
+                self._broadcast(body, exclude=member)
+        elif verb == "TO":
+            target, _, body = rest.partition(" ")
+            recipient = self._byName.get(target.casefold())
+            if recipient is None:
+                self._send(b"ERROR no such member " + target.encode()[:100], member.addr)
+            elif self._checkText(member, body):
+                message = b"PRIVATE %s %s" % (member.name.encode(), body.encode())
+                self._send(message, recipient.addr)
+        else:
+            self._send(b"ERROR unknown command", member.addr)
+
+    def _checkText(self, member: _Member, text: str) -> bool:
+        """
+        Refuse empty, over-long or control-character message text.
+
+        @return: C{True} if C{text} may be relayed.
+        """
+        error = None
+        if not text.strip():
+            error = b"ERROR empty message"
+        elif len(text.encode()) > MAX_TEXT:
+            error = b"ERROR message longer than %d bytes" % (MAX_TEXT,)
+        elif _CONTROL.search(text):
+            error = b"ERROR control characters in message"
+        if error is not None:
+            self._send(error, member.addr)
+        return error is None
+
+    def _broadcast(self, data: bytes, exclude: Optional[_Member] = None) -> None:
+        """
+        Send C{data} to every member but C{exclude}.
+        """
+        for member in list(self.members.values()):
+            if member is not exclude:
+                self._send(data, member.addr)
+
+    def _send(self, data: bytes, addr: Address) -> None:
+        """
+        Send one datagram.
+        """
+        self.transport.write(data, addr)

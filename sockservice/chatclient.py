@@ -1,0 +1,290 @@
+# -*- test-case-name: tests.test_chatclient -*-
+"""
+The chat client: a datagram protocol that joins, keeps itself present and
+turns the server's datagrams into lines for a person, and a console protocol
+for C{StandardIO} that turns typed lines into commands.
+
+Typed lines: C{@name text} is private to C{name}, C{/who} lists the members,
+C{/quit} (or end of input) leaves, C{/help} says so, anything else goes to
+everyone.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable, Optional
+
+from twisted.internet.defer import Deferred
+from twisted.internet.error import TimeoutError
+from twisted.internet.interfaces import IHalfCloseableProtocol
+from twisted.internet.protocol import DatagramProtocol
+from twisted.internet.task import LoopingCall
+from twisted.protocols.basic import LineReceiver
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from sockservice.chat import MAX_TEXT
+
+__all__ = ["DEFAULT_PORT", "ChatClient", "ChatConsole", "ChatError", "describe", "JOIN_SIZE"]
+
+DEFAULT_PORT = 12014
+"""The chat service's conventional port in the examples."""
+
+JOIN_SIZE = 64
+"""Join requests are padded to this size so the server may answer them."""
+
+HELP = "@name text: private  /who: members  /quit: leave  anything else: to everyone"
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+class ChatError(Exception):
+    """
+    The server refused us (the message is its reason) or stopped answering.
+    """
+
+
+def describe(datagram: bytes) -> Optional[str]:
+    """
+    Render one server datagram for a person; control characters are replaced.
+
+    @return: The line to show, or C{None} for nothing (C{PONG}).
+    """
+    text = _CONTROL.sub("\N{REPLACEMENT CHARACTER}", datagram.decode("utf-8", "replace"))
+    verb, _, rest = text.partition(" ")
+    name, _, body = rest.partition(" ")
+    shown = {
+        "FROM": f"<{name}> {body}",
+        "PRIVATE": f"<{name} to you> {body}",
+        "JOINED": f"* {rest} joined",
+        "LEFT": f"* {rest} left",
+        "MEMBERS": f"* here: {', '.join(rest.split())}",
+        "ERROR": f"! {rest}",
+        "PONG": None,
+    }
+    return shown.get(verb, f"? {text}")
+
+
+class ChatClient(DatagramProtocol):
+    """
+    One chat member.
+
+    @ivar done: Fires when we have left, or fails with L{ChatError} when the
+        server stops answering.
+    """
+
+    def __init__(
+        self,
+        clock: Any,
+        host: str,
+        port: int,
+        name: str,
+        show: Callable[[str], None],
+        keepAlive: float = 20.0,
+        timeout: float = 2.0,
+        retries: int = 3,
+    ) -> None:
+        """
+        @param clock: For timeouts and keep-alives.
+        @param host: The server's IP address.
+        @param port: The server's port.
+        @param name: Our name.
+        @param show: Called with each line to show the user.
+        @param keepAlive: Seconds between C{PING}s (the server forgets
+            members after 60 s of silence).
+        @param timeout: Seconds to wait for each join step.
+        @param retries: Join steps resent before giving up.
+        """
+        self.clock = clock
+        self.host, self.port, self.name = host, port, name
+        self.show = show
+        self.timeout, self.retries = timeout, retries
+        self.joined: Deferred[None] = Deferred()
+        self.done: Deferred[None] = Deferred()
+        self._joinRequest = b""
+        self._triesLeft = retries
+        self._timer: Any = None
+        self._lastHeard = 0.0
+        self._pinger = LoopingCall(self._ping)
+        self._pinger.clock = clock
+        self.keepAlive = keepAlive
+
+    def startProtocol(self) -> None:
+        """
+        Connect to the server (strangers are then ignored) and start joining.
+        """
+        self.transport.connect(self.host, self.port)
+        self._sendJoin(b"JOIN " + self.name.encode())
+
+    def _sendJoin(self, request: bytes) -> None:
+        self._joinRequest = request.ljust(JOIN_SIZE)
+        self._cancelTimer()
+        self._timer = self.clock.callLater(self.timeout, self._joinTimedOut)
+        self.transport.write(self._joinRequest)
+
+    def _cancelTimer(self) -> None:
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+
+    def _joinTimedOut(self) -> None:
+        if self._triesLeft > 0:
+            self._triesLeft -= 1
+            self._sendJoin(self._joinRequest)
+        else:
+            self._fail(TimeoutError(f"no answer from the chat server {self.host}:{self.port}"))
+
+    def _fail(self, error: Exception) -> None:
+        self._cancelTimer()
+        if self._pinger.running:
+            self._pinger.stop()
+        target = self.done if self.joined.called else self.joined
+        if not target.called:
+            target.errback(Failure(error))
+
+    def datagramReceived(self, datagram: bytes, addr: Any) -> None:
+        """
+        Handle one datagram from the server.
+        """
+        self._lastHeard = self.clock.seconds()
+        verb, _, rest = datagram.partition(b" ")
+        if not self.joined.called:
+            if verb == b"COOKIE":
+                self._sendJoin(b"JOIN %s %s" % (self.name.encode(), rest.strip()))
+            elif verb == b"ERROR":
+                self._fail(ChatError(rest.decode("utf-8", "replace")))
+            elif datagram == b"JOINED " + self.name.encode():
+                self._cancelTimer()
+                self._pinger.start(self.keepAlive, now=False)
+                self.joined.callback(None)
+            return
+        line = describe(datagram)
+        if line is not None:
+            self.show(line)
+        if datagram == b"LEFT " + self.name.encode():
+            self._end()
+
+    def _ping(self) -> None:
+        if self.clock.seconds() - self._lastHeard > 3 * self.keepAlive:
+            self._fail(ChatError("the chat server stopped answering"))
+        else:
+            self.transport.write(b"PING")
+
+    def connectionRefused(self) -> None:
+        """
+        Nothing listens at the server's address.
+        """
+        self._fail(ChatError(f"connection refused by {self.host}:{self.port}"))
+
+    def say(self, text: str) -> None:
+        """
+        Send C{text} to everyone.
+        """
+        self._send("MSG", text)
+
+    def tell(self, name: str, text: str) -> None:
+        """
+        Send C{text} to C{name} only.
+        """
+        self._send(f"TO {name}", text)
+
+    def _send(self, prefix: str, text: str) -> None:
+        if not text.strip():
+            return
+        if len(text.encode()) > MAX_TEXT or _CONTROL.search(text):
+            self.show(f"! not sent: at most {MAX_TEXT} bytes, no control characters")
+            return
+        self.transport.write(f"{prefix} {text}".encode())
+
+    def who(self) -> None:
+        """
+        Ask who is present.
+        """
+        self.transport.write(b"WHO")
+
+    def leave(self) -> Deferred[None]:
+        """
+        Leave the chat; L{done} fires when the server confirms, or soon anyway.
+        """
+        if not self.joined.called:
+            self._fail(ChatError("left before joining"))
+            self._end()
+        elif not self.done.called:
+            self.transport.write(b"LEAVE")
+            self._cancelTimer()
+            self._timer = self.clock.callLater(self.timeout, self._end)
+        return self.done
+
+    def _end(self) -> None:
+        self._cancelTimer()
+        if self._pinger.running:
+            self._pinger.stop()
+        if not self.done.called:
+            self.done.callback(None)
+
+
+@implementer(IHalfCloseableProtocol)
+class ChatConsole(LineReceiver):
+    """
+    The person's side, for C{StandardIO}: typed lines become chat commands,
+    and L{show} writes lines as they arrive.
+    """
+
+    delimiter = b"\n"
+
+    def __init__(self) -> None:
+        self.client: Optional[ChatClient] = None
+        self.closed: Deferred[None] = Deferred()
+
+    def show(self, line: str) -> None:
+        """
+        Write one line for the person.
+        """
+        self.transport.write(line.encode("utf-8", "replace") + b"\n")
+
+    def lineReceived(self, raw: bytes) -> None:
+        """
+        Turn a typed line into a chat command.
+        """
+        line = raw.decode("utf-8", "replace").rstrip("\r")
+        if self.client is None or not line.strip():
+            return
+        if line.strip() == "/quit":
+            self.client.leave()
+        elif line.strip() == "/who":
+            self.client.who()
+        elif line.startswith("@"):
+            name, _, text = line[1:].partition(" ")
+            self.client.tell(name, text)
+        elif line.startswith("/"):
+            self.show(HELP)
+        else:
+            self.client.say(line)
+
+    def readConnectionLost(self) -> None:
+        """
+        End of input: leave the chat.
+        """
+        if self.client is not None:
+            self.client.leave()
+
+    def writeConnectionLost(self) -> None:
+        """
+        Nobody reads our output any more; nothing to do.
+        """
+
+    def connectionLost(self, reason: Optional[Failure] = None) -> None:
+        """
+        Standard input and output are closed: fire L{closed}.
+        """
+        if not self.closed.called:
+            self.closed.callback(None)
+
+    def finish(self, clock: Any, timeout: float = 2.0) -> Deferred[None]:
+        """
+        Close standard output once what was written is flushed.
+
+        @return: A Deferred firing when it is closed, or after C{timeout}
+            seconds if nobody reads it.
+        """
+        self.transport.loseConnection()
+        return self.closed.addTimeout(timeout, clock).addErrback(lambda _: None)

@@ -1,0 +1,238 @@
+# -*- test-case-name: tests.test_servicecommands -*-
+"""
+The C{time}, C{chat} and C{command} subcommands of C{sockservice-client}:
+an options class and a coroutine C{run(reactor, options, console)} each.
+
+    sockservice-client time [--host H] [--port P] [--tcp] [FORMAT ...]
+    sockservice-client chat --name NAME [--host H] [--port P]
+    sockservice-client command [--host H] [--port P] [--token-file F] NAME [ARG ...]
+
+The coroutines raise L{ClientError} (one line for the person) on a network
+failure or a refusal. C{runCommand} returns the remote command's exit
+status (128 + N when a signal killed it) so the script can exit with it, as
+C{ssh} does. The network work is in L{sockservice.timeclient},
+L{sockservice.chatclient} and L{sockservice.commandclient}.
+
+The console is a L{sockservice.clientcommands.Console}; L{sockservice.scripts}
+lists these subcommands next to C{tcp} and C{udp}.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from twisted.internet import error
+from twisted.python import usage
+
+from sockservice.chatclient import DEFAULT_PORT as CHAT_PORT
+from sockservice.chatclient import HELP, ChatClient, ChatConsole, ChatError
+from sockservice.clientcommands import Help
+from sockservice.commandclient import DEFAULT_PORT as COMMAND_PORT
+from sockservice.commandclient import CommandRefused, runRemoteCommand
+from sockservice.failures import ClientError, formatPeer
+from sockservice.timeclient import DEFAULT_PORT as TIME_PORT
+from sockservice.timeclient import hostAddress, queryTimeTCP, queryTimeUDP
+
+__all__ = [
+    "TimeOptions",
+    "ChatOptions",
+    "CommandOptions",
+    "runTime",
+    "runChat",
+    "runCommand",
+]
+
+
+def _networkError(e: Exception, host: str, port: int) -> ClientError:
+    """
+    @return: C{e} as one line for the person.
+    """
+    if isinstance(e, ClientError):
+        return e
+    peer = formatPeer(host, port)
+    if isinstance(e, error.ConnectionRefusedError):
+        return ClientError(f"connection refused by {peer}")
+    if isinstance(e, error.DNSLookupError):
+        return ClientError(f"cannot resolve host name {host!r}")
+    if isinstance(e, (error.TimeoutError, TimeoutError)):
+        return ClientError(f"no reply from {peer} (timed out)")
+    if isinstance(e, error.ConnectionDone):
+        return ClientError(f"{peer} closed the connection before replying")
+    return ClientError(f"cannot talk to {peer}: {e}")
+
+
+def _where(port: int, timeout: str) -> list:
+    """
+    @return: The C{optParameters} naming the server and the wait.
+    """
+    return [
+        ["host", None, "127.0.0.1", "The server: a host name, IPv4 or IPv6 address."],
+        ["port", "p", str(port), "The server's port."],
+        ["timeout", "t", timeout, "Seconds to wait for the server."],
+    ]
+
+
+class _ServiceOptions(Help):
+    """
+    Checks of C{--port} and C{--timeout}, shared by the subcommands.
+    """
+
+    def postOptions(self) -> None:
+        port = self["port"]
+        if not str(port).isdigit() or not 1 <= int(port) <= 65535:
+            raise usage.UsageError(f"--port must be a number from 1 to 65535, not {port!r}")
+        self["port"] = int(port)
+        try:
+            self["timeout"] = float(self["timeout"])
+        except ValueError:
+            self["timeout"] = -1.0
+        if not 0 < self["timeout"] < 1e6:
+            raise usage.UsageError("--timeout must be a positive number")
+
+
+class TimeOptions(_ServiceOptions):
+    """
+    Ask a time service for the time in a C{strftime} FORMAT (words are joined
+    by spaces; none means the server's default, C{%Y-%m-%d %X}).
+    """
+
+    synopsis = "[--host HOST] [--port PORT] [--tcp] [FORMAT ...]"
+    optFlags = [["tcp", None, "Ask over TCP instead of UDP."]]
+    optParameters = _where(TIME_PORT, "2") + [
+        ["retries", "r", "2", "UDP: resend this many times on timeout."]
+    ]
+
+    def parseArgs(self, *words: str) -> None:
+        self["format"] = " ".join(words)
+
+    def postOptions(self) -> None:
+        super().postOptions()
+        if not str(self["retries"]).isdigit():
+            raise usage.UsageError("--retries must be a number")
+        self["retries"] = int(self["retries"])
+
+
+async def runTime(reactor: Any, options: TimeOptions, console: Any) -> None:
+    """
+    Print the server's time; an C{error: ...} reply is an error.
+    """
+    host, port, fmt = options["host"], options["port"], options["format"].encode("utf-8")
+    try:
+        if options["tcp"]:
+            reply = await queryTimeTCP(reactor, host, port, fmt, options["timeout"])
+        else:
+            reply = await queryTimeUDP(
+                reactor, host, port, fmt, options["timeout"], options["retries"]
+            )
+    except Exception as e:
+        raise _networkError(e, host, port) from None
+    if reply.startswith(b"error: "):
+        raise ClientError(f"{formatPeer(host, port)} says {reply.decode('utf-8', 'replace')}")
+    console.stdout.write(reply + b"\n")
+    console.stdout.flush()
+
+
+class ChatOptions(_ServiceOptions):
+    """
+    Join a chat relay and talk: typed lines go to everyone, C{@name text} to
+    one member; C{/who} lists the members, C{/quit} or end of input leaves.
+    """
+
+    synopsis = "--name NAME [--host HOST] [--port PORT]"
+    optParameters = _where(CHAT_PORT, "2") + [
+        ["name", "n", None, "Your name (1-24 letters, digits, _ . -)."]
+    ]
+
+    def postOptions(self) -> None:
+        super().postOptions()
+        if not self["name"]:
+            raise usage.UsageError("--name is required")
+
+
+async def runChat(reactor: Any, options: ChatOptions, console: Any) -> None:
+    """
+    Join, then relay between the person and the chat until they leave.
+    """
+    host, port = options["host"], options["port"]
+    try:
+        ip = await hostAddress(reactor, host)
+    except Exception as e:
+        raise _networkError(e, host, port) from None
+
+    def early(line: str) -> None:
+        console.stdout.write(line.encode("utf-8", "replace") + b"\n")
+
+    client = ChatClient(reactor, ip, port, options["name"], early, timeout=options["timeout"])
+    listening = reactor.listenUDP(0, client, interface="::" if ":" in ip else "")
+    try:
+        try:
+            await client.joined
+        except ChatError as e:
+            raise ClientError(f"{formatPeer(host, port)}: {e}") from None
+        except Exception as e:
+            raise _networkError(e, host, port) from None
+        typed = ChatConsole()
+        typed.client = client
+        client.show = typed.show
+        console.attach(typed)
+        typed.show(f"* joined as {options['name']}. {HELP}")
+        try:
+            await client.done
+        except ChatError as e:
+            raise ClientError(f"{formatPeer(host, port)}: {e}") from None
+        finally:
+            await typed.finish(reactor)
+    finally:
+        await listening.stopListening()
+
+
+class CommandOptions(_ServiceOptions):
+    """
+    Run the allow-listed command NAME on a command service; its stdout and
+    stderr are copied to ours, and its exit status becomes ours.
+    """
+
+    synopsis = "[--host HOST] [--port PORT] [--token-file FILE] NAME [ARG ...]"
+    optParameters = _where(COMMAND_PORT, "60") + [
+        ["token-file", None, None, "File holding the server's shared secret."]
+    ]
+
+    def parseArgs(self, name: str, *args: str) -> None:
+        self["name"], self["args"] = name, args
+
+    def postOptions(self) -> None:
+        super().postOptions()
+        self["token"] = None
+        if self["token-file"] is not None:
+            try:
+                with open(self["token-file"], "rb") as f:
+                    self["token"] = f.read(4096).strip()
+            except OSError as e:
+                raise usage.UsageError(
+                    f"--token-file: cannot read {self['token-file']}: {e.strerror}"
+                ) from None
+
+
+async def runCommand(reactor: Any, options: CommandOptions, console: Any) -> Optional[int]:
+    """
+    Run the command and copy its output.
+
+    @return: Its exit status, or 128 + the signal that killed it.
+    """
+    host, port, name = options["host"], options["port"], options["name"]
+    try:
+        result = await runRemoteCommand(
+            reactor, host, port, name, options["args"], options["token"], options["timeout"]
+        )
+    except CommandRefused as e:
+        raise ClientError(f"{formatPeer(host, port)} refused to run {name!r}: {e}") from None
+    except Exception as e:
+        raise _networkError(e, host, port) from None
+    console.stdout.write(result.stdout)
+    console.stdout.flush()
+    console.stderr.write(result.stderr.decode("utf-8", "replace"))
+    for flag, words in (("timeout", "timed out"), ("truncated", "output was cut at its cap")):
+        if flag in result.flags:
+            console.stderr.write(f"sockservice-client: {name}: {words}, killed\n")
+    console.stderr.flush()
+    return result.exitCode if result.exitCode is not None else 128 + (result.signal or 0)

@@ -1,0 +1,241 @@
+# -*- test-case-name: tests.test_timeservice -*-
+"""
+The time service: the client names a C{strftime} format, the server answers
+with the current time in that format.
+
+The textbook program calls C{time.strftime(request)} on whatever arrives. Here
+the format is checked first (UTF-8, at most L{MAX_FORMAT} bytes, no NUL) and
+the answer is bounded (at most L{MAX_REPLY} bytes), so a bad or huge format
+gets a short C{error: ...} reply instead of an exception or a reply that does
+not fit in one datagram.
+
+Over UDP one datagram is one format; over TCP one line is one format (lines end
+with LF, an optional CR before it is ignored) and each reply is one line.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Optional, Tuple
+
+from twisted.internet.interfaces import IReactorTime
+from twisted.internet.protocol import DatagramProtocol, Factory
+from twisted.logger import Logger
+from twisted.protocols.basic import LineReceiver
+from twisted.protocols.policies import TimeoutMixin
+
+from sockservice.limits import RateLimiter, isLoopback
+
+__all__ = [
+    "DEFAULT_FORMAT",
+    "MAX_FORMAT",
+    "MAX_REPLY",
+    "formatTime",
+    "TimeDatagramProtocol",
+    "TimeLineProtocol",
+    "TimeLineFactory",
+]
+
+DEFAULT_FORMAT = "%Y-%m-%d %X"
+"""The format used for an empty request, as in the textbook program."""
+
+MAX_FORMAT = 256
+"""The longest format accepted, in bytes."""
+
+MAX_REPLY = 512
+"""The longest reply sent, in bytes: it always fits in one datagram."""
+
+
+def formatTime(request: bytes, when: float, utc: bool = False) -> bytes:
+    """
+    Answer one time request; never raises.
+
+    @param request: The format, UTF-8 encoded; empty means L{DEFAULT_FORMAT}.
+        One trailing line ending (LF or CRLF) is ignored, so C{nc} works.
+    @param when: Seconds since the epoch (C{reactor.seconds()}).
+    @param utc: Use UTC instead of the server's local time zone.
+    @return: The formatted time in UTF-8, or C{b"error: ..."}; never more
+        than L{MAX_REPLY} bytes.
+    """
+    if request.endswith(b"\n"):
+        request = request[:-1]
+        if request.endswith(b"\r"):
+            request = request[:-1]
+    if len(request) > MAX_FORMAT:
+        return b"error: format longer than %d bytes" % (MAX_FORMAT,)
+    try:
+        fmt = request.decode("utf-8") or DEFAULT_FORMAT
+    except UnicodeDecodeError:
+        return b"error: format is not valid UTF-8"
+    if "\x00" in fmt:
+        return b"error: format contains a NUL character"
+    moment = time.gmtime(when) if utc else time.localtime(when)
+    try:
+        text = time.strftime(fmt, moment)
+    except (ValueError, OverflowError):
+        return b"error: invalid format"
+    reply = text.encode("utf-8", "replace")
+    if len(reply) > MAX_REPLY:
+        return b"error: reply longer than %d bytes" % (MAX_REPLY,)
+    if not reply:
+        return b"error: format gives no output"
+    return reply
+
+
+class TimeDatagramProtocol(DatagramProtocol):
+    """
+    UDP time service: one datagram in, one datagram with the time out.
+
+    The reply is never larger than L{MAX_REPLY}; like the upper-casing
+    service, it answers no privileged source port and stays within a
+    per-source rate limit (see L{sockservice.udp}).
+    """
+
+    log = Logger()
+    noisy = False
+
+    def __init__(
+        self,
+        clock: IReactorTime,
+        utc: bool = False,
+        limiter: Optional[RateLimiter] = None,
+        limitLoopback: bool = False,
+    ) -> None:
+        """
+        @param clock: Where the time comes from (C{reactor.seconds}).
+        @param utc: Answer in UTC instead of local time.
+        @param limiter: Per-source rate limit, keyed by host; C{None} for none.
+        @param limitLoopback: Rate-limit loopback sources too.
+        """
+        self.clock = clock
+        self.utc = utc
+        self.limiter = limiter
+        self.limitLoopback = limitLoopback
+        self.ownPort = 0
+        self.dropped = 0
+
+    def startProtocol(self) -> None:
+        """
+        Announce where we listen.
+        """
+        address = self.transport.getHost()
+        self.ownPort = address.port
+        self.log.info(
+            "sockservice: listening on UDP {host}:{port} (time)",
+            host=address.host,
+            port=address.port,
+        )
+
+    def datagramReceived(self, datagram: bytes, addr: Tuple[str, int]) -> None:
+        """
+        Answer C{datagram} with the time, unless the source is a privileged
+        port, port 0 or our own port (reflection, loops), or over its rate.
+        """
+        host, port = addr[0], addr[1]
+        if (
+            port < 1024
+            or port == self.ownPort
+            or (
+                self.limiter is not None
+                and (self.limitLoopback or not isLoopback(host))
+                and not self.limiter.allow(host, self.clock.seconds())
+            )
+        ):
+            self.dropped += 1
+            return
+        self.transport.write(formatTime(datagram, self.clock.seconds(), self.utc), addr)
+
+
+class TimeLineProtocol(LineReceiver, TimeoutMixin):
+    """
+    TCP time service: one format per line, one reply line per request.
+
+    A reply that would contain a line break (C{%n}) is refused with an error
+    line, so one line is always one reply. A line longer than the longest
+    format gets an error line and the connection is closed. The protocol is
+    its transport's push producer: a client that does not read its replies
+    stops being read from.
+    """
+
+    delimiter = b"\n"
+    MAX_LENGTH = MAX_FORMAT + 1
+    log = Logger()
+
+    def __init__(
+        self, clock: IReactorTime, utc: bool = False, idleTimeout: Optional[float] = 60
+    ) -> None:
+        """
+        @param clock: Where the time and the idle timer come from.
+        @param utc: Answer in UTC instead of local time.
+        @param idleTimeout: Seconds of silence before the server hangs up
+            (C{None}: never).
+        """
+        self.clock = clock
+        self.utc = utc
+        self.idleTimeout = idleTimeout
+        self.callLater = clock.callLater  # type: ignore[assignment]
+
+    def connectionMade(self) -> None:
+        """
+        Start the idle timer and let the transport pause us when it is full.
+        """
+        self.transport.registerProducer(self, True)
+        self.setTimeout(self.idleTimeout)
+
+    def lineReceived(self, line: bytes) -> None:
+        """
+        Answer one format with one line.
+        """
+        self.resetTimeout()
+        reply = formatTime(line.rstrip(b"\r"), self.clock.seconds(), self.utc)
+        if b"\n" in reply or b"\r" in reply:
+            reply = b"error: reply would contain a line break"
+        self.sendLine(reply)
+
+    def lineLengthExceeded(self, line: bytes) -> None:
+        """
+        Refuse an over-long format and hang up.
+        """
+        peer = self.transport.getPeer()
+        self.log.info("time: line too long from {peer}, closing", peer=peer)
+        self.sendLine(b"error: format longer than %d bytes" % (MAX_FORMAT,))
+        self.transport.loseConnection()
+
+    def timeoutConnection(self) -> None:
+        """
+        Hang up on an idle client.
+        """
+        self.transport.loseConnection()
+
+    def connectionLost(self, reason: Any = None) -> None:
+        """
+        Stop the idle timer.
+        """
+        self.setTimeout(None)
+
+
+class TimeLineFactory(Factory):
+    """
+    Builds L{TimeLineProtocol}s sharing one clock and time zone choice.
+    """
+
+    def __init__(
+        self, clock: IReactorTime, utc: bool = False, idleTimeout: Optional[float] = 60
+    ) -> None:
+        """
+        @param clock: Where the time and idle timers come from.
+        @param utc: Answer in UTC instead of local time.
+        @param idleTimeout: Seconds of silence before the server hangs up
+            (C{None}: never).
+        """
+        self.clock = clock
+        self.utc = utc
+        self.idleTimeout = idleTimeout
+
+    def buildProtocol(self, addr: Any) -> TimeLineProtocol:
+        """
+        @return: A new L{TimeLineProtocol}.
+        """
+        proto = TimeLineProtocol(self.clock, self.utc, self.idleTimeout)
+        proto.factory = self
+        return proto

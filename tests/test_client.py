@@ -1,0 +1,144 @@
+# -*- test-case-name: tests.test_client -*-
+"""
+Tests for L{sockservice.client} and L{sockservice.failures}: the library
+calls, against the real server protocols connected in memory.
+"""
+
+from __future__ import annotations
+
+from twisted.internet.error import (
+    ConnectError,
+    ConnectionRefusedError,
+    DNSLookupError,
+    TimeoutError,
+)
+from twisted.internet.testing import MemoryReactorClock
+from twisted.python.failure import Failure
+from twisted.test.iosim import ConnectionCompleter
+from twisted.trial.unittest import SynchronousTestCase
+
+from sockservice.client import uppercaseTCP, uppercaseUDP
+from sockservice.failures import (
+    ConnectFailed,
+    NoReply,
+    describeConnectFailure,
+    formatPeer,
+)
+from sockservice.tcp import UppercaseFactory
+from sockservice.udp import UppercaseDatagramProtocol
+from tests.test_udpclient import FakeUDPPort, FakeUDPReactor
+
+
+class FailureWordsTests(SynchronousTestCase):
+    """
+    Every failure reads as one line naming the peer and the cause.
+    """
+
+    def test_formatPeer(self):
+        """
+        IPv6 addresses are bracketed; names and IPv4 addresses are not.
+        """
+        self.assertEqual(formatPeer("127.0.0.1", 12000), "127.0.0.1:12000")
+        self.assertEqual(formatPeer("::1", 12000), "[::1]:12000")
+        self.assertEqual(formatPeer("localhost", 1), "localhost:1")
+
+    def test_describe(self):
+        """
+        Refused, unresolvable, timed out and other connection failures each
+        get their own words.
+        """
+        cases = [
+            (ConnectionRefusedError(), "connection refused by 127.0.0.1:12000"),
+            (DNSLookupError("x"), "cannot resolve host name '127.0.0.1'"),
+            (TimeoutError(), "timed out connecting to 127.0.0.1:12000"),
+            (
+                ConnectError(osError=113),
+                "cannot connect to 127.0.0.1:12000: no route to host",
+            ),
+        ]
+        for error, words in cases:
+            described = describeConnectFailure(Failure(error), "127.0.0.1", 12000)
+            self.assertIsInstance(described, ConnectFailed)
+            self.assertEqual(str(described), words)
+
+
+def _tcpServer():
+    """
+    A fake reactor with the real TCP service listening on port 12000.
+    """
+    reactor = MemoryReactorClock()
+    reactor.listenTCP(12000, UppercaseFactory(reactor=reactor))
+    return reactor, ConnectionCompleter(reactor)
+
+
+class UppercaseTCPTests(SynchronousTestCase):
+    """
+    L{uppercaseTCP} over a L{HostnameEndpoint}, against the TCP service.
+    """
+
+    def test_text(self):
+        """
+        Text in, upper-cased text out (the Unicode way).
+        """
+        reactor, completer = _tcpServer()
+        result = uppercaseTCP(reactor, "127.0.0.1", 12000, "straße")
+        completer.succeedOnce(greet=False).flush()
+        self.assertEqual(self.successResultOf(result), "STRASSE")
+
+    def test_bytes(self):
+        """
+        Bytes in, bytes out; bytes that are not UTF-8 come back unchanged.
+        """
+        reactor, completer = _tcpServer()
+        result = uppercaseTCP(reactor, "127.0.0.1", 12000, b"abc\xff")
+        completer.succeedOnce(greet=False).flush()
+        self.assertEqual(self.successResultOf(result), b"ABC\xff")
+
+    def test_refused(self):
+        """
+        A refused connection fails with one line naming the server.
+        """
+        reactor, completer = _tcpServer()
+        result = uppercaseTCP(reactor, "127.0.0.1", 12000, "hello")
+        completer.failOnce(Failure(ConnectionRefusedError()))
+        reactor.advance(1)
+        failure = self.failureResultOf(result, ConnectFailed)
+        self.assertEqual(str(failure.value), "connection refused by 127.0.0.1:12000")
+
+
+class UppercaseUDPTests(SynchronousTestCase):
+    """
+    L{uppercaseUDP} against the UDP service.
+    """
+
+    def test_text(self):
+        """
+        Text in, upper-cased text out, and the port is closed afterwards.
+        """
+        reactor = FakeUDPReactor()
+        server = UppercaseDatagramProtocol(reactor=reactor)
+        result = uppercaseUDP(reactor, "127.0.0.1", 12000, "straße")
+        port = reactor.udpPorts[0]
+        payload, address = port.written[0]
+        self.assertEqual(address, ("127.0.0.1", 12000))
+        FakeUDPPort(server, 12000, "127.0.0.1", 65535).startListening()
+        server.datagramReceived(payload, ("127.0.0.1", port.port))
+        reply, _ = server.transport.written[0]
+        port.protocol.datagramReceived(reply, address)
+        self.assertEqual(self.successResultOf(result), "STRASSE")
+        self.assertFalse(port.listening)
+
+    def test_noReply(self):
+        """
+        A silent server: the request is tried C{retries + 1} times, then fails.
+        """
+        reactor = FakeUDPReactor()
+        result = uppercaseUDP(reactor, "::1", 12000, b"hello", timeout=0.5, retries=3)
+        reactor.advance(0.5)
+        reactor.advance(0.5)
+        reactor.advance(0.5)
+        self.assertNoResult(result)
+        reactor.advance(0.5)
+        failure = self.failureResultOf(result, NoReply)
+        self.assertEqual(str(failure.value), "no reply from [::1]:12000 after 4 tries")
+        self.assertEqual(len(reactor.udpPorts[0].written), 4)

@@ -1,0 +1,284 @@
+# -*- test-case-name: tests.test_deploy -*-
+"""
+Tests for the systemd unit files in C{deploy/systemd/}: what they say, and
+that C{systemd-analyze} accepts them and rates their sandbox well.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from twisted.internet import endpoints
+from twisted.python.systemd import ListenFDs
+from twisted.trial.unittest import SkipTest, TestCase
+
+from sockservice.systemd import InheritedSocket
+from sockservice.tap import Options
+
+UNITS = Path(__file__).resolve().parent.parent / "deploy" / "systemd"
+SERVICE = "sockservice.service"
+SOCKET = "sockservice.socket"
+STANDALONE = "sockservice-standalone.service"
+INSTALLED_TWISTD = "/opt/sockservice/bin/twistd"
+
+#: The highest acceptable "overall exposure level" (0 to 10, lower is safer).
+MAX_EXPOSURE = {SERVICE: 1.0, STANDALONE: 1.5}
+
+
+def readUnit(name: str) -> dict[str, list[tuple[str, str]]]:
+    """
+    Parse a unit file into its sections' C{(key, value)} pairs, in order,
+    joining continued lines.
+    """
+    sections: dict[str, list[tuple[str, str]]] = {}
+    current: list[tuple[str, str]] = []
+    text = (UNITS / name).read_text().replace("\\\n", " ")
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        if line.startswith("["):
+            current = sections.setdefault(line.strip("[]"), [])
+        else:
+            key, _, value = line.partition("=")
+            current.append((key.strip(), value.strip()))
+    return sections
+
+
+def values(name: str, section: str, key: str) -> list[str]:
+    """
+    All the values of C{key} in C{section} of unit C{name}.
+    """
+    return [v for k, v in readUnit(name)[section] if k == key]
+
+
+def command(name: str) -> list[str]:
+    """
+    The C{ExecStart=} of unit C{name}, split into words.
+    """
+    [execStart] = values(name, "Service", "ExecStart")
+    return shlex.split(execStart)
+
+
+class UnitContentTests(TestCase):
+    """
+    The unit files say what the deployment needs.
+    """
+
+    def test_socketPorts(self) -> None:
+        """
+        The socket unit listens on TCP 12000 and then UDP 12000.
+        """
+        listen = [(k, v) for k, v in readUnit(SOCKET)["Socket"] if k.startswith("Listen")]
+        self.assertEqual(listen, [("ListenStream", "12000"), ("ListenDatagram", "12000")])
+
+    def test_twistdCommand(self) -> None:
+        """
+        Both services run C{twistd --nodaemon --pidfile= sockservice} in the
+        foreground, logging to stdout, with a drain period.
+        """
+        for name in (SERVICE, STANDALONE):
+            words = command(name)
+            self.assertEqual(
+                words[:4], [INSTALLED_TWISTD, "--nodaemon", "--pidfile=", "sockservice"]
+            )
+            self.assertIn("--drain", words)
+            self.assertEqual(values(name, "Service", "Type"), ["notify"])
+
+    def test_socketActivatedCommand(self) -> None:
+        """
+        The socket-activated service takes the stream socket (index 0, an
+        IPv6 dual-stack socket) for TCP and the datagram socket (index 1)
+        for UDP, in the order the socket unit lists them.
+        """
+        words = command(SERVICE)
+        self.assertEqual(
+            words[4:8],
+            ["--tcp", "systemd:domain=INET6:index=0", "--udp", "systemd:index=1"],
+        )
+        self.assertEqual(values(SERVICE, "Unit", "Requires"), [SOCKET])
+
+    def test_standaloneDefaults(self) -> None:
+        """
+        The standalone service names no listener, so it serves the defaults
+        (TCP and UDP 12000), and conflicts with the socket-activated pair.
+        """
+        words = command(STANDALONE)
+        self.assertNotIn("--tcp", words)
+        self.assertNotIn("--udp", words)
+        [conflicts] = values(STANDALONE, "Unit", "Conflicts")
+        self.assertEqual(set(conflicts.split()), {SOCKET, SERVICE})
+
+    def test_sandbox(self) -> None:
+        """
+        Both services run as a dynamic user with no capabilities, a read-only
+        system, no home directories and the system-service call filter.
+        """
+        for name in (SERVICE, STANDALONE):
+            service = dict(readUnit(name)["Service"])
+            for key, value in [
+                ("DynamicUser", "yes"),
+                ("CapabilityBoundingSet", ""),
+                ("AmbientCapabilities", ""),
+                ("NoNewPrivileges", "yes"),
+                ("ProtectSystem", "strict"),
+                ("ProtectHome", "yes"),
+                ("PrivateTmp", "yes"),
+            ]:
+                self.assertEqual((name, key, service.get(key)), (name, key, value))
+            self.assertEqual(
+                values(name, "Service", "SystemCallFilter")[0], "@system-service"
+            )
+            self.assertEqual(
+                set(service["RestrictAddressFamilies"].split()),
+                {"AF_UNIX", "AF_INET", "AF_INET6"},
+            )
+
+    def test_privateNetworkOnlyWhenActivated(self) -> None:
+        """
+        Only the socket-activated service, which binds nothing itself, has no
+        network of its own.
+        """
+        self.assertEqual(values(SERVICE, "Service", "PrivateNetwork"), ["yes"])
+        self.assertEqual(values(STANDALONE, "Service", "PrivateNetwork"), [])
+
+    def test_drainWithinStopTimeout(self) -> None:
+        """
+        The drain period (plus a second's grace) ends well before systemd
+        would kill the service.
+        """
+        for name in (SERVICE, STANDALONE):
+            words = command(name)
+            drain = float(words[words.index("--drain") + 1])
+            [timeout] = values(name, "Service", "TimeoutStopSec")
+            self.assertLess(drain + 1, float(timeout))
+
+
+class SystemdAnalyzeTests(TestCase):
+    """
+    C{systemd-analyze} accepts the units and rates their sandboxing.
+    """
+
+    def setUp(self) -> None:
+        self.analyze = shutil.which("systemd-analyze")
+        if self.analyze is None:
+            raise SkipTest(
+                "systemd-analyze not found (Debian: apt-get install systemd)"
+            )
+
+    def installed(self) -> Path:
+        """
+        Copy the units to a temporary directory, with C{ExecStart=} pointing
+        at an executable that exists here (systemd-analyze verify checks
+        it): the Python running the tests stands in for C{twistd}.
+        """
+        # Not self.mktemp(): under pytest it is relative to the working
+        # directory, the checkout.
+        directory = Path(tempfile.mkdtemp(prefix="sockservice-units-"))
+        self.addCleanup(shutil.rmtree, directory, True)
+        for unit in UNITS.iterdir():
+            text = unit.read_text().replace(INSTALLED_TWISTD, sys.executable)
+            (directory / unit.name).write_text(text)
+        return directory
+
+    def systemdAnalyze(self, *args: str) -> subprocess.CompletedProcess[str]:
+        assert self.analyze is not None
+        return subprocess.run(
+            [self.analyze, *args], capture_output=True, text=True, timeout=60
+        )
+
+    def assertVerifies(self, *units: Path) -> None:
+        result = self.systemdAnalyze("verify", *map(str, units))
+        self.assertEqual(
+            (result.returncode, result.stdout + result.stderr), (0, ""), units
+        )
+
+    def test_verifySocketActivated(self) -> None:
+        """
+        C{systemd-analyze verify} passes the socket unit and its service,
+        without a warning.
+        """
+        directory = self.installed()
+        self.assertVerifies(directory / SOCKET, directory / SERVICE)
+
+    def test_verifyStandalone(self) -> None:
+        """
+        C{systemd-analyze verify} passes the standalone service, without a
+        warning.
+        """
+        self.assertVerifies(self.installed() / STANDALONE)
+
+    def test_verifyCatchesMistakes(self) -> None:
+        """
+        The check is not vacuous: a socket unit without its service fails.
+        """
+        directory = self.installed()
+        (directory / SERVICE).unlink()
+        result = self.systemdAnalyze("verify", str(directory / SOCKET))
+        self.assertNotEqual(result.returncode, 0)
+
+    def test_security(self) -> None:
+        """
+        C{systemd-analyze security} rates both services' exposure low.
+        """
+        directory = self.installed()
+        for name, limit in MAX_EXPOSURE.items():
+            result = self.systemdAnalyze("security", "--offline=true", str(directory / name))
+            match = re.search(r"Overall exposure level for \S+: ([\d.]+)", result.stdout)
+            self.assertIsNotNone(match, result.stdout + result.stderr)
+            assert match is not None
+            self.assertLessEqual(float(match.group(1)), limit, (name, result.stdout))
+
+
+class CommandLineTests(TestCase):
+    """
+    The units' C{twistd sockservice} arguments are valid options.
+    """
+
+    def sockserviceArguments(self, name: str) -> list[str]:
+        words = command(name)
+        return words[words.index("sockservice") + 1 :]
+
+    def test_standalone(self) -> None:
+        """
+        The standalone service's arguments parse, with the default listeners.
+        """
+        options = Options()
+        options.parseOptions(self.sockserviceArguments(STANDALONE))
+        self.assertEqual((options["tcp"], options["udp"]), (["12000"], ["12000"]))
+
+    def test_socketActivated(self) -> None:
+        """
+        The socket-activated service's arguments parse when systemd has
+        passed what C{sockservice.socket} describes: a stream socket, then a
+        datagram socket.
+        """
+        stream = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        datagram = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        self.addCleanup(stream.close)
+        self.addCleanup(datagram.close)
+        fds = [stream.fileno(), datagram.fileno()]
+        names = ("sockservice.socket",) * 2
+        self.patch(endpoints._SystemdParser, "_sddaemon", ListenFDs(fds, names))
+        options = Options()
+        options.parseOptions(self.sockserviceArguments(SERVICE))
+        self.assertEqual(options["udp-addresses"], [InheritedSocket(fds[1], socket.AF_INET6)])
+        self.assertEqual(options["drain"], 5.0)
+
+    def test_openFilesLimit(self) -> None:
+        """
+        C{LimitNOFILE=} leaves room for the default connection cap, so the
+        service never needs to raise its limit (C{setrlimit}) in the sandbox.
+        """
+        options = Options()
+        options.parseOptions([])
+        for name in (SERVICE, STANDALONE):
+            [limit] = values(name, "Service", "LimitNOFILE")
+            self.assertGreaterEqual(int(limit), options["max-connections"] + 256)

@@ -1,0 +1,65 @@
+# -*- test-case-name: tests.test_servicecommands -*-
+"""
+Tests for the options of the C{time}, C{chat} and C{command} subcommands.
+"""
+
+from __future__ import annotations
+
+import os
+
+from twisted.python.usage import UsageError
+from twisted.trial.unittest import TestCase
+
+from sockservice.servicecommands import ChatOptions, CommandOptions, TimeOptions
+from tests.servicefakes import tempPath
+
+
+class OptionsTests(TestCase):
+    """
+    Parsing of the subcommands' command lines.
+    """
+
+    def test_timeDefaults(self) -> None:
+        """time: words are joined into one format; the defaults name the local time service."""
+        options = TimeOptions()
+        options.parseOptions(["%H:%M", "on", "%A"])
+        self.assertEqual(options["format"], "%H:%M on %A")
+        self.assertEqual(
+            (options["host"], options["port"], options["tcp"]), ("127.0.0.1", 12013, 0)
+        )
+        self.assertEqual((options["timeout"], options["retries"]), (2.0, 2))
+
+    def test_timeEmptyFormat(self) -> None:
+        """time: no words means an empty request (the server's default format)."""
+        options = TimeOptions()
+        options.parseOptions(["--tcp", "-p", "9000"])
+        self.assertEqual((options["format"], options["port"], options["tcp"]), ("", 9000, 1))
+
+    def test_chatNeedsName(self) -> None:
+        """chat: --name is required."""
+        self.assertRaises(UsageError, ChatOptions().parseOptions, [])
+        options = ChatOptions()
+        options.parseOptions(["-n", "alice"])
+        self.assertEqual((options["name"], options["port"]), ("alice", 12014))
+
+    def test_command(self) -> None:
+        """command: a name and arguments; a token is read from its file, stripped."""
+        path = tempPath(self)
+        with open(path, "wb") as f:
+            f.write(b"secret-secret-secret\n")
+        options = CommandOptions()
+        options.parseOptions(["--token-file", path, "disk", "/", "/tmp"])
+        self.assertEqual((options["name"], options["args"]), ("disk", ("/", "/tmp")))
+        self.assertEqual((options["token"], options["port"]), (b"secret-secret-secret", 12015))
+
+    def test_commandErrors(self) -> None:
+        """command: a missing name or an unreadable token file is a usage error."""
+        self.assertRaises(UsageError, CommandOptions().parseOptions, [])
+        missing = os.path.join(tempPath(self), "nope")
+        self.assertRaises(UsageError, CommandOptions().parseOptions, ["--token-file", missing, "x"])
+
+    def test_badNumbers(self) -> None:
+        """A bad port or timeout is a usage error."""
+        for argv in (["-p", "0"], ["-p", "70000"], ["-p", "x"], ["-t", "0"], ["-t", "x"]):
+            self.assertRaises(UsageError, TimeOptions().parseOptions, argv)
+        self.assertRaises(UsageError, TimeOptions().parseOptions, ["-r", "x"])
