@@ -75,6 +75,7 @@ class TCPListener(Service):
     def _listening(self, port: IListeningPort) -> None:
         self.port = port
         self._waiting = None
+        _ensureNonBlocking(port)
         address = port.getHost()
         self.log.info(
             "sockservice: listening on TCP {host}:{port}",
@@ -127,14 +128,13 @@ class AdoptedUDPListener(Service):
 
     def privilegedStartService(self) -> None:
         super().privilegedStartService()
-        # The reactor needs it non-blocking, and systemd passes blocking
-        # sockets: one recvfrom too many would then block the whole reactor.
-        setNonBlocking(self.fileno)
         family = socketFamily(self.fileno)
+        setNonBlocking(self.fileno)
         self.port = self.reactor.adoptDatagramPort(
             self.fileno, family, self.protocol, maxPacketSize=65535
         )
         os.close(self.fileno)  # the reactor adopted a duplicate
+        _ensureNonBlocking(self.port)
 
     def startService(self) -> None:
         if self.port is None:
@@ -145,6 +145,18 @@ class AdoptedUDPListener(Service):
         super().stopService()
         port, self.port = self.port, None
         return succeed(None) if port is None else maybeDeferred(port.stopListening)
+
+
+def _ensureNonBlocking(port: object) -> None:
+    """
+    Make sure a listening port's socket is non-blocking: systemd passes
+    blocking sockets, and on PyPy adopting a socket (C{socket.fromfd}) makes
+    it blocking again, and one C{accept} or C{recvfrom} too many would then
+    block the whole reactor.
+    """
+    fileno = getattr(port, "fileno", None)
+    if fileno is not None:
+        setNonBlocking(fileno())
 
 
 def socketFamily(fileno: int) -> int:

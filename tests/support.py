@@ -19,6 +19,7 @@ from typing import Optional
 from twisted.trial.unittest import SkipTest, TestCase
 
 __all__ = [
+    "assertUsageExit",
     "ROOT",
     "EXAMPLES",
     "Server",
@@ -32,6 +33,18 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 
 _listening = re.compile(rb"listening on (TCP|UDP) (\S+):(\d+)")
+
+
+def assertUsageExit(testCase: TestCase, status: int) -> None:
+    """
+    Assert that twistd exited as it does on a usage error: non-zero, except
+    with Twisted before 26.10 (26.4 is the last for Python 3.9, and PyPy), whose
+    twistd exits 0 after printing the error.
+    """
+    import twisted
+
+    if tuple(int(part) for part in twisted.__version__.split(".")[:2]) >= (26, 10):
+        testCase.assertNotEqual(status, 0)
 
 
 def twistdCommand(*args: str) -> list[str]:

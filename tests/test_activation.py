@@ -17,7 +17,7 @@ import time
 
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
-from tests.support import Server, startProcess, startServer, twistdCommand
+from tests.support import Server, assertUsageExit, startProcess, startServer, twistdCommand
 
 HOST = "127.0.0.1"
 CLEAN_EXITS = (0, -signal.SIGTERM)
@@ -181,7 +181,7 @@ class SocketActivationTests(SynchronousTestCase):
         with connect(port):
             status = server.process.wait(timeout=15)
         server.stop()
-        self.assertNotEqual(status, 0)
+        assertUsageExit(self, status)
         self.assertIn(b"is not a datagram socket", server.output)
         self.assertNotIn(b"Traceback", server.output)
 
@@ -272,7 +272,9 @@ class DrainTests(SynchronousTestCase):
         connections are refused; at its end the connection is closed and
         the process exits cleanly, within the drain period and its grace.
         """
-        server, client, sent = self.startDraining(1.5)
+        # Long enough that a loaded machine still serves the exchange below
+        # inside the drain period.
+        server, client, sent = self.startDraining(3)
         self.assertEqual(exchange(client, b"still here"), b"STILL HERE")
         self.assertTrue(refusedSoon(server.tcp[0]), "still accepting while draining")
         self.assertEqual(client.recv(100), b"")
@@ -280,8 +282,8 @@ class DrainTests(SynchronousTestCase):
         elapsed = time.monotonic() - sent
         self.assertIn(status, CLEAN_EXITS, server.output)
         self.assertNotIn(b"Traceback", server.output)
-        self.assertGreaterEqual(elapsed, 1.5)
-        self.assertLess(elapsed, 1.5 + 1 + 3)
+        self.assertGreaterEqual(elapsed, 3)
+        self.assertLess(elapsed, 3 + 1 + 3)
 
     def test_drainEndsEarly(self) -> None:
         """

@@ -12,15 +12,9 @@ import sys
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from tests.support import EXAMPLES, requireIPv6, startServer, twistdCommand
+from tests.support import EXAMPLES, assertUsageExit, requireIPv6, startServer, twistdCommand
 
 HOST = "127.0.0.1"
-
-
-def _twistedVersion():
-    import twisted
-
-    return tuple(int(part) for part in twisted.__version__.split(".")[:2])
 
 
 def _connect(port, family=socket.AF_INET, host=HOST):
@@ -234,9 +228,7 @@ class LifecycleTests(SynchronousTestCase):
         traceback.
         """
         result = subprocess.run(twistdCommand("--case", "shouting"), capture_output=True, timeout=30)
-        if _twistedVersion() >= (26, 10):
-            # Earlier twistd (26.4, the last for Python 3.9) exits 0 here.
-            self.assertNotEqual(result.returncode, 0)
+        assertUsageExit(self, result.returncode)
         self.assertIn(b"--case: expected one of unicode, ascii, got 'shouting'", result.stdout + result.stderr)
         self.assertNotIn(b"Traceback", result.stdout + result.stderr)
 

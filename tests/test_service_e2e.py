@@ -17,7 +17,7 @@ from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 from sockservice.netstrings import decodeFields, encodeFields
 from tests.servicefakes import tempPath
-from tests.support import EXAMPLES, startServer, twistdCommand
+from tests.support import assertUsageExit, EXAMPLES, startServer, twistdCommand
 from tests.test_client_e2e import clientCommand, runClient
 
 HOST = "127.0.0.1"
@@ -211,11 +211,7 @@ class CommandEndToEndTests(SynchronousTestCase):
             capture_output=True,
             timeout=30,
         )
-        import twisted
-
-        if tuple(int(part) for part in twisted.__version__.split(".")[:2]) >= (26, 10):
-            # Earlier twistd (26.4, the last for Python 3.9) exits 0 on usage errors.
-            self.assertNotEqual(result.returncode, 0)
+        assertUsageExit(self, result.returncode)
         self.assertIn(
             b"--command tcp:0: listening beyond loopback requires --command-token-file",
             result.stdout + result.stderr,
