@@ -69,8 +69,9 @@ def renderMarkdown(report: Mapping[str, Any]) -> str:
 
     @param report: a dict with C{machine}, C{date}, C{command}, C{settings}
         (strings), C{servers} (list of C{{"name", "label"}}), C{summary} (as
-        from L{aggregate}), C{ours} (sockservice's server names) and C{notes}
-        (list of strings).
+        from L{aggregate}), C{ours} (sockservice's server names), C{notes}
+        (list of strings) and optionally C{noise_limit} (percent of a core
+        of other load above which a run counts as noisy).
     """
     summary = report["summary"]
     ms = [
@@ -82,26 +83,39 @@ def renderMarkdown(report: Mapping[str, Any]) -> str:
     ours = [s for s in report.get("ours", ()) if s in summary]
     peers = [s for s in servers if s["name"] not in ours]
     label = {s["name"]: s["label"] for s in report["servers"]}
+    limit = report.get("noise_limit")
     out = [
         f"- Machine: {report['machine']}",
         f"- Date: {report['date']}",
         f"- Command: `{report['command']}`",
         f"- Settings: {report['settings']}",
         "",
-        "Median (min–max) over the rounds; higher is better except idle memory.",
+        "Median (min–max) over the rounds; higher is better except idle memory."
+        + (
+            f" Runs with other load above {limit:g}% of a core are left out where a"
+            " quieter run of the same cell exists: [2/3] means 2 of 3 runs were used;"
+            " a * marks a cell where every run was that noisy: read it with care."
+            if limit is not None
+            else ""
+        ),
         "",
     ]
+
+    def cell(server: str, m: Any) -> str:
+        stats = summary[server].get(m.key, {})
+        text = formatStat(stats.get("value"), m.unit)
+        used, total = stats.get("runs_used"), stats.get("runs_total")
+        if used is not None and total is not None and used[0] < total[0]:
+            text += f" [{used[0]:.0f}/{total[0]:.0f}]"
+        other = stats.get("other_cpu_pct")
+        if limit is not None and other is not None and other[1] > limit:
+            text += " *"
+        return text
+
     out += _table(
         ["server"]
         + [f"{m.title} ({'KiB/conn' if m.unit == 'B/conn' else m.unit})" for m in ms],
-        [
-            [s["label"]]
-            + [
-                formatStat(summary[s["name"]].get(m.key, {}).get("value"), m.unit)
-                for m in ms
-            ]
-            for s in servers
-        ],
+        [[s["label"]] + [cell(s["name"], m) for m in ms] for s in servers],
     )
     lat = [m for m in ms if m.latency]
     if lat:

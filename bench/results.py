@@ -204,29 +204,48 @@ def summarize(values: Sequence[float]) -> Stat:
     )
 
 
+def _count(n: int) -> Stat:
+    return Stat(float(n), float(n), float(n), n)
+
+
 def aggregate(
-    samples: Sequence[Mapping[str, Any]],
+    samples: Sequence[Mapping[str, Any]], noiseLimit: Optional[float] = None
 ) -> Dict[str, Dict[str, Dict[str, Stat]]]:
     """
     Summarise samples (dicts with C{server}, C{measurement} and C{values}) as
-    C{{server: {measurement: {value name: Stat}}}}.  Error counts also get a
-    C{errors_total} and C{conn_errors_total} entry: their sum over the runs.
+    C{{server: {measurement: {value name: Stat}}}}.
+
+    With C{noiseLimit}, runs whose C{other_cpu_pct} exceeds it are left out
+    of the statistics wherever at least one run of the same server and
+    measurement stayed under it: they measured the neighbours' load, not the
+    server.  C{runs_used} and C{runs_total} count the runs; C{errors_total}
+    and C{conn_errors_total} sum the error counts over all runs.
     """
-    grouped: Dict[str, Dict[str, Dict[str, List[float]]]] = {}
+    grouped: Dict[str, Dict[str, List[Mapping[str, float]]]] = {}
     for s in samples:
-        per = grouped.setdefault(s["server"], {}).setdefault(s["measurement"], {})
-        for name, v in s["values"].items():
-            per.setdefault(name, []).append(float(v))
+        grouped.setdefault(s["server"], {}).setdefault(s["measurement"], []).append(
+            s["values"]
+        )
     out: Dict[str, Dict[str, Dict[str, Stat]]] = {}
     for server, byM in grouped.items():
-        for key, byName in byM.items():
-            stats = {name: summarize(vs) for name, vs in byName.items()}
+        for key, runs in byM.items():
+            used = runs
+            if noiseLimit is not None:
+                quiet = [v for v in runs if v.get("other_cpu_pct", 0.0) <= noiseLimit]
+                used = quiet or runs
+            names = dict.fromkeys(name for v in used for name in v)
+            stats = {
+                name: summarize([float(v[name]) for v in used if name in v])
+                for name in names
+            }
             for name in ("errors", "conn_errors"):
-                if name in byName:
-                    total = float(sum(byName[name]))
+                counts = [float(v[name]) for v in runs if name in v]
+                if counts:
                     stats[name + "_total"] = Stat(
-                        total, total, total, len(byName[name])
+                        sum(counts), sum(counts), sum(counts), len(counts)
                     )
+            stats["runs_used"] = _count(len(used))
+            stats["runs_total"] = _count(len(runs))
             out.setdefault(server, {})[key] = stats
     return out
 

@@ -328,6 +328,12 @@ def parseArgs(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         "on the benchmark's CPUs (default 15)",
     )
     p.add_argument(
+        "--keep-noisy",
+        action="store_true",
+        help="summarise all runs, noisy or not (default: leave out noisy runs "
+        "where a quiet one exists)",
+    )
+    p.add_argument(
         "--retries", type=int, default=1, help="repeats of a noisy run (default 1)"
     )
     p.add_argument(
@@ -355,14 +361,35 @@ def parseArgs(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         action="store_true",
         help="put the table into bench/README.md",
     )
+    p.add_argument(
+        "--render",
+        metavar="JSON",
+        help="measure nothing: render the report again from a results JSON file",
+    )
     opts = p.parse_args(argv)
     if opts.quick:
         opts.rounds, opts.duration, opts.warmup, opts.idle_conns = 1, 0.5, 0.2, 500
     return opts
 
 
+def render(path: Path, opts: argparse.Namespace) -> int:
+    """
+    Render the Markdown again from a results JSON file written by a run.
+    """
+    data = json.loads(path.read_text())
+    summary = results.aggregate(data["samples"], data.get("noise_limit"))
+    markdown = renderMarkdown({**data, "summary": summary})
+    (Path(opts.output) / "latest.md").write_text(markdown)
+    if opts.update_readme:
+        _updateReadme(markdown)
+    sys.stdout.write(markdown)
+    return 0
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     opts = parseArgs(argv)
+    if opts.render:
+        return render(Path(opts.render), opts)
     command = "python3 bench/run.py" + "".join(
         f" {a}" for a in (sys.argv[1:] if argv is None else argv)
     )
@@ -437,7 +464,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     machine = environment.machineDescription([python] + ([pypy] if pypy else []))
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     samples = runAll(specs, ms, loadgen, opts, notes)
-    summary = results.aggregate(samples)
+    summary = results.aggregate(samples, None if opts.keep_noisy else opts.noise_limit)
     notes.append(
         f"{machine['load']} (this machine is shared: differences under about 20% are noise)"
     )
@@ -456,6 +483,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "servers": [{"name": s.name, "label": s.label} for s in specs],
         "ours": [s.name for s in specs if s.name in OURS],
         "notes": notes,
+        "noise_limit": None if opts.keep_noisy else opts.noise_limit,
     }
     markdown = renderMarkdown({**report, "summary": summary})
     out = Path(opts.output)

@@ -233,6 +233,37 @@ class SummarizeTests(SynchronousTestCase):
         self.assertEqual(stats["value"], Stat(60000, 59000, 62000, 3))
         self.assertEqual(stats["errors_total"].median, 3)
 
+    def test_aggregateLeavesOutNoisyRuns(self):
+        """
+        With a noise limit, runs above it are left out where a quiet run
+        exists; their errors still count.
+        """
+        samples = [
+            {"server": "a", "measurement": "tcp-rr-50", "values": v}
+            for v in [
+                {"value": 100.0, "other_cpu_pct": 2.0, "errors": 0.0},
+                {"value": 40.0, "other_cpu_pct": 60.0, "errors": 1.0},
+                {"value": 90.0, "other_cpu_pct": 0.0, "errors": 0.0},
+            ]
+        ] + [
+            {
+                "server": "b",
+                "measurement": "tcp-rr-50",
+                "values": {"value": v, "other_cpu_pct": 50.0},
+            }
+            for v in (10.0, 20.0)
+        ]
+        summary = results.aggregate(samples, noiseLimit=15.0)
+        a = summary["a"]["tcp-rr-50"]
+        self.assertEqual(a["value"], Stat(95.0, 90.0, 100.0, 2))
+        self.assertEqual((a["runs_used"].n, a["runs_total"].n), (2, 3))
+        self.assertEqual(a["errors_total"].median, 1.0)
+        b = summary["b"]["tcp-rr-50"]
+        self.assertEqual(b["value"], Stat(15.0, 10.0, 20.0, 2))
+        self.assertEqual(
+            results.aggregate(samples)["a"]["tcp-rr-50"]["value"].median, 90.0
+        )
+
     def test_otherLoad(self):
         """
         The other load on the CPUs is summarised over every sample that measured it.
@@ -425,6 +456,44 @@ class RenderMarkdownTests(SynchronousTestCase):
         self.assertIn(
             "| ASYNCIO | 2.0 KiB (2.0 KiB–2.1 KiB) | 128.0k (115.2k–140.8k) |",
             self.lines,
+        )
+
+    def _render(self, summary):
+        servers = [{"name": s, "label": s.upper()} for s in ("asyncio", "twisted")]
+        return report.renderMarkdown(
+            {
+                "machine": "m",
+                "date": "d",
+                "command": "c",
+                "settings": "s",
+                "servers": servers,
+                "summary": summary,
+                "noise_limit": 15.0,
+            }
+        ).splitlines()
+
+    def test_noisyCells(self):
+        """
+        With a noise limit, a cell whose every run was above it is starred.
+        """
+        summary = _summary()
+        summary["twisted"]["tcp-rr-50"]["other_cpu_pct"] = Stat(40.0, 20.0, 60.0, 3)
+        summary["asyncio"]["tcp-rr-50"]["other_cpu_pct"] = Stat(3.0, 0.0, 10.0, 3)
+        lines = self._render(summary)
+        self.assertIn("| TWISTED | – | 61.0k (54.9k–67.1k) * |", lines)
+        self.assertIn(
+            "| ASYNCIO | 2.0 KiB (2.0 KiB–2.1 KiB) | 128.0k (115.2k–140.8k) |", lines
+        )
+
+    def test_runsUsed(self):
+        """
+        A cell summarising fewer runs than were made says how many it used.
+        """
+        summary = _summary()
+        summary["twisted"]["tcp-rr-50"]["runs_used"] = Stat(2.0, 2.0, 2.0, 2)
+        summary["twisted"]["tcp-rr-50"]["runs_total"] = Stat(3.0, 3.0, 3.0, 3)
+        self.assertIn(
+            "| TWISTED | – | 61.0k (54.9k–67.1k) [2/3] |", self._render(summary)
         )
 
     def test_ratios(self):
