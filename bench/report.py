@@ -11,14 +11,8 @@ from __future__ import annotations
 
 from typing import Any, List, Mapping, Optional, Sequence
 
-from bench.results import (
-    MEASUREMENTS,
-    Stat,
-    evaluateTargets,
-    generatorCheck,
-    median,
-    ratio,
-)
+from bench.checks import evaluateTargets, generatorCheck
+from bench.results import MEASUREMENTS, Stat, median, ratio
 
 __all__ = ["formatNumber", "formatStat", "renderMarkdown"]
 

@@ -1,14 +1,14 @@
 # -*- test-case-name: tests.test_bench -*-
 """
-Tests for the benchmark harness's pure parts: L{bench.results} and
-L{bench.report}.  The benchmark itself never runs in the test suite.
+Tests for the benchmark harness's pure parts: L{bench.results},
+L{bench.checks} and L{bench.report}.  The benchmark itself never runs in the test suite.
 """
 
 import json
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from bench import report, results
+from bench import checks, report, results
 from bench.results import Stat
 
 # A line as bench/loadgen.c prints it (tcp-rr, 50 connections).
@@ -272,8 +272,8 @@ class SummarizeTests(SynchronousTestCase):
             {"server": "a", "measurement": "tcp-rr-1", "values": {"other_cpu_pct": v}}
             for v in (5.0, 40.0, 1.0)
         ] + [{"server": "a", "measurement": "idle", "values": {"value": 1.0}}]
-        self.assertEqual(results.otherLoad(samples), Stat(5.0, 1.0, 40.0, 3))
-        self.assertIsNone(results.otherLoad(samples[3:]))
+        self.assertEqual(checks.otherLoad(samples), Stat(5.0, 1.0, 40.0, 3))
+        self.assertIsNone(checks.otherLoad(samples[3:]))
 
     def test_noiseNote(self):
         """
@@ -286,12 +286,12 @@ class SummarizeTests(SynchronousTestCase):
             {"values": {"other_cpu_pct": 4.0, "retries": 1.0}},
         ]
         self.assertEqual(
-            results.noiseNote(samples, 15.0),
+            checks.noiseNote(samples, 15.0),
             "other load on the benchmark's CPUs during the runs kept (other processes, "
             "interrupts, steal): median 4%, max 30% of one core; runs repeated because "
             "it exceeded 15%: 2; runs kept above 15%: 1 of 3",
         )
-        self.assertIsNone(results.noiseNote([{"values": {"value": 1.0}}], 15.0))
+        self.assertIsNone(checks.noiseNote([{"values": {"value": 1.0}}], 15.0))
 
     def test_jsonRoundTrip(self):
         """
@@ -338,16 +338,16 @@ class GeneratorCheckTests(SynchronousTestCase):
         Below 90% the generator has headroom; at 90% or more it is the limit,
         unless the server is as busy.
         """
-        self.assertEqual(results.verdict(60.0, 100.0), "headroom")
-        self.assertEqual(results.verdict(95.0, 99.0), "both busy")
-        self.assertEqual(results.verdict(95.0, 60.0), "generator-bound")
-        self.assertEqual(results.verdict(95.0, None), "generator-bound")
+        self.assertEqual(checks.verdict(60.0, 100.0), "headroom")
+        self.assertEqual(checks.verdict(95.0, 99.0), "both busy")
+        self.assertEqual(checks.verdict(95.0, 60.0), "generator-bound")
+        self.assertEqual(checks.verdict(95.0, None), "generator-bound")
 
     def test_fastestServer(self):
         """
         The row names the fastest server and the generator's CPU use against it.
         """
-        (row,) = results.generatorCheck(_summary(), [_measurement("tcp-rr-50")])
+        (row,) = checks.generatorCheck(_summary(), [_measurement("tcp-rr-50")])
         self.assertEqual(row["server"], "asyncio")
         self.assertEqual(row["gen_cpu_pct"], 50.0)
         self.assertEqual(row["gen_cpu_pct_max"], 51.0)
@@ -363,7 +363,7 @@ class TargetTests(SynchronousTestCase):
         """
         The faster of sockservice's rows is compared with each peer.
         """
-        rows = {t["target"]: t for t in results.evaluateTargets(_summary())}
+        rows = {t["target"]: t for t in checks.evaluateTargets(_summary())}
         uvloop = rows["tcp-rr-50: sockservice-pypy ≥ 1.0× uvloop"]
         self.assertAlmostEqual(uvloop["ratio"], 90000 / 115000)
         self.assertFalse(uvloop["met"])
@@ -374,7 +374,7 @@ class TargetTests(SynchronousTestCase):
         """
         Idle memory on CPython is held to 8 KiB per connection.
         """
-        rows = {t["target"]: t for t in results.evaluateTargets(_summary())}
+        rows = {t["target"]: t for t in checks.evaluateTargets(_summary())}
         self.assertFalse(rows["idle: sockservice ≤ 8 KiB/conn"]["met"])
 
 
