@@ -57,13 +57,14 @@ def refusedSoon(port: int, within: float = 2.0) -> bool:
     """
     Whether connecting to C{port} is refused within C{within} seconds (the
     listening socket closes a reactor turn after the service starts stopping:
-    a connection may still land in its backlog just before).
+    a connection may still land in its backlog just before, and is then
+    reset when the listener closes: not accepted either).
     """
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         try:
             socket.create_connection((HOST, port), timeout=within).close()
-        except ConnectionRefusedError:
+        except (ConnectionRefusedError, ConnectionResetError):
             return True
         time.sleep(0.02)
     return False
