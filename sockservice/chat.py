@@ -30,7 +30,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.internet.protocol import DatagramProtocol
 from twisted.logger import Logger
 
-from sockservice.limits import RateLimiter
+from sockservice.limits import RateLimiter, SourceGuard
 
 __all__ = ["ChatProtocol", "isValidName", "MAX_DATAGRAM", "MAX_TEXT", "NAME_PATTERN"]
 
@@ -119,14 +119,16 @@ class ChatProtocol(DatagramProtocol):
         self.members: Dict[Address, _Member] = {}
         self._byName: Dict[str, _Member] = {}
         self.dropped = 0
-        self.ownPort = 0
+        # Port checks only: the chat's own limiter is keyed by host and port
+        # (members may share a host) and spares no one.
+        self.guard = SourceGuard()
 
     def startProtocol(self) -> None:
         """
         Announce where we listen.
         """
         address = self.transport.getHost()
-        self.ownPort = address.port
+        self.guard.ownPort = address.port
         self.log.info(
             "sockservice: listening on UDP {host}:{port} (chat)",
             host=address.host,
@@ -158,10 +160,8 @@ class ChatProtocol(DatagramProtocol):
         the rate limit), then handle one command from a member, or a join.
         """
         addr = (addr[0], addr[1])
-        if (
-            addr[1] < 1024
-            or addr[1] == self.ownPort
-            or not self.limiter.allow(f"{addr[0]} {addr[1]}", self.clock.seconds())
+        if self.guard.refusal(addr[0], addr[1]) is not None or not self.limiter.allow(
+            f"{addr[0]} {addr[1]}", self.clock.seconds()
         ):
             self.dropped += 1
             return

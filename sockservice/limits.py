@@ -6,6 +6,7 @@ Abuse limits, as pure bookkeeping: no sockets, time passed in by the caller.
     size (the least recently seen source is forgotten first), so a flood of
     spoofed sources cannot grow memory.
   - L{ConnectionCounter}: total and per-address counts of open connections.
+  - L{SourceGuard}: the source checks every UDP service here applies.
   - L{isLoopback}: whether an address is on this machine's loopback.
 """
 
@@ -14,8 +15,9 @@ from __future__ import annotations
 import ipaddress
 from collections import Counter, OrderedDict
 from functools import lru_cache
+from typing import Callable, Optional
 
-__all__ = ["RateLimiter", "ConnectionCounter", "isLoopback"]
+__all__ = ["RateLimiter", "ConnectionCounter", "SourceGuard", "isLoopback"]
 
 
 @lru_cache(maxsize=4096)
@@ -117,3 +119,48 @@ class ConnectionCounter:
         self.perAddress[host] -= 1
         if self.perAddress[host] <= 0:
             del self.perAddress[host]
+
+
+class SourceGuard:
+    """
+    Decide whether a UDP service may answer a datagram from C{(host, port)}.
+
+    UDP sources can be forged, so a service that answers anybody is a
+    reflector.  Never answered: source port 0 and the privileged ports (below
+    1024, where echo, chargen, DNS and NTP live), and the service's own port
+    (two instances would otherwise ping-pong forever).  Then, if there is a
+    C{limiter}, each source host within its rate; loopback hosts are exempt
+    unless C{limitLoopback}.
+
+    @ivar ownPort: the service's port, set once it is bound (0 until then).
+    """
+
+    def __init__(
+        self,
+        limiter: Optional[RateLimiter] = None,
+        limitLoopback: bool = False,
+        seconds: Callable[[], float] = lambda: 0.0,
+    ) -> None:
+        """
+        @param seconds: the clock of the rate limit, asked only when a
+            datagram is subject to it.
+        """
+        self.limiter = limiter
+        self.limitLoopback = limitLoopback
+        self.seconds = seconds
+        self.ownPort = 0
+
+    def refusal(self, host: str, port: int) -> Optional[str]:
+        """
+        @return: L{None} if the datagram may be answered, else why not:
+            C{"source-port"} or C{"rate"}.
+        """
+        if port < 1024 or port == self.ownPort:
+            return "source-port"
+        if (
+            self.limiter is not None
+            and (self.limitLoopback or not isLoopback(host))
+            and not self.limiter.allow(host, self.seconds())
+        ):
+            return "rate"
+        return None

@@ -24,7 +24,7 @@ from twisted.logger import Logger
 from twisted.protocols.basic import LineReceiver
 from twisted.protocols.policies import TimeoutMixin
 
-from sockservice.limits import RateLimiter, isLoopback
+from sockservice.limits import RateLimiter, SourceGuard
 
 __all__ = [
     "DEFAULT_FORMAT",
@@ -109,9 +109,7 @@ class TimeDatagramProtocol(DatagramProtocol):
         """
         self.clock = clock
         self.utc = utc
-        self.limiter = limiter
-        self.limitLoopback = limitLoopback
-        self.ownPort = 0
+        self.guard = SourceGuard(limiter, limitLoopback, lambda: clock.seconds())
         self.dropped = 0
 
     def startProtocol(self) -> None:
@@ -119,7 +117,7 @@ class TimeDatagramProtocol(DatagramProtocol):
         Announce where we listen.
         """
         address = self.transport.getHost()
-        self.ownPort = address.port
+        self.guard.ownPort = address.port
         self.log.info(
             "sockservice: listening on UDP {host}:{port} (time)",
             host=address.host,
@@ -131,16 +129,7 @@ class TimeDatagramProtocol(DatagramProtocol):
         Answer C{datagram} with the time, unless the source is a privileged
         port, port 0 or our own port (reflection, loops), or over its rate.
         """
-        host, port = addr[0], addr[1]
-        if (
-            port < 1024
-            or port == self.ownPort
-            or (
-                self.limiter is not None
-                and (self.limitLoopback or not isLoopback(host))
-                and not self.limiter.allow(host, self.clock.seconds())
-            )
-        ):
+        if self.guard.refusal(addr[0], addr[1]) is not None:
             self.dropped += 1
             return
         self.transport.write(formatTime(datagram, self.clock.seconds(), self.utc), addr)

@@ -3,7 +3,8 @@
 The UDP service: one datagram in, one upper-cased datagram back to its sender.
 
 UDP source addresses can be forged, so an echo-style service is a reflector
-waiting to be abused.  The guards here keep it from being one: no reply to
+waiting to be abused.  The guards (L{sockservice.limits.SourceGuard}) keep it
+from being one: no reply to
 source port 0, to privileged source ports (where other UDP services such as
 echo, chargen, DNS and NTP live) or to this service's own port (two instances
 would otherwise ping-pong forever), and a per-source rate limit over a
@@ -22,7 +23,7 @@ from twisted.internet.protocol import DatagramProtocol
 from twisted.logger import Logger
 
 from sockservice.casing import transform
-from sockservice.limits import RateLimiter, isLoopback
+from sockservice.limits import RateLimiter, SourceGuard
 
 __all__ = ["UppercaseDatagramProtocol", "maxPayload"]
 
@@ -31,6 +32,14 @@ maxPayload = {"IPv4": 65507, "IPv6": 65527}
 
 #: Drop reasons, as counted in L{UppercaseDatagramProtocol.dropped}.
 DROP_REASONS = ("source-port", "rate", "oversize", "send-error")
+
+
+def _fitsIPv6(reply: bytes, host: str) -> bool:
+    """
+    Whether C{reply}, too large for IPv4, still fits one datagram because
+    C{host} is a plain IPv6 address (not IPv4-mapped).
+    """
+    return len(reply) <= maxPayload["IPv6"] and ":" in host and "." not in host
 
 
 class UppercaseDatagramProtocol(DatagramProtocol):
@@ -65,24 +74,25 @@ class UppercaseDatagramProtocol(DatagramProtocol):
         @param limitLoopback: rate-limit loopback sources too (by default they
             are exempt, for local tests and benchmarks).
         @param reactor: the clock of the rate limiter.
+
+        The source checks (L{SourceGuard}) are in C{self.guard}.
         """
         if reactor is None:
             from twisted.internet import reactor as _reactor
 
             reactor = _reactor  # type: ignore[assignment]
         self.mode = mode
-        self.clock = reactor
-        self.limiter = (
-            RateLimiter(rate, max(burst, 1), maxSources) if rate > 0 else None
+        self.guard = SourceGuard(
+            RateLimiter(rate, max(burst, 1), maxSources) if rate > 0 else None,
+            limitLoopback,
+            lambda: reactor.seconds(),  # looked up late: any IReactorTime
         )
-        self.limitLoopback = limitLoopback
-        self.ownPort = 0
         self.answered = 0
         self.dropped: Counter[str] = Counter()
 
     def startProtocol(self) -> None:
         address = self.transport.getHost()
-        self.ownPort = address.port
+        self.guard.ownPort = address.port
         # Replies go to addresses that recvfrom gave, so Twisted's per-write
         # address validation can be skipped where the socket is at hand.
         sock = getattr(self.transport, "socket", None)
@@ -94,20 +104,12 @@ class UppercaseDatagramProtocol(DatagramProtocol):
         )
 
     def datagramReceived(self, data: bytes, addr: tuple[str, int]) -> None:
-        host, port = addr[0], addr[1]
-        if port < 1024 or port == self.ownPort:
-            self.dropped["source-port"] += 1
-            return
-        if (
-            self.limiter is not None
-            and (self.limitLoopback or not isLoopback(host))
-            and not self.limiter.allow(host, self.clock.seconds())
-        ):
-            self.dropped["rate"] += 1
+        refusal = self.guard.refusal(addr[0], addr[1])
+        if refusal is not None:
+            self.dropped[refusal] += 1
             return
         reply = transform(data, self.mode)
-        family = "IPv6" if ":" in host and "." not in host else "IPv4"
-        if len(reply) > maxPayload[family]:
+        if len(reply) > maxPayload["IPv4"] and not _fitsIPv6(reply, addr[0]):
             self.dropped["oversize"] += 1
             return
         try:

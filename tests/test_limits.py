@@ -5,7 +5,7 @@ Tests for L{sockservice.limits}.
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from sockservice.limits import ConnectionCounter, RateLimiter, isLoopback
+from sockservice.limits import ConnectionCounter, RateLimiter, SourceGuard, isLoopback
 
 
 class IsLoopbackTests(SynchronousTestCase):
@@ -128,3 +128,39 @@ class ConnectionCounterTests(SynchronousTestCase):
         counter.closed("a")
         self.assertEqual(dict(counter.perAddress), {})
         self.assertEqual(counter.total, 0)
+
+
+class SourceGuardTests(SynchronousTestCase):
+    """
+    L{SourceGuard} refuses dangerous source ports, then over-rate sources.
+    """
+
+    def test_ports(self):
+        """
+        Port 0, privileged ports and the service's own port are refused;
+        1024 and above are not.
+        """
+        guard = SourceGuard()
+        guard.ownPort = 12000
+        self.assertEqual(
+            [guard.refusal("192.0.2.1", port) for port in (0, 7, 1023, 12000, 1024, 50000)],
+            ["source-port"] * 4 + [None, None],
+        )
+
+    def test_rate(self):
+        """
+        Past its limiter's budget a host is refused with C{"rate"}; loopback
+        is exempt unless C{limitLoopback}, and then the clock is not asked.
+        """
+        now = []
+
+        def seconds():
+            now.append(0)
+            return 0.0
+
+        guard = SourceGuard(RateLimiter(1, 1, 10), seconds=seconds)
+        self.assertEqual([guard.refusal("127.0.0.1", 5000) for _ in range(3)], [None] * 3)
+        self.assertEqual(now, [])
+        self.assertEqual([guard.refusal("192.0.2.1", 5000) for _ in range(2)], [None, "rate"])
+        guard.limitLoopback = True
+        self.assertEqual([guard.refusal("::1", 5000) for _ in range(2)], [None, "rate"])

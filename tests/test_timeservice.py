@@ -135,7 +135,7 @@ class TimeDatagramProtocolTests(TestCase):
 
     def test_rateLimit(self) -> None:
         """A source over its rate limit gets no reply until its bucket refills."""
-        self.proto.limiter = RateLimiter(rate=1, burst=2, maxSources=100)
+        self.proto.guard.limiter = RateLimiter(rate=1, burst=2, maxSources=100)
         for _ in range(5):
             self.proto.datagramReceived(b"%Y", ("192.0.2.1", 40000))
         self.proto.datagramReceived(b"%Y", ("192.0.2.2", 40000))
@@ -146,11 +146,11 @@ class TimeDatagramProtocolTests(TestCase):
 
     def test_loopbackExempt(self) -> None:
         """Loopback sources are not rate-limited unless C{limitLoopback} is set."""
-        self.proto.limiter = RateLimiter(rate=1, burst=1, maxSources=100)
+        self.proto.guard.limiter = RateLimiter(rate=1, burst=1, maxSources=100)
         for _ in range(5):
             self.proto.datagramReceived(b"%Y", ("127.0.0.1", 40000))
         self.assertEqual(len(self.transport.pop()), 5)
-        self.proto.limitLoopback = True
+        self.proto.guard.limitLoopback = True
         for _ in range(5):
             self.proto.datagramReceived(b"%Y", ("127.0.0.1", 40000))
         self.assertEqual(len(self.transport.pop()), 1)

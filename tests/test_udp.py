@@ -247,7 +247,7 @@ class RateLimitTests(SynchronousTestCase):
         protocol, transport = _start(maxSources=100)
         for i in range(1000):
             protocol.datagramReceived(b"x", (f"10.{i // 256}.{i % 256}.1", 50000))
-        self.assertEqual(len(protocol.limiter.sources), 100)
+        self.assertEqual(len(protocol.guard.limiter.sources), 100)
 
 
 class LoggingTests(SynchronousTestCase):
