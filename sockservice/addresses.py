@@ -15,7 +15,7 @@ from typing import Optional
 
 from twisted.python.usage import UsageError
 
-__all__ = ["InetAddress", "UDPAddress", "parseInet", "parseTCP", "parseUDP"]
+__all__ = ["InetAddress", "parseInet", "parseTCP", "parseUDP"]
 
 _unescapedColon = re.compile(r"(?<!\\):")
 
@@ -60,10 +60,6 @@ class InetAddress:
     port: int
     interface: str = ""
     backlog: Optional[int] = None
-
-
-#: Kept for readability where only UDP is meant.
-UDPAddress = InetAddress
 
 
 def parseInet(description: str, option: str, kinds: tuple[str, ...]) -> InetAddress:

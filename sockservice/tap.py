@@ -11,7 +11,7 @@ from twisted.application.service import IService
 from twisted.internet.endpoints import AdoptedStreamServerEndpoint, serverFromString
 from twisted.python import usage
 
-from sockservice.addresses import UDPAddress, parseInet, parseTCP, parseUDP
+from sockservice.addresses import InetAddress, parseInet, parseTCP, parseUDP
 from sockservice.casing import MODES
 from sockservice.drain import DEFAULT_DRAIN, DrainService
 from sockservice.service import (
@@ -180,7 +180,7 @@ class Options(usage.Options):
                 serverFromString(None, description)
             except Exception as e:
                 raise usage.UsageError(f"--tcp: invalid endpoint {description!r}: {e}")
-        self["udp-addresses"]: list[UDPAddress | InheritedSocket] = [
+        self["udp-addresses"]: list[InetAddress | InheritedSocket] = [
             parseInheritedDatagram(d) if d.startswith("systemd:") else parseUDP(d)
             for d in self["udp"]
         ]

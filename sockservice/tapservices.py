@@ -22,7 +22,7 @@ from twisted.application.service import MultiService
 from twisted.internet.endpoints import serverFromString
 from twisted.python import usage
 
-from sockservice.addresses import UDPAddress, parseTCP, parseUDP
+from sockservice.addresses import InetAddress, parseTCP, parseUDP
 from sockservice.allowlist import AllowListError, loadAllowList
 from sockservice.chat import ChatProtocol
 from sockservice.command import CommandFactory
@@ -46,7 +46,7 @@ MIN_TOKEN_LENGTH = 16
 _interface = re.compile(r"(?:^|(?<!\\):)interface=((?:\\.|[^:\\])*)")
 
 
-def _parseUDP(option: str, description: str) -> UDPAddress:
+def _parseUDP(option: str, description: str) -> InetAddress:
     try:
         return parseUDP(description)
     except usage.UsageError as e:
@@ -72,10 +72,10 @@ def _checkTCP(option: str, description: str) -> None:
 def checkTimeOptions(options: Any) -> None:
     """
     Split each C{--time} value into C{options["time-tcp"]} (full endpoint
-    descriptions) and C{options["time-udp"]} (L{UDPAddress}es).
+    descriptions) and C{options["time-udp"]} (L{InetAddress}es).
     """
     tcp: List[Tuple[str, str]] = []
-    udp: List[Tuple[str, UDPAddress]] = []
+    udp: List[Tuple[str, InetAddress]] = []
     for description in dict.fromkeys(options["time"]):
         if description.isdigit() or description.startswith("udp:"):
             udp.append((description, _parseUDP("--time", description)))
@@ -154,7 +154,7 @@ def checkCommandOptions(options: Any) -> None:
 
 
 def _udpListener(
-    name: str, description: str, address: UDPAddress, protocol: Any, reactor: Any
+    name: str, description: str, address: InetAddress, protocol: Any, reactor: Any
 ) -> UDPListener:
     return UDPListener(
         f"UDP {description} ({name})",

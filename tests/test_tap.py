@@ -12,7 +12,7 @@ from twisted.plugin import getPlugins
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase
 
-from sockservice.addresses import UDPAddress, parseTCP, parseUDP
+from sockservice.addresses import InetAddress, parseTCP, parseUDP
 from sockservice.service import ListenFailed, TCPListener, UDPListener
 from sockservice.tap import Options, makeService
 from sockservice.tcp import UppercaseFactory
@@ -38,7 +38,7 @@ class OptionsTests(SynchronousTestCase):
         options = _parse()
         self.assertEqual(options["tcp"], ["12000"])
         self.assertEqual(options["tcp-endpoints"], ["tcp:12000:backlog=1024"])
-        self.assertEqual(options["udp-addresses"], [UDPAddress(12000, "")])
+        self.assertEqual(options["udp-addresses"], [InetAddress(12000, "")])
         self.assertEqual(options["case"], "unicode")
         self.assertEqual(options["idle-timeout"], 300.0)
         self.assertEqual(options["max-connections"], 10000)
@@ -61,7 +61,7 @@ class OptionsTests(SynchronousTestCase):
         """
         options = _parse("--tcp", "1", "--tcp", "tcp6:2", "--tcp", "1", "--udp", "3", "--udp", "udp:4")
         self.assertEqual(options["tcp-endpoints"], ["tcp:1:backlog=1024", "tcp6:2:backlog=1024"])
-        self.assertEqual(options["udp-addresses"], [UDPAddress(3), UDPAddress(4)])
+        self.assertEqual(options["udp-addresses"], [InetAddress(3), InetAddress(4)])
 
     def test_numbers(self):
         """
@@ -129,11 +129,11 @@ class DescriptionTests(SynchronousTestCase):
         """
         UDP takes a port, udp:PORT, port= and interface= (colons escaped).
         """
-        self.assertEqual(parseUDP("53000"), UDPAddress(53000, ""))
-        self.assertEqual(parseUDP("udp:5:interface=127.0.0.1"), UDPAddress(5, "127.0.0.1"))
-        self.assertEqual(parseUDP("udp:interface=\\:\\::port=6"), UDPAddress(6, "::"))
-        self.assertEqual(parseUDP("udp:6:interface=::1"), UDPAddress(6, "::1"))
-        self.assertEqual(parseUDP("udp:6:interface=fe80::1%lo"), UDPAddress(6, "fe80::1%lo"))
+        self.assertEqual(parseUDP("53000"), InetAddress(53000, ""))
+        self.assertEqual(parseUDP("udp:5:interface=127.0.0.1"), InetAddress(5, "127.0.0.1"))
+        self.assertEqual(parseUDP("udp:interface=\\:\\::port=6"), InetAddress(6, "::"))
+        self.assertEqual(parseUDP("udp:6:interface=::1"), InetAddress(6, "::1"))
+        self.assertEqual(parseUDP("udp:6:interface=fe80::1%lo"), InetAddress(6, "fe80::1%lo"))
 
 
 class MakeServiceTests(SynchronousTestCase):
