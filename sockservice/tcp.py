@@ -27,7 +27,7 @@ from zope.interface import implementer
 from sockservice.casing import Uppercaser
 from sockservice.drain import OpenConnections
 from sockservice.limits import ConnectionCounter, isLoopback
-from sockservice.writing import immediateWriter
+from sockservice.writing import closeWhenSent, immediateWriter
 
 __all__ = ["UppercaseProtocol", "UppercaseFactory"]
 
@@ -73,7 +73,7 @@ class UppercaseProtocol(Protocol, TimeoutMixin):
         if rest:
             self.transport.write(rest)
         self.transport.unregisterProducer()
-        self.transport.loseConnection()
+        closeWhenSent(self.transport)
 
     def writeConnectionLost(self) -> None:
         self.transport.loseConnection()

@@ -5,16 +5,22 @@ Tests for L{sockservice.writing}, over real loopback TCP connections.
 
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred
+from twisted.internet.error import ConnectionDone
 from twisted.internet.protocol import ClientFactory, Factory, Protocol
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from sockservice.writing import immediateWriter
+from sockservice.writing import closeWhenSent, immediateWriter
 
 
 class _Server(Protocol):
+    lost = None
+
     def connectionMade(self):
         self.factory.connected.callback(self)
+
+    def connectionLost(self, reason):
+        self.lost = reason
 
 
 class _Client(Protocol):
@@ -32,10 +38,10 @@ class _Client(Protocol):
         self.done.callback(self.received)
 
 
-class ImmediateWriterTests(TestCase):
+class _LoopbackTestCase(TestCase):
     """
-    L{immediateWriter} sends at once when nothing is queued, and otherwise
-    keeps Twisted's order and buffering.
+    A server-side TCP transport over loopback, and a client that collects
+    what it receives.
     """
 
     async def connect(self, expected):
@@ -46,7 +52,15 @@ class ImmediateWriterTests(TestCase):
         client = _Client(expected)
         reactor.connectTCP("127.0.0.1", port.getHost().port, ClientFactory.forProtocol(lambda: client))
         server = await factory.connected
+        self.server = server
         return server.transport, client
+
+
+class ImmediateWriterTests(_LoopbackTestCase):
+    """
+    L{immediateWriter} sends at once when nothing is queued, and otherwise
+    keeps Twisted's order and buffering.
+    """
 
     async def test_sentAtOnce(self):
         """
@@ -84,6 +98,53 @@ class ImmediateWriterTests(TestCase):
         self.assertEqual(received[-2:], b"xy")
 
 
+class CloseWhenSentTests(_LoopbackTestCase):
+    """
+    L{closeWhenSent} closes in the same turn when nothing is queued, and
+    otherwise waits for the queue like C{loseConnection}.
+    """
+
+    async def test_closesAtOnce(self):
+        """
+        With nothing queued, the connection is closed (and the protocol told,
+        with a clean L{ConnectionDone}) before the call returns.
+        """
+        transport, client = await self.connect(5)
+        immediateWriter(transport)(b"hello")
+        closeWhenSent(transport)
+        self.assertFalse(transport.connected)
+        self.assertTrue(self.server.lost.check(ConnectionDone))
+        self.assertNotIn(transport, reactor.getReaders())
+        self.assertNotIn(transport, reactor.getWriters())
+        self.assertEqual(await client.done, b"hello")
+
+    async def test_waitsForQueue(self):
+        """
+        Data still queued is delivered before the close.
+        """
+        size = 16 * 1024 * 1024
+        transport, client = await self.connect(size + 1)
+        transport.write(b"x" * size + b"y")
+        closeWhenSent(transport)
+        self.assertTrue(transport.connected)
+        self.assertTrue(transport.disconnecting)
+        received = await client.done
+        self.assertEqual(len(received), size + 1)
+        self.assertEqual(received[-1:], b"y")
+
+    async def test_waitsForProducer(self):
+        """
+        With a producer registered, the close is Twisted's: after the
+        producer is unregistered.
+        """
+        transport, client = await self.connect(0)
+        transport.registerProducer(transport, True)
+        closeWhenSent(transport)
+        self.assertTrue(transport.connected)
+        transport.unregisterProducer()
+        self.assertEqual(await client.done, b"")
+
+
 class FallbackTests(SynchronousTestCase):
     """
     Other transports keep their own write.
@@ -96,3 +157,12 @@ class FallbackTests(SynchronousTestCase):
         """
         transport = StringTransport()
         self.assertEqual(immediateWriter(transport), transport.write)
+
+    def test_closeNotTCP(self):
+        """
+        For a transport that is not a Twisted TCP connection,
+        L{closeWhenSent} is C{loseConnection}.
+        """
+        transport = StringTransport()
+        closeWhenSent(transport)
+        self.assertTrue(transport.disconnecting)
