@@ -5,6 +5,7 @@ The C{twistd sockservice} entry point: L{Options} and L{makeService}.
 
 from __future__ import annotations
 
+import sys
 from typing import Any, Optional
 
 from twisted.application.service import IService
@@ -210,6 +211,23 @@ def _unique(items: Any) -> list[Any]:
     return list(dict.fromkeys(items))
 
 
+def _globalReactor() -> Any:
+    """
+    The global reactor: L{sockservice.reactor}'s, unless one is installed
+    already (C{twistd -r}, a test runner) or this system has no epoll.
+    """
+    if "twisted.internet.reactor" not in sys.modules:
+        try:
+            from sockservice.reactor import install
+        except ImportError:
+            pass  # no epoll here: Twisted's default will do
+        else:
+            install()
+    from twisted.internet import reactor
+
+    return reactor
+
+
 def makeService(options: Options, reactor: Optional[Any] = None) -> IService:
     """
     Build the service tree: one listener per C{--tcp} (sharing one factory, so
@@ -222,9 +240,7 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> IService:
     @param reactor: the reactor to listen with; the global one by default.
     """
     if reactor is None:
-        from twisted.internet import reactor as _reactor
-
-        reactor = _reactor
+        reactor = _globalReactor()
     top = SockService(fileLimit=options["max-connections"] + 256)
     # In this process even with --workers: a chat's members and the limit on
     # concurrent commands belong to one process.

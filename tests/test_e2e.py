@@ -12,7 +12,14 @@ import sys
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from tests.support import EXAMPLES, assertUsageExit, requireIPv6, startServer, twistdCommand
+from tests.support import (
+    EXAMPLES,
+    assertUsageExit,
+    requireIPv6,
+    startProcess,
+    startServer,
+    twistdCommand,
+)
 
 HOST = "127.0.0.1"
 
@@ -201,6 +208,22 @@ class LifecycleTests(SynchronousTestCase):
         self.assertIn(status, (0, -signal.SIGTERM))
         self.assertNotIn(b"Traceback", server.output)
         self.assertIn(b"Server Shut Down", server.output)
+
+    def test_reactor(self):
+        """
+        twistd sockservice runs on sockservice's epoll reactor by default, and
+        on the one named with twistd -r when there is one.
+        """
+        server = startServer(self)
+        server.readUntil(rb"reactor class: sockservice\.reactor\.DirectEPollReactor")
+        command = twistdCommand("--tcp", "tcp:0:interface=127.0.0.1")
+        command[3:3] = ["--reactor", "poll"]
+        chosen = startProcess(self, command, None)
+        chosen.waitListening(1, 0)
+        chosen.readUntil(rb"reactor class: twisted\.internet\.pollreactor\.PollReactor")
+        with _connect(chosen.tcp[0]) as s:
+            s.sendall(b"poll")
+            self.assertEqual(_recvExactly(s, 4), b"POLL")
 
     def test_portInUse(self):
         """

@@ -1,0 +1,141 @@
+# -*- test-case-name: tests.test_reactor -*-
+"""
+Tests for L{sockservice.reactor}: Twisted's own reactor conformance tests
+run against L{DirectEPollReactor}, and its event dispatch.
+"""
+
+import os
+import socket
+
+from twisted.internet.main import CONNECTION_LOST
+from twisted.internet.test import test_core, test_process, test_tcp, test_time
+from twisted.internet.test.reactormixins import ReactorBuilder
+from twisted.logger import globalLogPublisher
+from twisted.python import context, log
+from twisted.trial.unittest import SkipTest
+
+try:
+    from twisted.internet.test import test_udp
+except ImportError:  # PyPy 3.9's socket has no if_nameindex, which it imports
+    test_udp = None
+
+_REACTORS = ["sockservice.reactor.DirectEPollReactor"]
+
+
+def _againstDirectEPoll(builder, **extra):
+    """
+    Make C{builder}'s test cases for L{DirectEPollReactor} only, and add
+    them to this module.
+    """
+    body = {"_reactors": _REACTORS, "__module__": __name__, **extra}
+    globals().update(type(builder.__name__, (builder,), body).makeTestCaseClasses())
+
+
+def _skipChangeUID(self):
+    raise SkipTest("as root the child runs as uid 1, which may not reach this interpreter")
+
+
+for _builder in [
+    test_tcp.TCPConnectionTestsBuilder,
+    test_tcp.TCPPortTestsBuilder,
+    test_tcp.TCP4ClientTestsBuilder,
+    test_tcp.TCPTransportTestsBuilder,
+    test_tcp.AbortConnectionTests,
+    test_core.SystemEventTestsBuilder,
+    test_time.TimeTestsBuilder,
+    *([test_udp.UDPServerTestsBuilder] if test_udp else []),
+]:
+    _againstDirectEPoll(_builder)
+_againstDirectEPoll(
+    test_process.ProcessTestsBuilder,
+    **({"test_changeUID": _skipChangeUID} if os.getuid() == 0 else {}),
+)
+
+
+class _Descriptor:
+    """
+    A readable end of a socket pair that records the log system it was
+    served under, and can misbehave.
+    """
+
+    def __init__(self, testCase, prefix, lostFails=False):
+        self.socket, self.peer = socket.socketpair()
+        testCase.addCleanup(self.socket.close)
+        testCase.addCleanup(self.peer.close)
+        self.prefix = prefix
+        self.lostFails = lostFails
+        self.system = None
+
+    def fileno(self):
+        return self.socket.fileno()
+
+    def logPrefix(self):
+        if self.prefix is None:
+            raise RuntimeError("no prefix")
+        return self.prefix
+
+    def doRead(self):
+        self.system = context.get(log.ILogContext)["system"]
+        self.socket.recv(100)
+        return CONNECTION_LOST if self.lostFails else None
+
+    def connectionLost(self, reason):
+        raise ZeroDivisionError("from connectionLost")
+
+
+class DispatchTestsBuilder(ReactorBuilder):
+    """
+    L{DirectEPollReactor} serves every event of a batch under its
+    descriptor's log prefix, even when one of them fails.
+    """
+
+    _reactors = _REACTORS
+
+    def serveOneBatch(self, *descriptors):
+        reactor = self.buildReactor()
+        for descriptor in descriptors:
+            descriptor.peer.send(b"x")
+            reactor.addReader(descriptor)
+        events = []
+        globalLogPublisher.addObserver(events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, events.append)
+        reactor.doPoll(0)
+        for descriptor in descriptors:
+            reactor.removeReader(descriptor)
+        return [e for e in events if e.get("isError")]
+
+    def test_systemIsPrefix(self):
+        """
+        While an event is handled, the legacy log context names the
+        descriptor; outside, it is as it was.
+        """
+        first, second = _Descriptor(self, "first"), _Descriptor(self, "second")
+        self.assertEqual(self.serveOneBatch(first, second), [])
+        self.assertEqual((first.system, second.system), ("first", "second"))
+        self.assertEqual(context.get(log.ILogContext)["system"], "-")
+
+    def test_failureLoggedAsDescriptors(self):
+        """
+        An error escaping a descriptor's handling is logged under its prefix,
+        and the rest of the batch is still served.
+        """
+        failing = _Descriptor(self, "failing", lostFails=True)
+        other = _Descriptor(self, "other")
+        errors = self.serveOneBatch(failing, other)
+        self.assertEqual([e["log_system"] for e in errors], ["failing"])
+        self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 1)
+        self.assertEqual(other.system, "other")
+
+    def test_buggyLogPrefix(self):
+        """
+        A descriptor whose C{logPrefix} raises is still served, as Twisted's
+        reactors do, and the error is logged.
+        """
+        buggy = _Descriptor(self, None)
+        errors = self.serveOneBatch(buggy)
+        self.assertEqual(buggy.system, "(buggy logPrefix method)")
+        self.assertEqual(len(errors), 1)
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+
+
+globals().update(DispatchTestsBuilder.makeTestCaseClasses())
