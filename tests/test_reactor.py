@@ -5,7 +5,9 @@ run against L{DirectEPollReactor}, and its event dispatch.
 """
 
 import os
+import shutil
 import socket
+import tempfile
 
 from twisted.internet.main import CONNECTION_LOST
 from twisted.internet.test import test_core, test_process, test_tcp, test_time
@@ -22,12 +24,22 @@ except ImportError:  # PyPy 3.9's socket has no if_nameindex, which it imports
 _REACTORS = ["sockservice.reactor.DirectEPollReactor"]
 
 
+def _mktemp(self):
+    """
+    A path in a fresh temporary directory, removed after the test (trial's
+    C{mktemp} would write into the checkout under pytest).
+    """
+    directory = tempfile.mkdtemp()
+    self.addCleanup(shutil.rmtree, directory, True)
+    return os.path.join(directory, "temp")
+
+
 def _againstDirectEPoll(builder, **extra):
     """
     Make C{builder}'s test cases for L{DirectEPollReactor} only, and add
     them to this module.
     """
-    body = {"_reactors": _REACTORS, "__module__": __name__, **extra}
+    body = {"_reactors": _REACTORS, "__module__": __name__, "mktemp": _mktemp, **extra}
     globals().update(type(builder.__name__, (builder,), body).makeTestCaseClasses())
 
 
