@@ -170,7 +170,7 @@ def renderMarkdown(report: Mapping[str, Any]) -> str:
         out += _table(["measurement"] + [p["label"] for p in peers], rows)
     targets = evaluateTargets(summary, ours) if ours else []
     if targets:
-        out += ["", "Targets of issue 6 (the best sockservice row, one worker):", ""]
+        out += ["", "Targets of issue 6 (the best sockservice row, one worker; against bare Twisted, sockservice on CPython):", ""]
         out += _table(
             ["target", "measured", "met"],
             [
