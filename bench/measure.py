@@ -85,7 +85,8 @@ def measureOnce(
     argv = [str(loadgen), "--mode", m.mode, "--port", str(server.port), *m.args]
     if m.mode == "idle":
         return _measureIdle(m, argv + ["--conns", str(opts.idle_conns)], server, opts)
-    argv += ["--duration", str(opts.duration), "--warmup", str(opts.warmup)]
+    warmup = opts.jit_warmup if server.spec.jit else opts.warmup
+    argv += ["--duration", str(opts.duration), "--warmup", str(warmup)]
     gen = subprocess.Popen(
         argv,
         stdout=subprocess.PIPE,
@@ -96,7 +97,7 @@ def measureOnce(
     # Sample the server's CPU time, and how busy both CPUs are, across the
     # measured window (approximately: the generator times the window itself).
     cpus = [c for c in (opts.server_cpu, opts.gen_cpu) if c is not None]
-    time.sleep(opts.warmup)
+    time.sleep(warmup)
     cpu0, busy0, t0 = (
         servers.readCpuSeconds(server.pid),
         servers.readCpuBusy(cpus),
@@ -109,7 +110,7 @@ def measureOnce(
         time.monotonic(),
     )
     try:
-        out, err = gen.communicate(timeout=opts.warmup + opts.duration + 30)
+        out, err = gen.communicate(timeout=warmup + opts.duration + 30)
     except subprocess.TimeoutExpired:
         gen.kill()
         gen.communicate()

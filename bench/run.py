@@ -62,6 +62,13 @@ def parseArgs(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         help="seconds of unmeasured load first (default 0.5)",
     )
     p.add_argument(
+        "--jit-warmup",
+        type=float,
+        default=3.0,
+        help="warm-up seconds instead for servers on PyPy, whose JIT needs "
+        "them to reach its steady state (default 3)",
+    )
+    p.add_argument(
         "--idle-conns",
         type=int,
         default=5000,
@@ -126,6 +133,7 @@ def parseArgs(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     opts = p.parse_args(argv)
     if opts.quick:
         opts.rounds, opts.duration, opts.warmup, opts.idle_conns = 1, 0.5, 0.2, 500
+        opts.jit_warmup = 0.5
     return opts
 
 
@@ -234,7 +242,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "command": command,
         "settings": (
             f"{opts.rounds} rounds, servers alternating; {opts.duration:g} s measured after "
-            f"{opts.warmup:g} s warm-up; 64-byte requests; {opts.idle_conns} idle connections; "
+            f"{opts.warmup:g} s warm-up ({opts.jit_warmup:g} s on PyPy); 64-byte requests; {opts.idle_conns} idle connections; "
             f"{pinning}"
         ),
         "servers": [{"name": s.name, "label": s.label} for s in specs],

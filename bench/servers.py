@@ -42,11 +42,14 @@ class ServerSpec:
     @ivar name: short name used in results (C{"uvloop"}).
     @ivar label: human name in the report (C{"asyncio+uvloop"}).
     @ivar argv: command line, with C{{port}} standing for the port number.
+    @ivar jit: whether it runs on a JIT (PyPy), which needs a longer warm-up
+        to reach its steady state.
     """
 
     name: str
     label: str
     argv: Sequence[str]
+    jit: bool = False
 
     def command(self, port: int) -> List[str]:
         return [a.replace("{port}", str(port)) for a in self.argv]
@@ -84,8 +87,8 @@ def serverSpecs(python: str, pypy: Optional[str]) -> List[ServerSpec]:
     if pypy:
         specs += [
             ServerSpec("twisted-pypy", "bare Twisted on PyPy",
-                       [pypy, str(PEERS / "twisted_peer.py"), "--port", "{port}"]),
-            ServerSpec("sockservice-pypy", "sockservice on PyPy", _sockservice(pypy)),
+                       [pypy, str(PEERS / "twisted_peer.py"), "--port", "{port}"], jit=True),
+            ServerSpec("sockservice-pypy", "sockservice on PyPy", _sockservice(pypy), jit=True),
         ]  # fmt: skip
     return specs
 

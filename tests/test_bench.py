@@ -8,7 +8,7 @@ import json
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from bench import checks, report, results
+from bench import checks, report, results, servers
 from bench.results import Stat
 
 # A line as bench/loadgen.c prints it (tcp-rr, 50 connections).
@@ -547,3 +547,19 @@ class RenderMarkdownTests(SynchronousTestCase):
         Notes end the report.
         """
         self.assertEqual(self.lines[-1], "- figures are noisy")
+
+
+class ServerSpecTests(SynchronousTestCase):
+    """
+    L{bench.servers.serverSpecs} lists the servers; those on PyPy get the
+    JIT's longer warm-up.
+    """
+
+    def test_jit(self):
+        """
+        Exactly the PyPy rows are marked as running on a JIT, and only when a
+        PyPy is given.
+        """
+        jit = {s.name for s in servers.serverSpecs("python3", "pypy3") if s.jit}
+        self.assertEqual(jit, {"twisted-pypy", "sockservice-pypy"})
+        self.assertFalse(any(s.jit for s in servers.serverSpecs("python3", None)))
