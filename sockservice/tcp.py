@@ -31,6 +31,14 @@ from sockservice.writing import closeWhenSent, immediateWriter
 
 __all__ = ["UppercaseProtocol", "UppercaseFactory"]
 
+#: Reads start at this size and double, up to Twisted's 64 KiB, while they
+#: fill it: a short request does not pay for a 64 KiB receive buffer (on
+#: PyPy each one counts towards the next garbage collection: 13 times as
+#: many minor collections with 64 KiB reads under tcp-rr load), a bulk
+#: stream soon reads 64 KiB at a time.
+READ_SIZE_START = 4096
+READ_SIZE_MAX = 65536
+
 
 @implementer(IHalfCloseableProtocol)
 class UppercaseProtocol(Protocol, TimeoutMixin):
@@ -43,9 +51,12 @@ class UppercaseProtocol(Protocol, TimeoutMixin):
 
     factory: UppercaseFactory
     peer = ""
+    _readSize = READ_SIZE_MAX
 
     def connectionMade(self) -> None:
         self.factory.openConnections.opened(self.transport)
+        if getattr(self.transport, "bufferSize", None) == READ_SIZE_MAX:
+            self._readSize = self.transport.bufferSize = READ_SIZE_START
         self._caser = Uppercaser(self.factory.mode)
         self._write = immediateWriter(self.transport)
         try:
@@ -63,6 +74,8 @@ class UppercaseProtocol(Protocol, TimeoutMixin):
 
     def dataReceived(self, data: bytes) -> None:
         self.resetTimeout()
+        if len(data) == self._readSize < READ_SIZE_MAX:
+            self._readSize = self.transport.bufferSize = self._readSize * 2
         self._write(self._caser.feed(data))
 
     def readConnectionLost(self) -> None:

@@ -10,7 +10,12 @@ from twisted.logger import LogLevel, capturedLogs
 from twisted.trial.unittest import SynchronousTestCase
 
 from sockservice.casing import transform
-from sockservice.tcp import UppercaseFactory, UppercaseProtocol
+from sockservice.tcp import (
+    READ_SIZE_MAX,
+    READ_SIZE_START,
+    UppercaseFactory,
+    UppercaseProtocol,
+)
 
 
 def _address(host="192.0.2.7", port=40000):
@@ -70,6 +75,61 @@ class StreamTests(SynchronousTestCase):
         protocol, transport = _connect(UppercaseFactory(mode="ascii", reactor=self.clock))
         protocol.dataReceived("straße".encode())
         self.assertEqual(transport.value(), "STRAßE".encode())
+
+
+class _SizedTransport(StringTransport):
+    """
+    An in-memory transport with Twisted's read size attribute.
+    """
+
+    bufferSize = FileDescriptor.bufferSize
+
+
+class ReadSizeTests(SynchronousTestCase):
+    """
+    Reads start small and grow while they fill the buffer.
+    """
+
+    def connect(self, transport):
+        protocol = UppercaseFactory(reactor=MemoryReactorClock()).buildProtocol(_address())
+        protocol.makeConnection(transport)
+        return protocol
+
+    def test_startsSmall(self):
+        """
+        A TCP transport with Twisted's default read size reads
+        L{READ_SIZE_START} bytes at a time at first.
+        """
+        transport = _SizedTransport()
+        self.connect(transport)
+        self.assertEqual(READ_SIZE_MAX, FileDescriptor.bufferSize)
+        self.assertEqual(transport.bufferSize, READ_SIZE_START)
+
+    def test_growsWhileFull(self):
+        """
+        Each read that fills the buffer doubles it, up to L{READ_SIZE_MAX};
+        a shorter read does not.
+        """
+        transport = _SizedTransport()
+        protocol = self.connect(transport)
+        protocol.dataReceived(b"a" * 100)
+        self.assertEqual(transport.bufferSize, READ_SIZE_START)
+        sizes = []
+        for _ in range(6):
+            protocol.dataReceived(b"a" * transport.bufferSize)
+            sizes.append(transport.bufferSize)
+        self.assertEqual(sizes, [8192, 16384, 32768, 65536, 65536, 65536])
+        self.assertEqual(len(transport.value()), 100 + 4096 + 8192 + 16384 + 32768 + 2 * 65536)
+
+    def test_chosenSizeKept(self):
+        """
+        A transport whose read size was set to something else keeps it.
+        """
+        transport = _SizedTransport()
+        transport.bufferSize = 1000
+        protocol = self.connect(transport)
+        protocol.dataReceived(b"a" * 1000)
+        self.assertEqual(transport.bufferSize, 1000)
 
 
 class HalfCloseTests(SynchronousTestCase):
