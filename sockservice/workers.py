@@ -29,7 +29,7 @@ from twisted.python.failure import Failure
 from sockservice.addresses import InetAddress
 from sockservice.service import ListenFailed
 
-__all__ = ["Listener", "WorkerPool", "bindShared", "restartDelay"]
+__all__ = ["Listener", "WorkerPool", "bindShared", "restartDelay", "twistdCommand"]
 
 
 @dataclass(frozen=True)
@@ -100,6 +100,23 @@ class _Worker(ProcessProtocol):
         self.ended.callback(None)
 
 
+def twistdCommand(*args: str) -> list[str]:
+    """
+    The command line of C{twistd --nodaemon --pidfile= sockservice ARGS},
+    run by this interpreter (so a worker, or a test's server, runs in the
+    same environment as its parent).
+    """
+    return [
+        sys.executable,
+        "-c",
+        "from twisted.scripts.twistd import run; run()",
+        "--nodaemon",
+        "--pidfile=",
+        "sockservice",
+        *args,
+    ]
+
+
 class WorkerPool(Service):
     """
     Run C{count} worker processes over shared sockets; restart those that
@@ -163,15 +180,7 @@ class WorkerPool(Service):
         """
         The command line and descriptor map of worker C{index}.
         """
-        args = [
-            sys.executable,
-            "-c",
-            "from twisted.scripts.twistd import run; run()",
-            "--nodaemon",
-            "--pidfile=",
-            "sockservice",
-            *self.workerArgs,
-        ]
+        args = twistdCommand(*self.workerArgs)
         fds: dict[int, Any] = {0: "w", 1: 1, 2: 2}
         for n, (listener, shared) in enumerate(zip(self.listeners, self.sockets)):
             fds[3 + n] = shared[index].fileno()

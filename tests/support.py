@@ -18,6 +18,8 @@ from typing import Optional
 
 from twisted.trial.unittest import SkipTest, TestCase
 
+from sockservice.workers import twistdCommand
+
 __all__ = [
     "assertUsageExit",
     "ROOT",
@@ -46,21 +48,6 @@ def assertUsageExit(testCase: TestCase, status: int) -> None:
     if tuple(int(part) for part in twisted.__version__.split(".")[:2]) >= (26, 10):
         testCase.assertNotEqual(status, 0)
 
-
-def twistdCommand(*args: str) -> list[str]:
-    """
-    The command line of C{twistd -n --pidfile= sockservice ARGS}, run by this
-    interpreter (so the tests use the environment they run in).
-    """
-    return [
-        sys.executable,
-        "-c",
-        "from twisted.scripts.twistd import run; run()",
-        "--nodaemon",
-        "--pidfile=",
-        "sockservice",
-        *args,
-    ]
 
 
 class Server:
