@@ -78,7 +78,7 @@ class Options(usage.Options):
             "Casing: 'unicode' (UTF-8 aware: straße -> STRASSE; invalid UTF-8 "
             "passes unchanged) or 'ascii' (only a-z change; same length).",
         ],
-        ["idle-timeout", None, "300", "Close a TCP connection idle this many seconds (0: never)."],
+        ["idle-timeout", None, "300", "Close a TCP connection idle this many seconds, or up to 1 s more (0: never)."],
         ["max-connections", None, "10000", "Cap on open TCP connections (0: none)."],
         ["max-per-ip", None, "100", "Cap on open TCP connections per client IP address (0: none)."],
         ["backlog", None, "1024", "Listen backlog of tcp/tcp6 endpoints that do not set one."],

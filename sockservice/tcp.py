@@ -20,12 +20,12 @@ from twisted.internet.interfaces import (
 )
 from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
-from twisted.protocols.policies import TimeoutMixin
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from sockservice.casing import Uppercaser
 from sockservice.drain import OpenConnections
+from sockservice.idle import IdleSweep
 from sockservice.limits import ConnectionCounter, isLoopback
 from sockservice.writing import closeWhenSent, immediateWriter
 
@@ -41,16 +41,19 @@ READ_SIZE_MAX = 65536
 
 
 @implementer(IHalfCloseableProtocol)
-class UppercaseProtocol(Protocol, TimeoutMixin):
+class UppercaseProtocol(Protocol):
     """
     Upper-case one TCP connection's byte stream back to its sender.
 
     @ivar factory: the L{UppercaseFactory} that built this protocol.
     @ivar peer: the client's host, as counted by the factory.
+    @ivar quietSweeps: idle sweeps since the last input (see
+        L{sockservice.idle}).
     """
 
     factory: UppercaseFactory
     peer = ""
+    quietSweeps = 0
     _readSize = READ_SIZE_MAX
 
     def connectionMade(self) -> None:
@@ -65,15 +68,15 @@ class UppercaseProtocol(Protocol, TimeoutMixin):
             self.transport.setTcpNoDelay(True)
         except (AttributeError, OSError):
             pass  # not TCP (a UNIX socket, a test transport)
-        self.callLater = self.factory.reactor.callLater
-        self.setTimeout(self.factory.idleTimeout or None)
+        if self.factory.idle is not None:
+            self.factory.idle.watch(self)
         # Backpressure: the transport produces what it reads and consumes what
         # we write.  Registered as its own producer, it stops reading while its
         # write buffer is full and resumes once that buffer has drained.
         self.transport.registerProducer(self.transport, True)
 
     def dataReceived(self, data: bytes) -> None:
-        self.resetTimeout()
+        self.quietSweeps = 0
         if len(data) == self._readSize < READ_SIZE_MAX:
             self._readSize = self.transport.bufferSize = self._readSize * 2
         self._write(self._caser.feed(data))
@@ -99,12 +102,13 @@ class UppercaseProtocol(Protocol, TimeoutMixin):
         self.factory.log.info(
             "closing connection from {peer}: idle for {timeout} s",
             peer=self.peer,
-            timeout=self.timeOut,
+            timeout=self.factory.idleTimeout,
         )
         self.transport.abortConnection()
 
     def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
-        self.setTimeout(None)
+        if self.factory.idle is not None:
+            self.factory.idle.forget(self)
         self.factory.connections.closed(self.peer)
         self.factory.openConnections.closed(self.transport)
 
@@ -115,6 +119,7 @@ class UppercaseFactory(Factory):
 
     @ivar connections: the open connections, counted against the caps.
     @ivar openConnections: their transports, for a graceful stop.
+    @ivar idle: the sweep that closes idle connections (L{None}: never).
     """
 
     protocol = UppercaseProtocol
@@ -133,7 +138,8 @@ class UppercaseFactory(Factory):
         """
         @param mode: the casing mode (see L{sockservice.casing}).
         @param idleTimeout: seconds without input before a connection is
-            closed; 0 disables.
+            closed (up to a second later: see L{sockservice.idle}); 0
+            disables.
         @param maxConnections: cap on open connections; 0 disables.
         @param maxPerAddress: cap on open connections from one IP address;
             0 disables.
@@ -151,6 +157,7 @@ class UppercaseFactory(Factory):
         self.reactor = reactor
         self.connections = ConnectionCounter(maxConnections, maxPerAddress)
         self.openConnections = OpenConnections()
+        self.idle = IdleSweep(idleTimeout, reactor) if idleTimeout else None
 
     def buildProtocol(self, addr: IAddress) -> Optional[Protocol]:
         """

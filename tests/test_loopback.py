@@ -156,3 +156,49 @@ class UDPLoopbackTests(TestCase):
         replies = await collector.done
         self.assertEqual(sorted(len(r) for r, _ in replies), [0, 60000])
         self.assertIn((b"Q" * 60000, ("127.0.0.1", serverPort)), replies)
+
+
+class _QuietClient(Protocol):
+    """
+    Sends one message, then nothing; records when its reply came and when
+    the server closed the connection.
+    """
+
+    def __init__(self):
+        self.repliedAt = None
+        self.closed = Deferred()
+
+    def connectionMade(self):
+        self.transport.write(b"quiet")
+
+    def dataReceived(self, data):
+        self.repliedAt = reactor.seconds()
+
+    def connectionLost(self, reason):
+        self.closed.callback(reactor.seconds())
+
+
+class IdleLoopbackTests(TestCase):
+    """
+    Over a real socket, the idle sweep closes a silent client after the
+    timeout, and leaves no timer behind once it has.
+    """
+
+    async def test_silentClosed(self):
+        """
+        A client silent for C{idleTimeout} seconds after its last message is
+        disconnected by the server, not before; the reactor is left clean
+        (trial would report a pending sweep).
+        """
+        factory = _RecordingFactory(idleTimeout=0.3)
+        port = reactor.listenTCP(0, factory, interface="127.0.0.1")
+        self.addCleanup(port.stopListening)
+        client = _QuietClient()
+        reactor.connectTCP(
+            "127.0.0.1", port.getHost().port, ClientFactory.forProtocol(lambda: client)
+        )
+        closedAt = await client.closed
+        await gatherResults(factory.lost)
+        self.assertIsNotNone(client.repliedAt)
+        self.assertGreaterEqual(closedAt - client.repliedAt, 0.3 - 0.05)
+        self.assertEqual(len(factory.idle), 0)

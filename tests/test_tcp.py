@@ -231,14 +231,15 @@ class IdleTimeoutTests(SynchronousTestCase):
 
     def test_idleClosed(self):
         """
-        After C{idleTimeout} seconds with no input, the connection is aborted
-        (not waiting for a client that may not read), and it is logged once.
+        After C{idleTimeout} seconds with no input (and less than one sweep
+        interval more), the connection is aborted (not waiting for a client
+        that may not read), and it is logged once.
         """
         protocol, transport = _connect(self.factory)
-        self.clock.advance(9.9)
+        self.clock.pump([1] * 10)
         self.assertFalse(transport.disconnected)
         with capturedLogs() as events:
-            self.clock.advance(0.2)
+            self.clock.advance(self.factory.idle.interval)
         self.assertTrue(transport.disconnected)
         self.assertEqual(len(events), 1)
         self.assertIn("idle", events[0]["log_format"])
