@@ -12,7 +12,8 @@ queued, and leaves anything the socket did not take (and every error) to the
 transport's own buffered path, so ordering, backpressure and error handling
 stay Twisted's.  L{closeWhenSent} does the same for C{loseConnection}: with
 nothing left to send it closes in this turn, saving a textbook client's
-connection two more C{epoll_ctl} calls, an empty send and a dispatch.
+connection two more C{epoll_ctl} calls, an empty send, a C{shutdown} and a
+dispatch.
 """
 
 from __future__ import annotations
@@ -77,7 +78,8 @@ def closeWhenSent(transport: ITransport) -> None:
     Twisted's C{loseConnection} always waits for the next writable event to
     flush the buffer; when the buffer is empty and no producer is registered
     there is nothing to wait for, so the connection closes (orderly: a FIN,
-    not a reset) and C{connectionLost} runs before this returns.  Otherwise,
+    not a reset, sent by C{close()} alone) and C{connectionLost} runs before
+    this returns.  Otherwise,
     and for any transport but plain TCP, it is C{loseConnection} unchanged.
     """
     if (
@@ -90,6 +92,10 @@ def closeWhenSent(transport: ITransport) -> None:
     ):
         transport.stopReading()
         transport.stopWriting()
+        # This process alone holds the socket (close-on-exec, never passed
+        # on), so close() sends the FIN: the shutdown() Twisted makes first
+        # "just to be safe" would be one more system call per connection.
+        transport._shouldShutdown = False
         transport.connectionLost(_DONE)
     else:
         transport.loseConnection()

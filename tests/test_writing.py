@@ -35,7 +35,22 @@ class _Client(Protocol):
             self.transport.loseConnection()
 
     def connectionLost(self, reason):
+        self.reason = reason
         self.done.callback(self.received)
+
+
+class _RecordingSocket:
+    """
+    A socket that records the names of the methods called on it.
+    """
+
+    def __init__(self, socket):
+        self._socket = socket
+        self.called = []
+
+    def __getattr__(self, name):
+        self.called.append(name)
+        return getattr(self._socket, name)
 
 
 class _LoopbackTestCase(TestCase):
@@ -117,6 +132,18 @@ class CloseWhenSentTests(_LoopbackTestCase):
         self.assertNotIn(transport, reactor.getReaders())
         self.assertNotIn(transport, reactor.getWriters())
         self.assertEqual(await client.done, b"hello")
+
+    async def test_closeWithoutShutdown(self):
+        """
+        The socket is closed with one C{close()}, no C{shutdown()} first, and
+        the client still sees an orderly close (a FIN, not a reset).
+        """
+        transport, client = await self.connect(0)
+        transport.socket = recording = _RecordingSocket(transport.socket)
+        closeWhenSent(transport)
+        self.assertEqual(recording.called, ["close"])
+        self.assertEqual(await client.done, b"")
+        self.assertTrue(client.reason.check(ConnectionDone))
 
     async def test_waitsForQueue(self):
         """
