@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import resource
 import socket
+import sys
 from typing import Any, Optional
 
 from twisted.application.service import MultiService, Service
@@ -30,7 +31,7 @@ __all__ = [
     "socketFamily",
     "TCPListener",
     "UDPListener",
-    "SockService", "ListenFailed", "raiseFileLimit"]
+    "SockService", "ListenFailed", "raiseFileLimit", "setListenerNoDelay"]
 
 
 class ListenFailed(SystemExit):
@@ -76,6 +77,8 @@ class TCPListener(Service):
         self.port = port
         self._waiting = None
         _ensureNonBlocking(port)
+        if setListenerNoDelay(port) and hasattr(self.factory, "acceptedNoDelay"):
+            self.factory.acceptedNoDelay = True
         address = port.getHost()
         self.log.info(
             "sockservice: listening on TCP {host}:{port}",
@@ -157,6 +160,28 @@ def _ensureNonBlocking(port: object) -> None:
     fileno = getattr(port, "fileno", None)
     if fileno is not None:
         setNonBlocking(fileno())
+
+
+def setListenerNoDelay(port: object) -> bool:
+    """
+    Set C{TCP_NODELAY} on a listening TCP socket.
+
+    Linux copies it to every connection accepted from that socket, which
+    spares each connection a C{setsockopt} of its own.
+
+    @return: whether connections accepted from C{port} will have
+        C{TCP_NODELAY} set: only on Linux, and only for a TCP socket.
+    """
+    skt = getattr(port, "socket", None)
+    if skt is None or not sys.platform.startswith("linux"):
+        return False
+    if skt.family not in (socket.AF_INET, socket.AF_INET6):
+        return False
+    try:
+        skt.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except OSError:
+        return False
+    return True
 
 
 def socketFamily(fileno: int) -> int:

@@ -62,12 +62,14 @@ class UppercaseProtocol(Protocol):
             self._readSize = self.transport.bufferSize = READ_SIZE_START
         self._caser = Uppercaser(self.factory.mode)
         self._write = immediateWriter(self.transport)
-        try:
-            # Echo traffic is small writes answered at once: Nagle's algorithm
-            # with the peer's delayed ACK would stall it by up to 40 ms.
-            self.transport.setTcpNoDelay(True)
-        except (AttributeError, OSError):
-            pass  # not TCP (a UNIX socket, a test transport)
+        if not self.factory.acceptedNoDelay:
+            try:
+                # Echo traffic is small writes answered at once: Nagle's
+                # algorithm with the peer's delayed ACK would stall it by up
+                # to 40 ms.
+                self.transport.setTcpNoDelay(True)
+            except (AttributeError, OSError):
+                pass  # not TCP (a UNIX socket, a test transport)
         if self.factory.idle is not None:
             self.factory.idle.watch(self)
         # Backpressure: the transport produces what it reads and consumes what
@@ -120,11 +122,15 @@ class UppercaseFactory(Factory):
     @ivar connections: the open connections, counted against the caps.
     @ivar openConnections: their transports, for a graceful stop.
     @ivar idle: the sweep that closes idle connections (L{None}: never).
+    @ivar acceptedNoDelay: whether every connection arrives with
+        C{TCP_NODELAY} already set, copied from its listening socket (set by
+        L{sockservice.service.TCPListener}); otherwise each sets it itself.
     """
 
     protocol = UppercaseProtocol
     noisy = False
     log = Logger()
+    acceptedNoDelay = False
 
     def __init__(
         self,

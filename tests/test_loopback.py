@@ -4,12 +4,21 @@ Real sockets on 127.0.0.1, in this process: the protocols over the reactor's
 own TCP and UDP transports.
 """
 
+import os
+import shutil
+import socket
+import sys
+import tempfile
+from unittest import SkipTest
+
 from twisted.internet import reactor
+from twisted.internet.endpoints import TCP4ServerEndpoint, UNIXServerEndpoint
 from twisted.internet.defer import Deferred, gatherResults
 from twisted.internet.protocol import ClientFactory, DatagramProtocol, Protocol
 from twisted.internet.task import LoopingCall
 from twisted.trial.unittest import TestCase
 
+from sockservice.service import TCPListener
 from sockservice.tcp import UppercaseFactory
 from sockservice.udp import UppercaseDatagramProtocol
 
@@ -202,3 +211,52 @@ class IdleLoopbackTests(TestCase):
         self.assertIsNotNone(client.repliedAt)
         self.assertGreaterEqual(closedAt - client.repliedAt, 0.3 - 0.05)
         self.assertEqual(len(factory.idle), 0)
+
+
+class ListenerNoDelayTests(TestCase):
+    """
+    L{TCPListener} sets C{TCP_NODELAY} on its listening socket, where the
+    kernel hands it on to every accepted connection (Linux), and tells the
+    factory so that connections skip their own C{setsockopt}.
+    """
+
+    async def test_accepted(self):
+        """
+        A connection accepted by a TCP listener has C{TCP_NODELAY} set,
+        though its protocol did not set it.
+        """
+        if not sys.platform.startswith("linux"):
+            raise SkipTest("Linux copies TCP_NODELAY to accepted sockets")
+        factory = _RecordingFactory()
+        listener = TCPListener(
+            "TCP test", TCP4ServerEndpoint(reactor, 0, interface="127.0.0.1"), factory
+        )
+        listener.startService()
+        self.addCleanup(listener.stopService)
+        self.assertTrue(factory.acceptedNoDelay)
+        client = _QuietClient()
+        reactor.connectTCP(
+            "127.0.0.1",
+            listener.port.getHost().port,
+            ClientFactory.forProtocol(lambda: client),
+        )
+        await _poll(lambda: factory.built)
+        server = factory.built[0].transport
+        self.assertTrue(server.socket.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+        server.loseConnection()
+        await client.closed
+        await gatherResults(factory.lost)
+
+    async def test_unixListener(self):
+        """
+        A UNIX socket listener leaves the factory's connections to set it
+        themselves (where they can).
+        """
+        factory = _RecordingFactory()
+        directory = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, directory)
+        path = os.path.join(directory, "s")
+        listener = TCPListener("UNIX test", UNIXServerEndpoint(reactor, path), factory)
+        listener.startService()
+        self.addCleanup(listener.stopService)
+        self.assertFalse(factory.acceptedNoDelay)

@@ -219,6 +219,49 @@ class BackpressureTests(SynchronousTestCase):
         self.assertEqual(transport.sent, data.upper())
 
 
+class _NoDelayTransport(StringTransport):
+    """
+    A transport that records the C{setTcpNoDelay} calls made on it.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.noDelayCalls = []
+
+    def setTcpNoDelay(self, enabled):
+        self.noDelayCalls.append(enabled)
+
+
+class NoDelayTests(SynchronousTestCase):
+    """
+    Every connection runs with Nagle's algorithm off, set by the connection
+    unless its listener already handed it over that way.
+    """
+
+    def _connect(self, factory):
+        protocol = factory.buildProtocol(_address())
+        transport = _NoDelayTransport(peerAddress=_address())
+        protocol.makeConnection(transport)
+        return transport
+
+    def test_setByConnection(self):
+        """
+        By default each connection sets C{TCP_NODELAY} itself.
+        """
+        transport = self._connect(UppercaseFactory(reactor=MemoryReactorClock()))
+        self.assertEqual(transport.noDelayCalls, [True])
+
+    def test_inheritedFromListener(self):
+        """
+        When the listeners set it for every connection they accept, the
+        connection makes no call of its own.
+        """
+        factory = UppercaseFactory(reactor=MemoryReactorClock())
+        factory.acceptedNoDelay = True
+        transport = self._connect(factory)
+        self.assertEqual(transport.noDelayCalls, [])
+
+
 class IdleTimeoutTests(SynchronousTestCase):
     """
     Idle connections are closed after the idle timeout, measured by the
