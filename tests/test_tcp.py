@@ -115,11 +115,14 @@ class ReadSizeTests(SynchronousTestCase):
         protocol.dataReceived(b"a" * 100)
         self.assertEqual(transport.bufferSize, READ_SIZE_START)
         sizes = []
-        for _ in range(6):
+        for _ in range(8):
             protocol.dataReceived(b"a" * transport.bufferSize)
             sizes.append(transport.bufferSize)
-        self.assertEqual(sizes, [8192, 16384, 32768, 65536, 65536, 65536])
-        self.assertEqual(len(transport.value()), 100 + 4096 + 8192 + 16384 + 32768 + 2 * 65536)
+        self.assertEqual(sizes, [2048, 4096, 8192, 16384, 32768, 65536, 65536, 65536])
+        self.assertEqual(
+            len(transport.value()),
+            100 + 1024 + 2048 + 4096 + 8192 + 16384 + 32768 + 2 * 65536,
+        )
 
     def test_chosenSizeKept(self):
         """
