@@ -87,8 +87,7 @@ class IdleSweep:
         """
         self._watched.pop(connection, None)
         if not self._watched and self._call is not None:
-            if self._call.active():
-                self._call.cancel()
+            self._call.cancel()
             self._call = None
 
     def __len__(self) -> int:
@@ -100,6 +99,7 @@ class IdleSweep:
         every watched connection; close those past the limit; schedule the
         next sweep if any connection is still watched.
         """
+        self._call = None
         now = self._clock.seconds()
         intervals = 1 + max(0, int((now - self._due) / self.interval))
         self._due += intervals * self.interval
@@ -110,5 +110,5 @@ class IdleSweep:
             if quiet > limit:
                 self.forget(connection)
                 connection.timeoutConnection()
-        if self._watched:
+        if self._watched and self._call is None:
             self._call = self._clock.callLater(self._due - now, self._sweep)

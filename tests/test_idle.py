@@ -141,6 +141,27 @@ class IdleSweepTests(SynchronousTestCase):
         self.assertEqual(first.closedAt, 11)
         self.assertEqual(self.clock.getDelayedCalls(), [])
 
+    def test_watchDuringSweep(self):
+        """
+        A connection watched while a sweep closes the last one (as a close
+        that lets a new client in might) leaves exactly one timer pending.
+        """
+        sweep = IdleSweep(10, self.clock)
+        newcomer = FakeConnection(self.clock)
+
+        class Replaced(FakeConnection):
+            def timeoutConnection(self):
+                super().timeoutConnection()
+                sweep.watch(newcomer)
+
+        sweep.watch(Replaced(self.clock))
+        self.clock.pump([1] * 11)
+        self.assertEqual(len(sweep), 1)
+        self.assertEqual(len(self.clock.getDelayedCalls()), 1)
+        self.clock.pump([1] * 11)
+        self.assertEqual(newcomer.closedAt, 22)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
     def test_lateReactor(self):
         """
         A reactor that runs late sweeps once, counting every interval it
