@@ -226,29 +226,27 @@ async def _uppercase(
     await close()
 
 
-async def runTCP(reactor: Any, options: usage.Options, console: Console) -> None:
+def _runner(makeClient: Any, name: str) -> Any:
     """
-    The C{tcp} subcommand.
+    The C{name} subcommand: lines from the command line or standard input
+    through a client made by C{makeClient(reactor, host, port, timeout,
+    retries)}.
     """
-    client = lineClient(
-        reactor,
-        options["host"],
-        options["port"],
-        options["timeout"],
-        options["retries"],
-    )
-    await _uppercase(client.request, client.close, options, console)
+
+    async def run(reactor: Any, options: usage.Options, console: Console) -> None:
+        client = makeClient(
+            reactor,
+            options["host"],
+            options["port"],
+            options["timeout"],
+            options["retries"],
+        )
+        await _uppercase(client.request, client.close, options, console)
+
+    run.__name__ = run.__qualname__ = f"run{name.upper()}"
+    run.__doc__ = f"The C{{{name}}} subcommand."
+    return run
 
 
-async def runUDP(reactor: Any, options: usage.Options, console: Console) -> None:
-    """
-    The C{udp} subcommand.
-    """
-    client = DatagramClient(
-        reactor,
-        options["host"],
-        options["port"],
-        options["timeout"],
-        options["retries"],
-    )
-    await _uppercase(client.request, client.close, options, console)
+runTCP = _runner(lineClient, "tcp")
+runUDP = _runner(DatagramClient, "udp")

@@ -11,7 +11,7 @@ import re
 import socket
 import subprocess
 import sys
-from typing import List
+from typing import Any, List
 
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
@@ -131,6 +131,21 @@ class CommandEndToEndTests(SynchronousTestCase):
     C{--command} with a real allow-list and real processes.
     """
 
+    def startCommandServer(self, allow: str, *extra: str) -> Any:
+        """
+        Start twistd with the command service alone on a loopback TCP port.
+        """
+        return startServer(
+            self,
+            "--command",
+            "tcp:0:interface=127.0.0.1",
+            "--command-allow",
+            allow,
+            *extra,
+            tcp=1,
+            udp=0,
+        )
+
     def allowFile(self) -> str:
         path = tempPath(self)
         with open(path, "w") as f:
@@ -139,15 +154,7 @@ class CommandEndToEndTests(SynchronousTestCase):
 
     def test_run(self) -> None:
         """An allowed command runs and is logged with peer, name and status; others are refused."""
-        server = startServer(
-            self,
-            "--command",
-            "tcp:0:interface=127.0.0.1",
-            "--command-allow",
-            self.allowFile(),
-            tcp=1,
-            udp=0,
-        )
+        server = self.startCommandServer(self.allowFile())
         with socket.create_connection((HOST, server.tcp[0]), timeout=10) as s:
             s.sendall(frame(b"run", b"hello") + frame(b"run", b"hello; rm -rf /"))
             self.assertEqual(readFrame(s), [b"exit 0", b"hi\n", b""])
@@ -158,15 +165,7 @@ class CommandEndToEndTests(SynchronousTestCase):
 
     def test_textbookClient(self) -> None:
         """The blocking netstring client in examples/ gets a whole reply."""
-        server = startServer(
-            self,
-            "--command",
-            "tcp:0:interface=127.0.0.1",
-            "--command-allow",
-            self.allowFile(),
-            tcp=1,
-            udp=0,
-        )
+        server = self.startCommandServer(self.allowFile())
         result = subprocess.run(
             [
                 sys.executable,
@@ -185,17 +184,7 @@ class CommandEndToEndTests(SynchronousTestCase):
         token = tempPath(self)
         with open(token, "w") as f:
             f.write("a-long-enough-secret\n")
-        server = startServer(
-            self,
-            "--command",
-            "tcp:0:interface=127.0.0.1",
-            "--command-allow",
-            self.allowFile(),
-            "--command-token-file",
-            token,
-            tcp=1,
-            udp=0,
-        )
+        server = self.startCommandServer(self.allowFile(), "--command-token-file", token)
         with socket.create_connection((HOST, server.tcp[0]), timeout=10) as s:
             s.sendall(frame(b"run", b"hello"))
             self.assertEqual(readFrame(s)[0], b"refused unauthorized")
