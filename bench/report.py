@@ -14,7 +14,8 @@ from typing import Any, List, Mapping, Optional, Sequence
 from bench.checks import evaluateTargets, generatorCheck
 from bench.results import MEASUREMENTS, Stat, median, ratio
 
-__all__ = ["formatNumber", "formatStat", "renderMarkdown"]
+__all__ = ["formatNumber", "formatStat", "markdownTable", "contextLines",
+           "renderMarkdown", "splice"]
 
 
 def formatNumber(x: float, unit: str = "") -> str:
@@ -47,13 +48,41 @@ def formatStat(stat: Optional[Stat], unit: str = "") -> str:
     )
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> List[str]:
+def splice(text: str, start: str, end: str, insert: str) -> str:
+    """
+    C{text} with what lies between the markers C{start} and C{end} replaced
+    by C{insert} (on a line of its own after C{start}).
+
+    @raise ValueError: if a marker is missing.
+    """
+    begin = text.index(start) + len(start)
+    return text[:begin] + "\n" + insert + text[text.index(end, begin) :]
+
+
+def markdownTable(header: Sequence[str], rows: Sequence[Sequence[str]]) -> List[str]:
+    """
+    The lines of a Markdown table.
+    """
     lines = [
         "| " + " | ".join(header) + " |",
         "|" + "|".join(["---"] * len(header)) + "|",
     ]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return lines
+
+
+def contextLines(report: Mapping[str, Any]) -> List[str]:
+    """
+    A report's opening list: its C{machine}, C{date}, C{command} and
+    C{settings}.
+    """
+    return [
+        f"- Machine: {report['machine']}",
+        f"- Date: {report['date']}",
+        f"- Command: `{report['command']}`",
+        f"- Settings: {report['settings']}",
+        "",
+    ]
 
 
 def renderMarkdown(report: Mapping[str, Any]) -> str:
@@ -78,12 +107,7 @@ def renderMarkdown(report: Mapping[str, Any]) -> str:
     peers = [s for s in servers if s["name"] not in ours]
     label = {s["name"]: s["label"] for s in report["servers"]}
     limit = report.get("noise_limit")
-    out = [
-        f"- Machine: {report['machine']}",
-        f"- Date: {report['date']}",
-        f"- Command: `{report['command']}`",
-        f"- Settings: {report['settings']}",
-        "",
+    out = contextLines(report) + [
         "Median (min–max) over the rounds; higher is better except idle memory."
         + (
             f" Runs with other load above {limit:g}% of a core are left out where a"
@@ -106,7 +130,7 @@ def renderMarkdown(report: Mapping[str, Any]) -> str:
             text += " *"
         return text
 
-    out += _table(
+    out += markdownTable(
         ["server"]
         + [f"{m.title} ({'KiB/conn' if m.unit == 'B/conn' else m.unit})" for m in ms],
         [[s["label"]] + [cell(s["name"], m) for m in ms] for s in servers],
@@ -145,7 +169,7 @@ def renderMarkdown(report: Mapping[str, Any]) -> str:
             )
             row.append(f"{errors:.0f} / {connErrors:.0f}")
             rows.append(row)
-        out += _table(
+        out += markdownTable(
             ["server"]
             + [m.title for m in lat]
             + ["UDP loss % (max)", "verification / connection errors"],
@@ -167,11 +191,11 @@ def renderMarkdown(report: Mapping[str, Any]) -> str:
                 )
                 row.append("–" if r is None else f"{r:.2f}×")
             rows.append(row)
-        out += _table(["measurement"] + [p["label"] for p in peers], rows)
+        out += markdownTable(["measurement"] + [p["label"] for p in peers], rows)
     targets = evaluateTargets(summary, ours) if ours else []
     if targets:
         out += ["", "Targets of issue 6 (the best sockservice row, one worker; against bare Twisted, sockservice on CPython):", ""]
-        out += _table(
+        out += markdownTable(
             ["target", "measured", "met"],
             [
                 [t["target"], f"{t['ratio']:.2f}×", "yes" if t["met"] else "**no**"]
@@ -205,7 +229,7 @@ def renderMarkdown(report: Mapping[str, Any]) -> str:
                     verdict,
                 ]
             )
-        out += _table(
+        out += markdownTable(
             [
                 "measurement",
                 "fastest server",

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import checks, environment, results, servers  # noqa: E402
 from bench.measure import runAll  # noqa: E402
-from bench.report import renderMarkdown  # noqa: E402
+from bench.report import renderMarkdown, splice  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
 DEFAULT_SERVERS = (
@@ -276,9 +276,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 def _updateReadme(markdown: str) -> None:
     readme = BENCH / "README.md"
-    text = readme.read_text()
-    start, end = text.index(README_START) + len(README_START), text.index(README_END)
-    readme.write_text(text[:start] + "\n" + markdown + text[end:])
+    readme.write_text(splice(readme.read_text(), README_START, README_END, markdown))
 
 
 if __name__ == "__main__":

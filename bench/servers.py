@@ -1,6 +1,6 @@
 """
-The servers under test, as processes: how each is started (pinned to one
-CPU), how the harness knows it is ready, how it is stopped, and how its
+The servers under test, as processes: how each is started (pinned to its
+CPUs), how the harness knows it is ready, how it is stopped, and how its
 resident memory and CPU time are read from C{/proc}.
 """
 
@@ -13,7 +13,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, List, Optional, Sequence
+from typing import IO, Collection, Dict, List, Optional, Sequence, Union
 
 __all__ = [
     "ServerSpec",
@@ -23,7 +23,10 @@ __all__ = [
     "startServer",
     "readRss",
     "readCpuSeconds",
+    "readTreeCpuSeconds",
     "readCpuBusy",
+    "processTree",
+    "sockserviceCommand",
 ]
 
 BENCH = Path(__file__).resolve().parent
@@ -55,7 +58,11 @@ class ServerSpec:
         return [a.replace("{port}", str(port)) for a in self.argv]
 
 
-def _sockservice(python: str, *extra: str) -> List[str]:
+def sockserviceCommand(python: str, *extra: str) -> List[str]:
+    """
+    C{twistd -n sockservice} on TCP and UDP C{{port}} of 127.0.0.1, run by
+    C{python}, with C{extra} options.
+    """
     return [
         python, "-c", _TWISTD, "-n", "--pidfile=", "sockservice",
         "--tcp", "tcp:{port}:interface=127.0.0.1",
@@ -80,15 +87,15 @@ def serverSpecs(python: str, pypy: Optional[str]) -> List[ServerSpec]:
                    [python, str(PEERS / "asyncio_peer.py"), "--uvloop", "--port", "{port}"]),
         ServerSpec("twisted", "bare Twisted",
                    [python, str(PEERS / "twisted_peer.py"), "--port", "{port}"]),
-        ServerSpec("sockservice", "sockservice", _sockservice(python)),
+        ServerSpec("sockservice", "sockservice", sockserviceCommand(python)),
         ServerSpec("sockservice-ascii", "sockservice --case ascii",
-                   _sockservice(python, "--case", "ascii")),
+                   sockserviceCommand(python, "--case", "ascii")),
     ]  # fmt: skip
     if pypy:
         specs += [
             ServerSpec("twisted-pypy", "bare Twisted on PyPy",
                        [pypy, str(PEERS / "twisted_peer.py"), "--port", "{port}"], jit=True),
-            ServerSpec("sockservice-pypy", "sockservice on PyPy", _sockservice(pypy), jit=True),
+            ServerSpec("sockservice-pypy", "sockservice on PyPy", sockserviceCommand(pypy), jit=True),
         ]  # fmt: skip
     return specs
 
@@ -127,6 +134,42 @@ def readCpuSeconds(pid: int) -> float:
     stat = Path(f"/proc/{pid}/stat").read_text()
     fields = stat[stat.rindex(")") + 2 :].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def processTree(pid: int) -> List[int]:
+    """
+    Process C{pid} and all its descendants alive now (from C{/proc}).
+    """
+    children: Dict[int, List[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # ended meanwhile
+        ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+    tree, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        tree.append(p)
+        todo.extend(children.get(p, ()))
+    return tree
+
+
+def readTreeCpuSeconds(pid: int) -> float:
+    """
+    L{readCpuSeconds} summed over process C{pid} and its descendants: a
+    server with C{--workers} does its work in child processes.
+    """
+    total = 0.0
+    for p in processTree(pid):
+        try:
+            total += readCpuSeconds(p)
+        except OSError:
+            pass  # ended meanwhile
+    return total
 
 
 def readCpuBusy(cpus: Sequence[int]) -> float:
@@ -220,19 +263,22 @@ class RunningServer:
         self._log.close()
 
 
-def startServer(spec: ServerSpec, cpu: Optional[int], logPath: Path) -> RunningServer:
+def startServer(
+    spec: ServerSpec, cpu: Union[int, Collection[int], None], logPath: Path
+) -> RunningServer:
     """
-    Start C{spec} on a free port, pinned to C{cpu} (if not C{None}), its
-    output appended to C{logPath}.
+    Start C{spec} on a free port, pinned to C{cpu} (a CPU or a set of them;
+    not pinned if C{None}), its output appended to C{logPath}.
     """
+    cpus = {cpu} if isinstance(cpu, int) else cpu
     port = freePort()
     log = open(logPath, "ab")
     log.write(f"\n=== {time.strftime('%H:%M:%S')} {spec.name} port {port}\n".encode())
     log.flush()
 
     def pin() -> None:
-        if cpu is not None:
-            os.sched_setaffinity(0, {cpu})
+        if cpus is not None:
+            os.sched_setaffinity(0, cpus)
 
     process = subprocess.Popen(
         spec.command(port),
