@@ -5,6 +5,9 @@ L{bench.checks}, L{bench.report} and L{bench.scaling}.  The benchmark itself nev
 """
 
 import json
+import os
+import subprocess
+import sys
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -549,6 +552,44 @@ class RenderMarkdownTests(SynchronousTestCase):
         Notes end the report.
         """
         self.assertEqual(self.lines[-1], "- figures are noisy")
+
+
+# Uses some CPU, says so, then waits for its standard input to close.
+CHILD = (
+    "import sys\n"
+    "sum(range(3 * 10**6))\n"
+    "print('busy', flush=True)\n"
+    "sys.stdin.read()\n"
+)
+
+
+class ProcessTreeTests(SynchronousTestCase):
+    """
+    L{servers.processTree} and L{servers.readTreeCpuSeconds} see a server's
+    worker processes.
+    """
+
+    def test_children(self):
+        """
+        A child process is in its parent's tree, and its CPU time is counted.
+        """
+        child = subprocess.Popen(
+            [sys.executable, "-c", CHILD],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        self.addCleanup(child.wait)
+        self.addCleanup(child.stdout.close)
+        self.addCleanup(child.stdin.close)
+        self.assertEqual(child.stdout.readline(), b"busy\n")
+        tree = servers.processTree(os.getpid())
+        self.assertEqual(tree[0], os.getpid())
+        self.assertIn(child.pid, tree)
+        self.assertGreaterEqual(
+            servers.readTreeCpuSeconds(os.getpid()),
+            servers.readCpuSeconds(os.getpid()) + servers.readCpuSeconds(child.pid),
+        )
+        self.assertEqual(servers.processTree(child.pid), [child.pid])
 
 
 class ServerSpecTests(SynchronousTestCase):
