@@ -87,8 +87,9 @@ def contextLines(report: Mapping[str, Any]) -> List[str]:
 
 def renderMarkdown(report: Mapping[str, Any]) -> str:
     """
-    The report as Markdown: context, results, latency and quality, ratios of
-    sockservice to each peer, targets, the generator check and notes.
+    The report as Markdown: context, results, latency and quality, server
+    CPU per operation, ratios of sockservice to each peer, targets, the
+    generator check and notes.
 
     @param report: a dict with C{machine}, C{date}, C{command}, C{settings}
         (strings), C{servers} (list of C{{"name", "label"}}), C{summary} (as
@@ -174,6 +175,29 @@ def renderMarkdown(report: Mapping[str, Any]) -> str:
             + [m.title for m in lat]
             + ["UDP loss % (max)", "verification / connection errors"],
             rows,
+        )
+    perOp = [
+        m
+        for m in ms
+        if any("server_us_per_op" in summary[s["name"]].get(m.key, {}) for s in servers)
+    ]
+    if perOp:
+        out += [
+            "",
+            "Server CPU per operation in µs (medians; lower is better): what each"
+            " request, connection or datagram cost the server, whatever capped the rate:",
+            "",
+        ]
+        out += markdownTable(
+            ["server"] + [m.title for m in perOp],
+            [
+                [s["label"]]
+                + [
+                    formatStat(summary[s["name"]].get(m.key, {}).get("server_us_per_op"))
+                    for m in perOp
+                ]
+                for s in servers
+            ],
         )
     for mine in ours:
         out += [

@@ -147,7 +147,9 @@ def sampleValues(
     """
     The values one run contributes: C{value} (the headline figure in
     C{m.unit}), C{errors}, C{conn_errors}, C{gen_cpu_pct}, and where they apply
-    C{p50_us}, C{p99_us}, C{loss_pct}, C{server_cpu_pct}.
+    C{p50_us}, C{p99_us}, C{loss_pct}, C{server_cpu_pct} and
+    C{server_us_per_op} (the server's CPU time per request, connection or
+    datagram: how efficient it is, even where the generator limits the rate).
 
     @param rssBefore: the server's resident bytes before the idle connections.
     @param rssAfter: the same with the idle connections open.
@@ -172,6 +174,8 @@ def sampleValues(
         values["value"] = float(result["mb_per_s"])
     else:
         values["value"] = float(result["rate"])
+        if serverCpuPct is not None and values["value"] > 0:
+            values["server_us_per_op"] = serverCpuPct * 1e4 / values["value"]
     if m.latency and result.get("p50_us", -1) >= 0:
         values["p50_us"] = float(result["p50_us"])
         values["p99_us"] = float(result["p99_us"])
