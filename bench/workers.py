@@ -128,21 +128,24 @@ def measureOnce(
         )
         for i in range(generators)
     ]
-    time.sleep(opts.warmup)
-    cpu0, t0 = servers.readTreeCpuSeconds(server.pid), time.monotonic()
-    time.sleep(opts.duration)
-    cpu1, t1 = servers.readTreeCpuSeconds(server.pid), time.monotonic()
-    parsed = []
-    for gen in gens:
-        try:
+    try:
+        time.sleep(opts.warmup)
+        cpu0, t0 = servers.readTreeCpuSeconds(server.pid), time.monotonic()
+        time.sleep(opts.duration)
+        cpu1, t1 = servers.readTreeCpuSeconds(server.pid), time.monotonic()
+        parsed = []
+        for gen in gens:
             out, err = gen.communicate(timeout=opts.warmup + opts.duration + 30)
-        except subprocess.TimeoutExpired:
-            gen.kill()
-            gen.communicate()
-            raise RuntimeError("a generator did not finish")
-        if gen.returncode != 0:
-            raise RuntimeError(f"a generator failed ({gen.returncode}): {err.strip()}")
-        parsed.append(results.parseGeneratorLine(out))
+            if gen.returncode != 0:
+                raise RuntimeError(f"a generator failed ({gen.returncode}): {err.strip()}")
+            parsed.append(results.parseGeneratorLine(out))
+    except subprocess.TimeoutExpired:
+        raise RuntimeError("a generator did not finish")
+    finally:
+        for gen in gens:  # only those left after an error
+            if gen.poll() is None:
+                gen.kill()
+                gen.communicate()
     return scaling.combine(
         parsed, len(genCpus), serverCpuPct=100.0 * (cpu1 - cpu0) / (t1 - t0)
     )
