@@ -148,7 +148,8 @@ class AgainstServiceTests(_Checks):
         assert producer.stdout is not None
         with tempfile.TemporaryFile() as out:
             client = subprocess.run(
-                [sys.executable, "-c", PEAK_RSS] + clientCommand() + ["tcp", "--port", self.tcp],
+                [sys.executable, "-c", PEAK_RSS, *clientCommand()]
+                + ["tcp", "--port", self.tcp],
                 stdin=producer.stdout,
                 stdout=out,
                 stderr=subprocess.PIPE,
