@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from bench.report import contextLines, formatStat, markdownTable
-from bench.results import MEASUREMENTS, Measurement, Stat, summarize
+from bench import results
+from bench.results import MEASUREMENTS, Measurement, Stat
 
 __all__ = [
     "SCALING_MEASUREMENTS",
@@ -127,28 +128,12 @@ def aggregate(
     samples: Sequence[Mapping[str, Any]],
 ) -> Dict[int, Dict[str, Dict[str, Stat]]]:
     """
-    Summaries by worker count, then measurement, then value: the median,
-    minimum and maximum over rounds (errors are totals, as in
-    L{bench.results.aggregate}).
+    L{bench.results.aggregate} by worker count (each sample's C{workers})
+    instead of by server: the median, minimum and maximum over rounds, and
+    error totals.
     """
-    grouped: Dict[int, Dict[str, List[Mapping[str, float]]]] = {}
-    for s in samples:
-        grouped.setdefault(int(s["workers"]), {}).setdefault(
-            s["measurement"], []
-        ).append(s["values"])
-    summary: Dict[int, Dict[str, Dict[str, Stat]]] = {}
-    for workers, byMeasurement in grouped.items():
-        for key, runs in byMeasurement.items():
-            entry: Dict[str, Stat] = {}
-            for name in ("value", "server_cpu_pct", "gen_cpu_pct", "loss_pct"):
-                found = [r[name] for r in runs if name in r]
-                if found:
-                    entry[name] = summarize(found)
-            for name in ("errors", "conn_errors"):
-                total = sum(r.get(name, 0.0) for r in runs)
-                entry[name + "_total"] = Stat(total, total, total, len(runs))
-            summary.setdefault(workers, {})[key] = entry
-    return summary
+    summary = results.aggregate([{**s, "server": int(s["workers"])} for s in samples])
+    return {int(workers): byKey for workers, byKey in summary.items()}
 
 
 def _speedup(

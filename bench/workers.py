@@ -24,7 +24,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import environment, results, scaling, servers  # noqa: E402
-from bench.measure import Progress  # noqa: E402
+from bench.measure import Progress, waitQuiet  # noqa: E402
 from bench.report import splice  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
@@ -87,21 +87,18 @@ def waitWorkers(
     server: servers.RunningServer, workers: int, timeout: float = 60.0
 ) -> None:
     """
-    Wait until all C{workers} are running and the server's processes are
-    quiet (under 10% of a core over 0.2 s): started, not still starting.
+    Wait until all C{workers} are running (a parent and its children, when
+    there is more than one), then until they are quiet (L{waitQuiet}).
     """
+    processes = workers + 1 if workers > 1 else 1
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while len(servers.processTree(server.pid)) < processes:
         if not server.alive():
             raise RuntimeError(f"exited with status {server.process.returncode}")
-        if len(servers.processTree(server.pid)) >= (workers + 1 if workers > 1 else 1):
-            cpu0 = servers.readTreeCpuSeconds(server.pid)
-            time.sleep(0.2)
-            if servers.readTreeCpuSeconds(server.pid) - cpu0 < 0.02:
-                return
-        else:
-            time.sleep(0.1)
-    raise RuntimeError(f"{workers} workers not ready after {timeout:.0f} s")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{workers} workers not ready after {timeout:.0f} s")
+        time.sleep(0.1)
+    waitQuiet(server)
 
 
 def measureOnce(

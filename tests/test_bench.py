@@ -576,10 +576,10 @@ class RenderMarkdownTests(SynchronousTestCase):
         self.assertEqual(self.lines[-1], "- figures are noisy")
 
 
-# Uses some CPU, says so, then waits for its standard input to close.
+# Uses 50 ms of CPU, says so, then waits for its standard input to close.
 CHILD = (
-    "import sys\n"
-    "sum(range(3 * 10**6))\n"
+    "import sys, time\n"
+    "while time.process_time() < 0.05: pass\n"
     "print('busy', flush=True)\n"
     "sys.stdin.read()\n"
 )
@@ -604,6 +604,7 @@ class ProcessTreeTests(SynchronousTestCase):
         self.addCleanup(child.stdout.close)
         self.addCleanup(child.stdin.close)
         self.assertEqual(child.stdout.readline(), b"busy\n")
+        self.assertGreater(servers.readCpuSeconds(child.pid), 0)
         tree = servers.processTree(os.getpid())
         self.assertEqual(tree[0], os.getpid())
         self.assertIn(child.pid, tree)
