@@ -50,6 +50,22 @@ def readFrame(s: socket.socket) -> List[bytes]:
     return decodeFields(body[:-1])
 
 
+def startCommandServer(case: SynchronousTestCase, allow: str, *extra: str) -> Any:
+    """
+    Start twistd with the command service alone on a loopback TCP port.
+    """
+    return startServer(
+        case,
+        "--command",
+        "tcp:0:interface=127.0.0.1",
+        "--command-allow",
+        allow,
+        *extra,
+        tcp=1,
+        udp=0,
+    )
+
+
 class TimeEndToEndTests(SynchronousTestCase):
     """
     C{--time} over UDP and TCP.
@@ -131,21 +147,6 @@ class CommandEndToEndTests(SynchronousTestCase):
     C{--command} with a real allow-list and real processes.
     """
 
-    def startCommandServer(self, allow: str, *extra: str) -> Any:
-        """
-        Start twistd with the command service alone on a loopback TCP port.
-        """
-        return startServer(
-            self,
-            "--command",
-            "tcp:0:interface=127.0.0.1",
-            "--command-allow",
-            allow,
-            *extra,
-            tcp=1,
-            udp=0,
-        )
-
     def allowFile(self) -> str:
         path = tempPath(self)
         with open(path, "w") as f:
@@ -154,7 +155,7 @@ class CommandEndToEndTests(SynchronousTestCase):
 
     def test_run(self) -> None:
         """An allowed command runs and is logged with peer, name and status; others are refused."""
-        server = self.startCommandServer(self.allowFile())
+        server = startCommandServer(self, self.allowFile())
         with socket.create_connection((HOST, server.tcp[0]), timeout=10) as s:
             s.sendall(frame(b"run", b"hello") + frame(b"run", b"hello; rm -rf /"))
             self.assertEqual(readFrame(s), [b"exit 0", b"hi\n", b""])
@@ -165,7 +166,7 @@ class CommandEndToEndTests(SynchronousTestCase):
 
     def test_textbookClient(self) -> None:
         """The blocking netstring client in examples/ gets a whole reply."""
-        server = self.startCommandServer(self.allowFile())
+        server = startCommandServer(self, self.allowFile())
         result = subprocess.run(
             [
                 sys.executable,
@@ -184,7 +185,7 @@ class CommandEndToEndTests(SynchronousTestCase):
         token = tempPath(self)
         with open(token, "w") as f:
             f.write("a-long-enough-secret\n")
-        server = self.startCommandServer(self.allowFile(), "--command-token-file", token)
+        server = startCommandServer(self, self.allowFile(), "--command-token-file", token)
         with socket.create_connection((HOST, server.tcp[0]), timeout=10) as s:
             s.sendall(frame(b"run", b"hello"))
             self.assertEqual(readFrame(s)[0], b"refused unauthorized")
@@ -244,15 +245,7 @@ class ClientEndToEndTests(SynchronousTestCase):
                 f"[three]\nargv = {sys.executable} -c "
                 "\"import sys; print('out'); print('err', file=sys.stderr); sys.exit(3)\"\n"
             )
-        server = startServer(
-            self,
-            "--command",
-            "tcp:0:interface=127.0.0.1",
-            "--command-allow",
-            allow,
-            tcp=1,
-            udp=0,
-        )
+        server = startCommandServer(self, allow)
         port = str(server.tcp[0])
         result = runClient("command", "-p", port, "three")
         self.assertEqual((result.returncode, result.stdout, result.stderr), (3, b"out\n", b"err\n"))
