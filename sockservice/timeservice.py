@@ -149,34 +149,24 @@ class TimeLineProtocol(LineReceiver, TimeoutMixin):
     delimiter = b"\n"
     MAX_LENGTH = MAX_FORMAT + 1
     log = Logger()
-
-    def __init__(
-        self, clock: IReactorTime, utc: bool = False, idleTimeout: Optional[float] = 60
-    ) -> None:
-        """
-        @param clock: Where the time and the idle timer come from.
-        @param utc: Answer in UTC instead of local time.
-        @param idleTimeout: Seconds of silence before the server hangs up
-            (C{None}: never).
-        """
-        self.clock = clock
-        self.utc = utc
-        self.idleTimeout = idleTimeout
-        self.callLater = clock.callLater  # type: ignore[assignment]
+    factory: "TimeLineFactory"
 
     def connectionMade(self) -> None:
         """
-        Start the idle timer and let the transport pause us when it is full.
+        Start the idle timer (on the factory's clock) and let the transport
+        pause us when it is full.
         """
+        self.callLater = self.factory.clock.callLater  # type: ignore[assignment]
         self.transport.registerProducer(self, True)
-        self.setTimeout(self.idleTimeout)
+        self.setTimeout(self.factory.idleTimeout)
 
     def lineReceived(self, line: bytes) -> None:
         """
         Answer one format with one line.
         """
         self.resetTimeout()
-        reply = formatTime(line.rstrip(b"\r"), self.clock.seconds(), self.utc)
+        factory = self.factory
+        reply = formatTime(line.rstrip(b"\r"), factory.clock.seconds(), factory.utc)
         if b"\n" in reply or b"\r" in reply:
             reply = b"error: reply would contain a line break"
         self.sendLine(reply)
@@ -205,8 +195,11 @@ class TimeLineProtocol(LineReceiver, TimeoutMixin):
 
 class TimeLineFactory(Factory):
     """
-    Builds L{TimeLineProtocol}s sharing one clock and time zone choice.
+    Builds L{TimeLineProtocol}s sharing one clock, time zone choice and idle
+    timeout.
     """
+
+    protocol = TimeLineProtocol
 
     def __init__(
         self, clock: IReactorTime, utc: bool = False, idleTimeout: Optional[float] = 60
@@ -220,11 +213,3 @@ class TimeLineFactory(Factory):
         self.clock = clock
         self.utc = utc
         self.idleTimeout = idleTimeout
-
-    def buildProtocol(self, addr: Any) -> TimeLineProtocol:
-        """
-        @return: A new L{TimeLineProtocol}.
-        """
-        proto = TimeLineProtocol(self.clock, self.utc, self.idleTimeout)
-        proto.factory = self
-        return proto
