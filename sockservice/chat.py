@@ -127,13 +127,7 @@ class ChatProtocol(DatagramProtocol):
         """
         Announce where we listen.
         """
-        address = self.transport.getHost()
-        self.guard.ownPort = address.port
-        self.log.info(
-            "sockservice: listening on UDP {host}:{port} (chat)",
-            host=address.host,
-            port=address.port,
-        )
+        self.guard.bound(self.transport, self.log, "chat")
 
     def stopProtocol(self) -> None:
         """

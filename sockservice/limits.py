@@ -15,7 +15,9 @@ from __future__ import annotations
 import ipaddress
 from collections import Counter, OrderedDict
 from functools import lru_cache
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
+
+from twisted.logger import Logger
 
 __all__ = ["RateLimiter", "ConnectionCounter", "SourceGuard", "isLoopback"]
 
@@ -149,6 +151,20 @@ class SourceGuard:
         self.limitLoopback = limitLoopback
         self.seconds = seconds
         self.ownPort = 0
+
+    def bound(self, transport: Any, log: Logger, service: str = "") -> None:
+        """
+        Learn the port a UDP service's C{transport} is bound to, and log
+        where it listens (C{service}: a name for the log line, if any).
+        """
+        address = transport.getHost()
+        self.ownPort = address.port
+        named = f" ({service})" if service else ""
+        log.info(
+            "sockservice: listening on UDP {host}:{port}" + named,
+            host=address.host,
+            port=address.port,
+        )
 
     def refusal(self, host: str, port: int) -> Optional[str]:
         """

@@ -116,13 +116,7 @@ class TimeDatagramProtocol(DatagramProtocol):
         """
         Announce where we listen.
         """
-        address = self.transport.getHost()
-        self.guard.ownPort = address.port
-        self.log.info(
-            "sockservice: listening on UDP {host}:{port} (time)",
-            host=address.host,
-            port=address.port,
-        )
+        self.guard.bound(self.transport, self.log, "time")
 
     def datagramReceived(self, datagram: bytes, addr: Tuple[str, int]) -> None:
         """

@@ -91,17 +91,11 @@ class UppercaseDatagramProtocol(DatagramProtocol):
         self.dropped: Counter[str] = Counter()
 
     def startProtocol(self) -> None:
-        address = self.transport.getHost()
-        self.guard.ownPort = address.port
+        self.guard.bound(self.transport, self.log)
         # Replies go to addresses that recvfrom gave, so Twisted's per-write
         # address validation can be skipped where the socket is at hand.
         sock = getattr(self.transport, "socket", None)
         self._sendto = sock.sendto if sock is not None else self.transport.write
-        self.log.info(
-            "sockservice: listening on UDP {host}:{port}",
-            host=address.host,
-            port=address.port,
-        )
 
     def datagramReceived(self, data: bytes, addr: tuple[str, int]) -> None:
         refusal = self.guard.refusal(addr[0], addr[1])

@@ -3,9 +3,11 @@
 Tests for L{sockservice.limits}.
 """
 
+from twisted.logger import Logger, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
 from sockservice.limits import ConnectionCounter, RateLimiter, SourceGuard, isLoopback
+from tests.servicefakes import FakeDatagramTransport
 
 
 class IsLoopbackTests(SynchronousTestCase):
@@ -145,6 +147,26 @@ class SourceGuardTests(SynchronousTestCase):
         self.assertEqual(
             [guard.refusal("192.0.2.1", port) for port in (0, 7, 1023, 12000, 1024, 50000)],
             ["source-port"] * 4 + [None, None],
+        )
+
+    def test_bound(self):
+        """
+        Once the service is bound, its own port is refused and the address
+        is logged, with the service's name if given.
+        """
+        events: list = []
+        guard = SourceGuard()
+        guard.bound(FakeDatagramTransport(port=4321), Logger(observer=events.append))
+        guard.bound(
+            FakeDatagramTransport(port=4321), Logger(observer=events.append), "chat"
+        )
+        self.assertEqual(guard.refusal("192.0.2.1", 4321), "source-port")
+        self.assertEqual(
+            [formatEvent(e) for e in events],
+            [
+                "sockservice: listening on UDP 127.0.0.1:4321",
+                "sockservice: listening on UDP 127.0.0.1:4321 (chat)",
+            ],
         )
 
     def test_rate(self):
