@@ -15,6 +15,7 @@ from twisted.python import usage
 from sockservice.addresses import InetAddress, parseInet, parseTCP, parseUDP
 from sockservice.casing import MODES
 from sockservice.drain import DEFAULT_DRAIN, DrainService
+from sockservice.jit import raiseTraceLimit
 from sockservice.service import (
     AdoptedUDPListener,
     SockService,
@@ -237,10 +238,13 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> IService:
     the readiness notification.
 
     @param options: parsed L{Options}.
-    @param reactor: the reactor to listen with; the global one by default.
+    @param reactor: the reactor to listen with; by default the global one,
+        in a process of its own (C{twistd}), whose PyPy JIT is tuned for it
+        (L{sockservice.jit}).
     """
     if reactor is None:
         reactor = _globalReactor()
+        raiseTraceLimit()
     top = SockService(fileLimit=options["max-connections"] + 256)
     # In this process even with --workers: a chat's members and the limit on
     # concurrent commands belong to one process.

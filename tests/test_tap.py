@@ -12,6 +12,7 @@ from twisted.plugin import getPlugins
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase
 
+from sockservice import tap
 from sockservice.addresses import InetAddress, parseTCP, parseUDP
 from sockservice.service import ListenFailed, TCPListener, UDPListener
 from sockservice.tap import Options, makeService
@@ -163,6 +164,20 @@ class MakeServiceTests(SynchronousTestCase):
         self.assertIsInstance(protocol, UppercaseDatagramProtocol)
         self.assertEqual(protocol.mode, "ascii")
         self.assertEqual(listener.kwargs, {"interface": "127.0.0.1", "maxPacketSize": 65535})
+
+    def test_jitTuned(self):
+        """
+        Run as the server (no reactor given: C{twistd}), it raises PyPy's JIT
+        trace limit; given a reactor, as a library or a test is, it leaves
+        the process's JIT alone.
+        """
+        calls = []
+        self.patch(tap, "raiseTraceLimit", lambda: calls.append("raised"))
+        self.patch(tap, "_globalReactor", MemoryReactorClock)
+        makeService(_parse("--tcp", "tcp:0"), MemoryReactorClock())
+        self.assertEqual(calls, [])
+        makeService(_parse("--tcp", "tcp:0"))
+        self.assertEqual(calls, ["raised"])
 
     def test_listens(self):
         """
