@@ -77,7 +77,8 @@ def parseArgs(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument(
         "--servers",
         default=",".join(DEFAULT_SERVERS),
-        help="comma-separated servers; also sockservice-ascii, twisted-pypy",
+        help="comma-separated servers; also sockservice-ascii, twisted-pypy, "
+        "epoll, epoll-pypy",
     )
     p.add_argument(
         "--only",

@@ -90,12 +90,16 @@ def serverSpecs(python: str, pypy: Optional[str]) -> List[ServerSpec]:
         ServerSpec("sockservice", "sockservice", sockserviceCommand(python)),
         ServerSpec("sockservice-ascii", "sockservice --case ascii",
                    sockserviceCommand(python, "--case", "ascii")),
+        ServerSpec("epoll", "raw epoll loop (floor)",
+                   [python, str(PEERS / "epoll_peer.py"), "--port", "{port}"]),
     ]  # fmt: skip
     if pypy:
         specs += [
             ServerSpec("twisted-pypy", "bare Twisted on PyPy",
                        [pypy, str(PEERS / "twisted_peer.py"), "--port", "{port}"], jit=True),
             ServerSpec("sockservice-pypy", "sockservice on PyPy", sockserviceCommand(pypy), jit=True),
+            ServerSpec("epoll-pypy", "raw epoll loop on PyPy (floor)",
+                       [pypy, str(PEERS / "epoll_peer.py"), "--port", "{port}"], jit=True),
         ]  # fmt: skip
     return specs
 

@@ -627,7 +627,7 @@ class ServerSpecTests(SynchronousTestCase):
         PyPy is given.
         """
         jit = {s.name for s in servers.serverSpecs("python3", "pypy3") if s.jit}
-        self.assertEqual(jit, {"twisted-pypy", "sockservice-pypy"})
+        self.assertEqual(jit, {"twisted-pypy", "sockservice-pypy", "epoll-pypy"})
         self.assertFalse(any(s.jit for s in servers.serverSpecs("python3", None)))
 
 
