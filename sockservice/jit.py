@@ -17,7 +17,9 @@ unchanged.
 
 The limit is a setting of the whole process, so only C{twistd sockservice},
 which owns its process, raises it (L{sockservice.tap.makeService}); the
-library leaves an embedding program's JIT alone.  On CPython it does nothing.
+library leaves an embedding program's JIT alone.  It overrides a
+C{--jit trace_limit=N} given to PyPy itself: PyPy offers no way to read the
+current value.  On CPython it does nothing.
 """
 
 from __future__ import annotations
