@@ -226,27 +226,27 @@ async def _uppercase(
     await close()
 
 
-def _runner(makeClient: Any, name: str) -> Any:
+def _client(makeClient: Any, reactor: Any, options: usage.Options) -> Any:
     """
-    The C{name} subcommand: lines from the command line or standard input
-    through a client made by C{makeClient(reactor, host, port, timeout,
-    retries)}.
+    A client made by C{makeClient} for the host, port, timeout and retries
+    of C{options}.
     """
-
-    async def run(reactor: Any, options: usage.Options, console: Console) -> None:
-        client = makeClient(
-            reactor,
-            options["host"],
-            options["port"],
-            options["timeout"],
-            options["retries"],
-        )
-        await _uppercase(client.request, client.close, options, console)
-
-    run.__name__ = run.__qualname__ = f"run{name.upper()}"
-    run.__doc__ = f"The C{{{name}}} subcommand."
-    return run
+    return makeClient(
+        reactor, options["host"], options["port"], options["timeout"], options["retries"]
+    )
 
 
-runTCP = _runner(lineClient, "tcp")
-runUDP = _runner(DatagramClient, "udp")
+async def runTCP(reactor: Any, options: usage.Options, console: Console) -> None:
+    """
+    The C{tcp} subcommand.
+    """
+    client = _client(lineClient, reactor, options)
+    await _uppercase(client.request, client.close, options, console)
+
+
+async def runUDP(reactor: Any, options: usage.Options, console: Console) -> None:
+    """
+    The C{udp} subcommand.
+    """
+    client = _client(DatagramClient, reactor, options)
+    await _uppercase(client.request, client.close, options, console)
