@@ -4,6 +4,7 @@ Tests for L{sockservice.jit}.
 
 import sys
 from types import ModuleType
+from unittest import mock
 
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
@@ -19,16 +20,9 @@ class RaiseTraceLimitTests(SynchronousTestCase):
         """
         Make C{import pypyjit} give C{module} (L{None}: fail) for this test.
         """
-        saved = sys.modules.get("pypyjit")
-        sys.modules["pypyjit"] = module
-
-        def restore():
-            if saved is None:
-                del sys.modules["pypyjit"]
-            else:
-                sys.modules["pypyjit"] = saved
-
-        self.addCleanup(restore)
+        patcher = mock.patch.dict(sys.modules, {"pypyjit": module})
+        patcher.start()
+        self.addCleanup(patcher.stop)
 
     def test_pypy(self):
         """
