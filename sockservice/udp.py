@@ -4,11 +4,10 @@ The UDP service: one datagram in, one upper-cased datagram back to its sender.
 
 UDP source addresses can be forged, so an echo-style service is a reflector
 waiting to be abused.  The guards (L{sockservice.limits.SourceGuard}) keep it
-from being one: no reply to
-source port 0, to privileged source ports (where other UDP services such as
-echo, chargen, DNS and NTP live) or to this service's own port (two instances
-would otherwise ping-pong forever), and a per-source rate limit over a
-bounded table of sources.  A reply that would not fit in one datagram is
+from being one: no reply to source port 0, to privileged source ports (where
+other UDP services such as echo, chargen, DNS and NTP live) or to this
+service's own port (two instances would otherwise ping-pong forever), and a
+per-source rate limit over a bounded table of sources.  A reply that would not fit in one datagram is
 dropped and counted, never truncated.
 """
 

@@ -79,8 +79,8 @@ def closeWhenSent(transport: ITransport) -> None:
     flush the buffer; when the buffer is empty and no producer is registered
     there is nothing to wait for, so the connection closes (orderly: a FIN,
     not a reset, sent by C{close()} alone) and C{connectionLost} runs before
-    this returns.  Otherwise,
-    and for any transport but plain TCP, it is C{loseConnection} unchanged.
+    this returns.  Otherwise, and for any transport but plain TCP, it is
+    C{loseConnection} unchanged.
     """
     if (
         _plainTCP(transport)

@@ -51,6 +51,9 @@ class Loop:
         self.unsent: Dict[int, bytes] = {}
 
     def run(self) -> None:
+        """
+        Serve until killed.
+        """
         listenerFd, udpFd = self.listener.fileno(), self.udp.fileno()
         while True:
             for fd, _events in self.poller.poll(-1, 1024):
@@ -62,6 +65,9 @@ class Loop:
                     self.serve(fd)
 
     def accept(self) -> None:
+        """
+        Take the connections waiting on the listener, a batch at a time.
+        """
         for _ in range(PER_EVENT):
             try:
                 s, _address = self.listener.accept()
@@ -72,6 +78,9 @@ class Loop:
             self.poller.register(s.fileno(), IN)
 
     def serve(self, fd: int) -> None:
+        """
+        Send what is still due on connection C{fd}, or else read and answer.
+        """
         s = self.connections[fd]
         try:
             unsent = self.unsent.get(fd)
@@ -107,12 +116,18 @@ class Loop:
             self.poller.modify(fd, IN)
 
     def close(self, fd: int, s: socket.socket) -> None:
+        """
+        Forget connection C{fd} and close it.
+        """
         self.poller.unregister(fd)
         del self.connections[fd]
         self.unsent.pop(fd, None)
         s.close()
 
     def answerDatagrams(self) -> None:
+        """
+        Answer the datagrams waiting, a batch at a time.
+        """
         for _ in range(PER_EVENT):
             try:
                 data, address = self.udp.recvfrom(65535)
