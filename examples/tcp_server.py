@@ -1,6 +1,6 @@
 """
 Textbook-style TCP server (Kurose & Ross 2.7.2): one client at a time, one
-sentence per connection, then close.  Compare with sockservice.tcp.
+sentence per connection, then close.  Compare with sockservice.uppercase.tcp.
 
     python examples/tcp_server.py [PORT]        (0 picks a free port)
 """

@@ -1,6 +1,6 @@
 """
 Textbook-style UDP time client, for sockservice's time service
-(twistd sockservice --time 12013).  Compare with sockservice.timeclient: this
+(twistd sockservice --time 12013).  Compare with sockservice.timeserver.client: this
 one waits forever if the datagram is lost, and accepts a reply from anybody.
 
     python examples/time_client.py [HOST [PORT]]    then type formats, Ctrl-D ends

@@ -1,5 +1,5 @@
 """
-Textbook-style UDP server (Kurose & Ross 2.7.1).  Compare with sockservice.udp:
+Textbook-style UDP server (Kurose & Ross 2.7.1).  Compare with sockservice.uppercase.udp:
 this one answers anybody, truncates datagrams over 2048 bytes and has no
 guards.
 

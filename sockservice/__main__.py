@@ -5,7 +5,7 @@ C{python -m sockservice}: the same as C{sockservice-client}.
 
 from __future__ import annotations
 
-from sockservice.scripts import runMain
+from sockservice.cli.main import runMain
 
 __all__: list[str] = []
 

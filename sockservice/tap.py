@@ -12,18 +12,18 @@ from twisted.application.service import IService
 from twisted.internet.endpoints import AdoptedStreamServerEndpoint, serverFromString
 from twisted.python import usage
 
-from sockservice.addresses import InetAddress, parseInet, parseTCP, parseUDP
+from sockservice.server.addresses import InetAddress, parseInet, parseTCP, parseUDP
 from sockservice.casing import MODES
-from sockservice.drain import DEFAULT_DRAIN, DrainService
-from sockservice.jit import raiseTraceLimit
-from sockservice.service import (
+from sockservice.server.drain import DEFAULT_DRAIN, DrainService
+from sockservice._fast.jit import raiseTraceLimit
+from sockservice.server.listeners import (
     AdoptedUDPListener,
     SockService,
     TCPListener,
     UDPListener,
     socketFamily,
 )
-from sockservice.systemd import (
+from sockservice.server.systemd import (
     InheritedSocket,
     Notifier,
     ReadinessService,
@@ -38,9 +38,9 @@ from sockservice.tapservices import (
     checkCommandOptions,
     checkTimeOptions,
 )
-from sockservice.tcp import UppercaseFactory
-from sockservice.udp import UppercaseDatagramProtocol
-from sockservice.workers import Listener, WorkerPool
+from sockservice.uppercase.tcp import UppercaseFactory
+from sockservice.uppercase.udp import UppercaseDatagramProtocol
+from sockservice.server.workers import Listener, WorkerPool
 
 __all__ = ["Options", "makeService"]
 
@@ -214,12 +214,12 @@ def _unique(items: Any) -> list[Any]:
 
 def _globalReactor() -> Any:
     """
-    The global reactor: L{sockservice.reactor}'s, unless one is installed
+    The global reactor: L{sockservice._fast.reactor}'s, unless one is installed
     already (C{twistd -r}, a test runner) or this system has no epoll.
     """
     if "twisted.internet.reactor" not in sys.modules:
         try:
-            from sockservice.reactor import install
+            from sockservice._fast.reactor import install
         except ImportError:
             pass  # no epoll here: Twisted's default will do
         else:
@@ -240,7 +240,7 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> IService:
     @param options: parsed L{Options}.
     @param reactor: the reactor to listen with; by default the global one,
         in a process of its own (C{twistd}), whose PyPy JIT is tuned for it
-        (L{sockservice.jit}).
+        (L{sockservice._fast.jit}).
     """
     if reactor is None:
         reactor = _globalReactor()

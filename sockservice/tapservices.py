@@ -22,13 +22,13 @@ from twisted.application.service import MultiService
 from twisted.internet.endpoints import serverFromString
 from twisted.python import usage
 
-from sockservice.addresses import InetAddress, parseTCP, parseUDP
-from sockservice.allowlist import AllowListError, loadAllowList
-from sockservice.chat import ChatProtocol
-from sockservice.command import CommandFactory
-from sockservice.limits import RateLimiter, isLoopback
-from sockservice.service import TCPListener, UDPListener
-from sockservice.timeservice import TimeDatagramProtocol, TimeLineFactory
+from sockservice.server.addresses import InetAddress, parseTCP, parseUDP
+from sockservice.command.allowlist import AllowListError, loadAllowList
+from sockservice.chat.relay import ChatProtocol
+from sockservice.command.protocol import CommandFactory
+from sockservice.server.limits import RateLimiter, isLoopback
+from sockservice.server.listeners import TCPListener, UDPListener
+from sockservice.timeserver.protocol import TimeDatagramProtocol, TimeLineFactory
 
 __all__ = [
     "checkTimeOptions",

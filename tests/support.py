@@ -18,7 +18,7 @@ from typing import Optional
 
 from twisted.trial.unittest import SkipTest, TestCase
 
-from sockservice.workers import twistdCommand
+from sockservice.server.workers import twistdCommand
 
 __all__ = [
     "assertUsageExit",

@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.test_allowlist -*-
 """
-Tests for L{sockservice.allowlist}: loading the file and resolving requests.
+Tests for L{sockservice.command.allowlist}: loading the file and resolving requests.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sys
 
 from twisted.trial.unittest import SkipTest, TestCase
 
-from sockservice.allowlist import AllowList, AllowListError, Refused, loadAllowList
+from sockservice.command.allowlist import AllowList, AllowListError, Refused, loadAllowList
 from tests.servicefakes import tempPath
 
 SAMPLE = """

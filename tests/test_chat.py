@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.test_chat -*-
 """
-Tests for L{sockservice.chat}: the relay over an in-memory datagram transport
+Tests for L{sockservice.chat.relay}: the relay over an in-memory datagram transport
 with a fixed clock.
 """
 
@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from twisted.internet.task import Clock
 from twisted.trial.unittest import TestCase
 
-from sockservice.chat import ChatProtocol, isValidName
-from sockservice.limits import RateLimiter
+from sockservice.chat.relay import ChatProtocol, isValidName
+from sockservice.server.limits import RateLimiter
 from tests.servicefakes import FakeDatagramTransport
 
 ALICE = ("127.0.0.1", 40001)

@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.test_chatclient -*-
 """
-Tests for L{sockservice.chatclient}: clients and the relay talking in memory.
+Tests for L{sockservice.chat.client}: clients and the relay talking in memory.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import TestCase
 
-from sockservice.chat import ChatProtocol
-from sockservice.chatclient import HELP, ChatClient, ChatConsole, ChatError, describe
+from sockservice.chat.relay import ChatProtocol
+from sockservice.chat.client import HELP, ChatClient, ChatConsole, ChatError, describe
 from tests.servicefakes import FakeDatagramTransport
 
 SERVER = ("127.0.0.1", 12014)

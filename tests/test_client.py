@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.test_client -*-
 """
-Tests for L{sockservice.client} and L{sockservice.failures}: the library
+Tests for L{sockservice.client.calls} and L{sockservice.client.errors}: the library
 calls, against the real server protocols connected in memory.
 """
 
@@ -17,15 +17,15 @@ from twisted.python.failure import Failure
 from twisted.test.iosim import ConnectionCompleter
 from twisted.trial.unittest import SynchronousTestCase
 
-from sockservice.client import uppercaseTCP, uppercaseUDP
-from sockservice.failures import (
+from sockservice.client.calls import uppercaseTCP, uppercaseUDP
+from sockservice.client.errors import (
     ConnectFailed,
     NoReply,
     describeConnectFailure,
     formatPeer,
 )
-from sockservice.tcp import UppercaseFactory
-from sockservice.udp import UppercaseDatagramProtocol
+from sockservice.uppercase.tcp import UppercaseFactory
+from sockservice.uppercase.udp import UppercaseDatagramProtocol
 from tests.test_udpclient import FakeUDPPort, FakeUDPReactor
 
 

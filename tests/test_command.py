@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.test_command -*-
 """
-Tests for L{sockservice.command}: framing, the protocol over
+Tests for L{sockservice.command.protocol}: framing, the protocol over
 L{StringTransport}, and a fake C{spawnProcess} that records what would run.
 """
 
@@ -19,9 +19,9 @@ from twisted.protocols.basic import NetstringReceiver
 from twisted.trial.unittest import TestCase
 from zope.interface.verify import verifyObject
 
-from sockservice.allowlist import AllowedCommand, AllowList
-from sockservice.command import CHILD_ENV, CommandFactory, isLocalPeer
-from sockservice.netstrings import decodeFields, encodeFields
+from sockservice.command.allowlist import AllowedCommand, AllowList
+from sockservice.command.protocol import CHILD_ENV, CommandFactory, isLocalPeer
+from sockservice.command.netstrings import decodeFields, encodeFields
 from tests.servicefakes import FakeProcessReactor
 
 LOCAL = IPv4Address("TCP", "127.0.0.1", 40000)
@@ -373,7 +373,7 @@ class TokenTests(CommandTestCase):
     def test_constantTime(self) -> None:
         """The token is compared with C{hmac.compare_digest}."""
         calls: List[Optional[tuple]] = []
-        import sockservice.command as module
+        import sockservice.command.protocol as module
 
         real = module.hmac.compare_digest
         self.patch(module.hmac, "compare_digest", lambda a, b: calls.append((a, b)) or real(a, b))

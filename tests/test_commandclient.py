@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.test_commandclient -*-
 """
-Tests for L{sockservice.commandclient}: the client against the command
+Tests for L{sockservice.command.client}: the client against the command
 service in memory (L{twisted.test.iosim}), with a fake process reactor.
 """
 
@@ -9,9 +9,9 @@ from __future__ import annotations
 from twisted.test.iosim import connect, makeFakeClient, makeFakeServer
 from twisted.trial.unittest import TestCase
 
-from sockservice.allowlist import AllowedCommand, AllowList
-from sockservice.command import CommandFactory
-from sockservice.commandclient import CommandClient, CommandResult
+from sockservice.command.allowlist import AllowedCommand, AllowList
+from sockservice.command.protocol import CommandFactory
+from sockservice.command.client import CommandClient, CommandResult
 from tests.servicefakes import FakeProcessReactor
 from tests.test_command import LOCAL
 

@@ -19,7 +19,7 @@ from twisted.internet import endpoints
 from twisted.python.systemd import ListenFDs
 from twisted.trial.unittest import SkipTest, TestCase
 
-from sockservice.systemd import InheritedSocket
+from sockservice.server.systemd import InheritedSocket
 from sockservice.tap import Options
 
 UNITS = Path(__file__).resolve().parent.parent / "deploy" / "systemd"

@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.test_drain -*-
 """
-Tests for L{sockservice.drain}: a bounded, graceful stop, in simulated time.
+Tests for L{sockservice.server.drain}: a bounded, graceful stop, in simulated time.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import TestCase
 
-from sockservice.drain import DEFAULT_DRAIN, DrainService, OpenConnections
+from sockservice.server.drain import DEFAULT_DRAIN, DrainService, OpenConnections
 
 
 class RecordingTransport(StringTransport):
@@ -166,7 +166,7 @@ class DrainServiceTests(TestCase):
 
 class FactoryTrackingTests(TestCase):
     """
-    L{sockservice.tcp.UppercaseFactory} keeps its open connections in an
+    L{sockservice.uppercase.tcp.UppercaseFactory} keeps its open connections in an
     L{OpenConnections}, for the drain.
     """
 
@@ -176,7 +176,7 @@ class FactoryTrackingTests(TestCase):
         """
         from twisted.internet.address import IPv4Address
 
-        from sockservice.tcp import UppercaseFactory
+        from sockservice.uppercase.tcp import UppercaseFactory
 
         factory = UppercaseFactory(reactor=Clock())
         protocol = factory.buildProtocol(IPv4Address("TCP", "192.0.2.7", 40000))

@@ -215,7 +215,7 @@ class LifecycleTests(SynchronousTestCase):
         on the one named with twistd -r when there is one.
         """
         server = startServer(self)
-        server.readUntil(rb"reactor class: sockservice\.reactor\.DirectEPollReactor")
+        server.readUntil(rb"reactor class: sockservice\._fast\.reactor\.DirectEPollReactor")
         command = twistdCommand("--tcp", "tcp:0:interface=127.0.0.1")
         command[3:3] = ["--reactor", "poll"]
         chosen = startProcess(self, command, None)

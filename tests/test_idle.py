@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.test_idle -*-
 """
-Tests for L{sockservice.idle}, on a L{Clock}.
+Tests for L{sockservice.server.idle}, on a L{Clock}.
 """
 
 from hypothesis import given, settings
@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from sockservice.idle import MAX_INTERVAL, IdleSweep
+from sockservice.server.idle import MAX_INTERVAL, IdleSweep
 
 
 class FakeConnection:

@@ -1,5 +1,5 @@
 """
-Tests for L{sockservice.jit}.
+Tests for L{sockservice._fast.jit}.
 """
 
 import sys
@@ -8,7 +8,7 @@ from unittest import mock
 
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
-from sockservice.jit import TRACE_LIMIT, raiseTraceLimit
+from sockservice._fast.jit import TRACE_LIMIT, raiseTraceLimit
 
 
 class RaiseTraceLimitTests(SynchronousTestCase):

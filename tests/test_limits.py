@@ -1,12 +1,12 @@
 # -*- test-case-name: tests.test_limits -*-
 """
-Tests for L{sockservice.limits}.
+Tests for L{sockservice.server.limits}.
 """
 
 from twisted.logger import Logger, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
-from sockservice.limits import ConnectionCounter, RateLimiter, SourceGuard, isLoopback
+from sockservice.server.limits import ConnectionCounter, RateLimiter, SourceGuard, isLoopback
 from tests.servicefakes import FakeDatagramTransport
 
 

@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.test_lines -*-
 """
-Tests for L{sockservice.lines}: standard input through a client, in memory.
+Tests for L{sockservice.cli.stdin}: standard input through a client, in memory.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
-from sockservice.failures import ClientError, NoReply
-from sockservice.lines import LinePump, OutputClosed
+from sockservice.client.errors import ClientError, NoReply
+from sockservice.cli.stdin import LinePump, OutputClosed
 
 
 class _Server:

@@ -18,9 +18,9 @@ from twisted.internet.protocol import ClientFactory, DatagramProtocol, Protocol
 from twisted.internet.task import LoopingCall
 from twisted.trial.unittest import TestCase
 
-from sockservice.service import TCPListener
-from sockservice.tcp import UppercaseFactory
-from sockservice.udp import UppercaseDatagramProtocol
+from sockservice.server.listeners import TCPListener
+from sockservice.uppercase.tcp import UppercaseFactory
+from sockservice.uppercase.udp import UppercaseDatagramProtocol
 
 
 class _RecordingFactory(UppercaseFactory):
@@ -150,7 +150,7 @@ class UDPLoopbackTests(TestCase):
         A 60,000-byte datagram (more than Twisted's default 8 KiB read size)
         comes back whole and upper-cased, as does an empty one.
         """
-        from sockservice.service import UDPListener
+        from sockservice.server.listeners import UDPListener
 
         listener = UDPListener("test", 0, UppercaseDatagramProtocol(), interface="127.0.0.1",
                                maxPacketSize=65535)

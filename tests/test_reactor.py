@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.test_reactor -*-
 """
-Tests for L{sockservice.reactor}: Twisted's own reactor conformance tests
+Tests for L{sockservice._fast.reactor}: Twisted's own reactor conformance tests
 run against L{DirectEPollReactor}, and its event dispatch.
 """
 
@@ -21,7 +21,7 @@ try:
 except ImportError:  # PyPy 3.9's socket has no if_nameindex, which it imports
     test_udp = None
 
-_REACTORS = ["sockservice.reactor.DirectEPollReactor"]
+_REACTORS = ["sockservice._fast.reactor.DirectEPollReactor"]
 
 
 def _mktemp(self):

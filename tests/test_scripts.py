@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.test_scripts -*-
 """
-Tests for L{sockservice.scripts} and L{sockservice.clientcommands}: options,
+Tests for L{sockservice.cli.main} and L{sockservice.cli.uppercase}: options,
 modes and exit statuses, in process, over fake reactors.
 """
 
@@ -18,10 +18,10 @@ from twisted.python.failure import Failure
 from twisted.test.iosim import ConnectionCompleter
 from twisted.trial.unittest import SynchronousTestCase
 
-from sockservice import scripts
-from sockservice.clientcommands import PROMPT, Console, TCPOptions, UDPOptions
-from sockservice.lines import LinePump
-from sockservice.tcp import UppercaseFactory
+from sockservice.cli import main as scripts
+from sockservice.cli.uppercase import PROMPT, Console, TCPOptions, UDPOptions
+from sockservice.cli.stdin import LinePump
+from sockservice.uppercase.tcp import UppercaseFactory
 from tests.test_udpclient import FakeUDPReactor
 
 

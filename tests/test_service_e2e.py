@@ -15,7 +15,7 @@ from typing import Any, List
 
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
-from sockservice.netstrings import decodeFields, encodeFields
+from sockservice.command.netstrings import decodeFields, encodeFields
 from tests.servicefakes import tempPath
 from tests.support import assertUsageExit, EXAMPLES, startServer, twistdCommand
 from tests.test_client_e2e import clientCommand, runClient

@@ -10,7 +10,7 @@ import os
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import TestCase
 
-from sockservice.servicecommands import ChatOptions, CommandOptions, TimeOptions
+from sockservice.cli.services import ChatOptions, CommandOptions, TimeOptions
 from tests.servicefakes import tempPath
 
 

@@ -15,12 +15,12 @@ from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import TestCase
 
-from sockservice.allowlist import loadAllowList
-from sockservice.chat import ChatProtocol
-from sockservice.command import CommandFactory
-from sockservice.commandclient import CommandRefused, runRemoteCommand
-from sockservice.failures import ClientError
-from sockservice.servicecommands import (
+from sockservice.command.allowlist import loadAllowList
+from sockservice.chat.relay import ChatProtocol
+from sockservice.command.protocol import CommandFactory
+from sockservice.command.client import CommandRefused, runRemoteCommand
+from sockservice.client.errors import ClientError
+from sockservice.cli.services import (
     ChatOptions,
     CommandOptions,
     TimeOptions,
@@ -28,8 +28,8 @@ from sockservice.servicecommands import (
     runCommand,
     runTime,
 )
-from sockservice.timeclient import queryTimeTCP, queryTimeUDP
-from sockservice.timeservice import TimeDatagramProtocol, TimeLineFactory
+from sockservice.timeserver.client import queryTimeTCP, queryTimeUDP
+from sockservice.timeserver.protocol import TimeDatagramProtocol, TimeLineFactory
 from tests.servicefakes import tempPath
 
 ALLOW = """

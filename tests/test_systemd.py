@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.test_systemd -*-
 """
-Tests for L{sockservice.systemd}: adopting inherited datagram sockets and
+Tests for L{sockservice.server.systemd}: adopting inherited datagram sockets and
 notifying readiness, without a service manager.
 """
 
@@ -22,9 +22,9 @@ from twisted.python.systemd import ListenFDs
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import TestCase
 
-from sockservice.drain import DrainService
-from sockservice.service import AdoptedUDPListener, TCPListener
-from sockservice.systemd import (
+from sockservice.server.drain import DrainService
+from sockservice.server.listeners import AdoptedUDPListener, TCPListener
+from sockservice.server.systemd import (
     InheritedSocket,
     Notifier,
     ReadinessService,
@@ -32,8 +32,8 @@ from sockservice.systemd import (
     parseInheritedDatagram,
 )
 from sockservice.tap import Options, makeService
-from sockservice.udp import UppercaseDatagramProtocol
-from sockservice.workers import WorkerPool
+from sockservice.uppercase.udp import UppercaseDatagramProtocol
+from sockservice.server.workers import WorkerPool
 
 
 class InheritedSocketsMixin:

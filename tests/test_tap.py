@@ -1,7 +1,7 @@
 # -*- test-case-name: tests.test_tap -*-
 """
-Tests for L{sockservice.tap}, L{sockservice.addresses} and
-L{sockservice.service}, without sockets.
+Tests for L{sockservice.tap}, L{sockservice.server.addresses} and
+L{sockservice.server.listeners}, without sockets.
 """
 
 from twisted.application.service import IServiceMaker
@@ -13,11 +13,11 @@ from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase
 
 from sockservice import tap
-from sockservice.addresses import InetAddress, parseTCP, parseUDP
-from sockservice.service import ListenFailed, TCPListener, UDPListener
+from sockservice.server.addresses import InetAddress, parseTCP, parseUDP
+from sockservice.server.listeners import ListenFailed, TCPListener, UDPListener
 from sockservice.tap import Options, makeService
-from sockservice.tcp import UppercaseFactory
-from sockservice.udp import UppercaseDatagramProtocol
+from sockservice.uppercase.tcp import UppercaseFactory
+from sockservice.uppercase.udp import UppercaseDatagramProtocol
 
 
 def _parse(*argv):

@@ -15,12 +15,12 @@ from twisted.internet.task import Clock
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import TestCase
 
-from sockservice.chat import ChatProtocol
-from sockservice.command import CommandFactory
-from sockservice.service import TCPListener, UDPListener
+from sockservice.chat.relay import ChatProtocol
+from sockservice.command.protocol import CommandFactory
+from sockservice.server.listeners import TCPListener, UDPListener
 from sockservice.tap import Options, makeService
 from sockservice.tapservices import isLocalDescription
-from sockservice.timeservice import TimeDatagramProtocol, TimeLineFactory
+from sockservice.timeserver.protocol import TimeDatagramProtocol, TimeLineFactory
 from tests.servicefakes import tempPath
 
 

@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.test_tcp -*-
 """
-Tests for L{sockservice.tcp}, over in-memory transports.
+Tests for L{sockservice.uppercase.tcp}, over in-memory transports.
 """
 
 from twisted.internet.abstract import FileDescriptor
@@ -10,7 +10,7 @@ from twisted.logger import LogLevel, capturedLogs
 from twisted.trial.unittest import SynchronousTestCase
 
 from sockservice.casing import transform
-from sockservice.tcp import (
+from sockservice.uppercase.tcp import (
     READ_SIZE_MAX,
     READ_SIZE_START,
     UppercaseFactory,

@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.test_tcpclient -*-
 """
-Tests for L{sockservice.lineprotocol} and L{sockservice.tcpclient}, in memory.
+Tests for L{sockservice.client.lineprotocol} and L{sockservice.client.tcp}, in memory.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from twisted.python.failure import Failure
 from twisted.test import iosim
 from twisted.trial.unittest import SynchronousTestCase
 
-from sockservice.failures import ClientError, ConnectFailed, ConnectionClosed, NoReply
-from sockservice.lineprotocol import LineClientProtocol, Unanswered
-from sockservice.tcp import UppercaseFactory
-from sockservice.tcpclient import LineClient
+from sockservice.client.errors import ClientError, ConnectFailed, ConnectionClosed, NoReply
+from sockservice.client.lineprotocol import LineClientProtocol, Unanswered
+from sockservice.uppercase.tcp import UppercaseFactory
+from sockservice.client.tcp import LineClient
 
 PEER = "127.0.0.1:12000"
 

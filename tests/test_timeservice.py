@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.test_timeservice -*-
 """
-Tests for L{sockservice.timeservice}: the time format, and the UDP and TCP
+Tests for L{sockservice.timeserver.protocol}: the time format, and the UDP and TCP
 protocols over in-memory transports with a fixed clock.
 """
 
@@ -16,8 +16,8 @@ from twisted.internet.testing import StringTransport
 from twisted.logger import Logger, formatEvent
 from twisted.trial.unittest import TestCase
 
-from sockservice.limits import RateLimiter
-from sockservice.timeservice import (
+from sockservice.server.limits import RateLimiter
+from sockservice.timeserver.protocol import (
     MAX_FORMAT,
     MAX_REPLY,
     TimeDatagramProtocol,

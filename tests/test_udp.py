@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.test_udp -*-
 """
-Tests for L{sockservice.udp}, over a fake datagram transport.
+Tests for L{sockservice.uppercase.udp}, over a fake datagram transport.
 """
 
 from twisted.internet.address import IPv4Address
@@ -9,7 +9,7 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import FakeDatagramTransport
 from twisted.trial.unittest import SynchronousTestCase
 
-from sockservice.udp import UppercaseDatagramProtocol
+from sockservice.uppercase.udp import UppercaseDatagramProtocol
 
 OWN_PORT = 12000
 CLIENT = ("192.0.2.1", 50000)

@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.test_udpclient -*-
 """
-Tests for L{sockservice.udpclient}, over fake datagram transports and a clock.
+Tests for L{sockservice.client.udp}, over fake datagram transports and a clock.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
-from sockservice.failures import ClientError, ConnectFailed, ConnectionClosed, NoReply
-from sockservice.udp import UppercaseDatagramProtocol
-from sockservice.udpclient import DatagramClient, DatagramClientProtocol
+from sockservice.client.errors import ClientError, ConnectFailed, ConnectionClosed, NoReply
+from sockservice.uppercase.udp import UppercaseDatagramProtocol
+from sockservice.client.udp import DatagramClient, DatagramClientProtocol
 
 SERVER = ("127.0.0.1", 12000)
 

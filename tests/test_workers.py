@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.test_workers -*-
 """
-Tests for L{sockservice.workers} and C{--workers}.
+Tests for L{sockservice.server.workers} and C{--workers}.
 """
 
 import os
@@ -15,9 +15,9 @@ from twisted.python.failure import Failure
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
-from sockservice.addresses import InetAddress
+from sockservice.server.addresses import InetAddress
 from sockservice.tap import Options, makeService
-from sockservice.workers import Listener, WorkerPool, bindShared, restartDelay
+from sockservice.server.workers import Listener, WorkerPool, bindShared, restartDelay
 from tests.support import startServer
 
 

@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.test_writing -*-
 """
-Tests for L{sockservice.writing}, over real loopback TCP connections.
+Tests for L{sockservice._fast.writing}, over real loopback TCP connections.
 """
 
 from twisted.internet import reactor
@@ -10,7 +10,7 @@ from twisted.internet.protocol import ClientFactory, Factory, Protocol
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from sockservice.writing import closeWhenSent, immediateWriter
+from sockservice._fast.writing import closeWhenSent, immediateWriter
 
 
 class _Server(Protocol):

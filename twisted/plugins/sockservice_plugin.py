@@ -1,6 +1,6 @@
 """
 The C{twistd sockservice} plugin, a lazy pointer to L{sockservice.tap}, and
-the C{sockservice-epoll} reactor (L{sockservice.reactor}) for C{twistd -r}.
+the C{sockservice-epoll} reactor (L{sockservice._fast.reactor}) for C{twistd -r}.
 
 Nothing here imports the reactor, so C{twistd -r REACTOR sockservice} works.
 """
@@ -17,6 +17,6 @@ sockservice = ServiceMaker(
 
 sockserviceEPoll = Reactor(
     "sockservice-epoll",
-    "sockservice.reactor",
+    "sockservice._fast.reactor",
     "epoll, dispatching events without the legacy log context (Linux).",
 )

@@ -30,7 +30,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.internet.protocol import DatagramProtocol
 from twisted.logger import Logger
 
-from sockservice.limits import RateLimiter, SourceGuard
+from sockservice.server.limits import RateLimiter, SourceGuard
 
 __all__ = ["ChatProtocol", "isValidName", "MAX_DATAGRAM", "MAX_TEXT", "NAME_PATTERN"]
 

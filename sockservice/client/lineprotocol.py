@@ -15,7 +15,7 @@ from twisted.internet.protocol import Protocol, connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from sockservice.failures import ClientError, NoReply
+from sockservice.client.errors import ClientError, NoReply
 
 __all__ = ["LineClientProtocol", "MAX_REPLY_LENGTH", "Unanswered"]
 

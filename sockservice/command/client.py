@@ -15,7 +15,7 @@ from twisted.internet.error import TimeoutError
 from twisted.protocols.basic import NetstringReceiver
 from twisted.python.failure import Failure
 
-from sockservice.netstrings import decodeFields, encodeFields
+from sockservice.command.netstrings import decodeFields, encodeFields
 
 __all__ = ["DEFAULT_PORT", "CommandClient", "CommandRefused", "CommandResult", "runRemoteCommand"]
 

@@ -1,7 +1,7 @@
 # -*- test-case-name: tests.test_command -*-
 """
 Fields as consecutive netstrings: the payload of the command service's
-frames (see L{sockservice.command}).
+frames (see L{sockservice.command.protocol}).
 
 A netstring is C{LENGTH:bytes,} (U{https://cr.yp.to/proto/netstrings.txt});
 a list of byte strings is sent as their netstrings one after another, and

@@ -24,10 +24,10 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from sockservice.casing import Uppercaser
-from sockservice.drain import OpenConnections
-from sockservice.idle import IdleSweep
-from sockservice.limits import ConnectionCounter, isLoopback
-from sockservice.writing import closeWhenSent, immediateWriter
+from sockservice.server.drain import OpenConnections
+from sockservice.server.idle import IdleSweep
+from sockservice.server.limits import ConnectionCounter, isLoopback
+from sockservice._fast.writing import closeWhenSent, immediateWriter
 
 __all__ = ["UppercaseProtocol", "UppercaseFactory"]
 
@@ -49,7 +49,7 @@ class UppercaseProtocol(Protocol):
     @ivar factory: the L{UppercaseFactory} that built this protocol.
     @ivar peer: the client's host, as counted by the factory.
     @ivar quietSweeps: idle sweeps since the last input (see
-        L{sockservice.idle}).
+        L{sockservice.server.idle}).
     """
 
     factory: UppercaseFactory
@@ -125,7 +125,7 @@ class UppercaseFactory(Factory):
     @ivar idle: the sweep that closes idle connections (L{None}: never).
     @ivar acceptedNoDelay: whether every connection arrives with
         C{TCP_NODELAY} already set, copied from its listening socket (set by
-        L{sockservice.service.TCPListener}); otherwise each sets it itself.
+        L{sockservice.server.listeners.TCPListener}); otherwise each sets it itself.
     """
 
     protocol = UppercaseProtocol
@@ -145,7 +145,7 @@ class UppercaseFactory(Factory):
         """
         @param mode: the casing mode (see L{sockservice.casing}).
         @param idleTimeout: seconds without input before a connection is
-            closed (up to a second later: see L{sockservice.idle}); 0
+            closed (up to a second later: see L{sockservice.server.idle}); 0
             disables.
         @param maxConnections: cap on open connections; 0 disables.
         @param maxPerAddress: cap on open connections from one IP address;

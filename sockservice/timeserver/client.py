@@ -3,10 +3,10 @@
 Clients for the time service: ask for the time in a format, get it back.
 
 Both take the reactor first and return Deferreds; they are the upper-casing
-clients of L{sockservice.client} with a format as the request. Over UDP the
+clients of L{sockservice.client.calls} with a format as the request. Over UDP the
 request is resent on timeout and only the server's address is listened to;
 over TCP the format is sent as one line and one line is read. Failures are
-L{sockservice.failures.ClientError}s.
+L{sockservice.client.errors.ClientError}s.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 from twisted.internet.defer import Deferred
 
-from sockservice.client import DatagramClient, lineClient
+from sockservice.client.calls import DatagramClient, lineClient
 
 __all__ = ["DEFAULT_PORT", "hostAddress", "queryTimeTCP", "queryTimeUDP"]
 

@@ -30,7 +30,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from sockservice.failures import (
+from sockservice.client.errors import (
     ClientError,
     ConnectFailed,
     ConnectionClosed,

@@ -24,13 +24,13 @@ from twisted.internet.interfaces import (
 from twisted.internet.protocol import Factory
 from twisted.python.failure import Failure
 
-from sockservice.failures import (
+from sockservice.client.errors import (
     ClientError,
     ConnectionClosed,
     describeConnectFailure,
     formatPeer,
 )
-from sockservice.lineprotocol import LineClientProtocol, Unanswered
+from sockservice.client.lineprotocol import LineClientProtocol, Unanswered
 
 __all__ = ["LineClient"]
 

@@ -24,7 +24,7 @@ from twisted.logger import Logger
 from twisted.protocols.basic import LineReceiver
 from twisted.protocols.policies import TimeoutMixin
 
-from sockservice.limits import RateLimiter, SourceGuard
+from sockservice.server.limits import RateLimiter, SourceGuard
 
 __all__ = [
     "DEFAULT_FORMAT",
@@ -88,7 +88,7 @@ class TimeDatagramProtocol(DatagramProtocol):
 
     The reply is never larger than L{MAX_REPLY}; like the upper-casing
     service, it answers no privileged source port and stays within a
-    per-source rate limit (see L{sockservice.udp}).
+    per-source rate limit (see L{sockservice.uppercase.udp}).
     """
 
     log = Logger()

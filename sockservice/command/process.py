@@ -13,7 +13,7 @@ from twisted.internet.error import ProcessExitedAlready
 from twisted.internet.protocol import ProcessProtocol
 from twisted.python.failure import Failure
 
-from sockservice.allowlist import AllowedCommand
+from sockservice.command.allowlist import AllowedCommand
 
 __all__ = ["CommandProcess"]
 

@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.test_scripts -*-
 """
-C{sockservice-client}: the command line over L{sockservice.client}.
+C{sockservice-client}: the command line over L{sockservice.client.calls}.
 
     sockservice-client tcp|udp [--host HOST] [--port PORT] [--timeout S]
                                [--retries N] [MESSAGE ...]
@@ -17,7 +17,7 @@ error), 2 on a usage error (with the usage text); C{command} exits with the
 remote command's status instead of 0.
 
 Each subcommand is a row of L{SUBCOMMANDS}: its options class (a
-L{sockservice.clientcommands.Help}) and the coroutine that runs it, which
+L{sockservice.cli.uppercase.Help}) and the coroutine that runs it, which
 raises L{ClientError} on a network failure. A new subcommand is a new row.
 This module only parses, calls, prints and maps failures to exit codes; the
 network work is in the library.
@@ -42,7 +42,7 @@ from typing import (
 from twisted.internet.defer import Deferred
 from twisted.python import usage
 
-from sockservice.clientcommands import (
+from sockservice.cli.uppercase import (
     PROGRAM,
     Console,
     Help,
@@ -51,8 +51,8 @@ from sockservice.clientcommands import (
     runTCP,
     runUDP,
 )
-from sockservice.failures import ClientError
-from sockservice.servicecommands import (
+from sockservice.client.errors import ClientError
+from sockservice.cli.services import (
     ChatOptions,
     CommandOptions,
     TimeOptions,

@@ -20,7 +20,7 @@ from twisted.internet.protocol import Protocol, connectionDone
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from sockservice.failures import ClientError
+from sockservice.client.errors import ClientError
 
 __all__ = ["LinePump", "MAX_LINE_LENGTH", "OutputClosed"]
 

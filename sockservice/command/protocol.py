@@ -7,7 +7,7 @@ and sends back up to 1024 bytes at a time, so long outputs spill into the
 next reply (the "sticky packet" problem). Here:
 
   - every request and reply is one netstring, whose payload is itself a
-    sequence of netstrings (L{sockservice.netstrings}), so output of any size and any
+    sequence of netstrings (L{sockservice.command.netstrings}), so output of any size and any
     bytes never mixes with the next reply;
   - only names in the L{AllowList} run, as their fixed argv through
     C{reactor.spawnProcess} (no shell, the reactor never blocks), with a
@@ -35,10 +35,10 @@ from twisted.logger import Logger
 from twisted.protocols.basic import NetstringReceiver
 from twisted.python.failure import Failure
 
-from sockservice.allowlist import AllowedCommand, AllowList, Refused
-from sockservice.commandprocess import CommandProcess
-from sockservice.limits import isLoopback
-from sockservice.netstrings import decodeFields, encodeFields
+from sockservice.command.allowlist import AllowedCommand, AllowList, Refused
+from sockservice.command.process import CommandProcess
+from sockservice.server.limits import isLoopback
+from sockservice.command.netstrings import decodeFields, encodeFields
 
 __all__ = [
     "CommandFactory",

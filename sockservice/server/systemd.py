@@ -8,7 +8,7 @@ an inherited I{stream} socket as it is told (L{checkInheritedStream} checks
 that the socket is what the description says); UDP has no endpoints, so
 L{parseInheritedDatagram} finds and checks the socket for C{--udp
 systemd:index=N} (or C{systemd:name=NAME}), which
-L{sockservice.service.AdoptedUDPListener} then serves.  Importing
+L{sockservice.server.listeners.AdoptedUDPListener} then serves.  Importing
 L{twisted.internet.endpoints} consumes C{LISTEN_FDS} from the environment, so
 the descriptor is found through that C{systemd:} endpoint machinery, never by
 reading the environment again; and the address family is read from the socket
@@ -112,7 +112,7 @@ def parseInheritedDatagram(description: str) -> InheritedSocket:
 
     @param description: the C{--udp} value, starting with C{systemd:}.
     @return: the inherited socket, for
-        L{sockservice.service.AdoptedUDPListener}.
+        L{sockservice.server.listeners.AdoptedUDPListener}.
     @raise UsageError: when the description is malformed, no such descriptor
         was inherited, or it is not an IPv4 or IPv6 datagram socket.
     """

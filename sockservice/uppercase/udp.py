@@ -3,7 +3,7 @@
 The UDP service: one datagram in, one upper-cased datagram back to its sender.
 
 UDP source addresses can be forged, so an echo-style service is a reflector
-waiting to be abused.  The guards (L{sockservice.limits.SourceGuard}) keep it
+waiting to be abused.  The guards (L{sockservice.server.limits.SourceGuard}) keep it
 from being one: no reply to source port 0, to privileged source ports (where
 other UDP services such as echo, chargen, DNS and NTP live) or to this
 service's own port (two instances would otherwise ping-pong forever), and a
@@ -22,7 +22,7 @@ from twisted.internet.protocol import DatagramProtocol
 from twisted.logger import Logger
 
 from sockservice.casing import transform
-from sockservice.limits import RateLimiter, SourceGuard
+from sockservice.server.limits import RateLimiter, SourceGuard
 
 __all__ = ["UppercaseDatagramProtocol", "maxPayload"]
 

@@ -26,8 +26,8 @@ from twisted.internet.protocol import ProcessProtocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from sockservice.addresses import InetAddress
-from sockservice.service import ListenFailed
+from sockservice.server.addresses import InetAddress
+from sockservice.server.listeners import ListenFailed
 
 __all__ = ["Listener", "WorkerPool", "bindShared", "restartDelay", "twistdCommand"]
 

@@ -5,7 +5,7 @@ subcommand shares: L{Console}, the C{--version} option, option checks.
 
 A subcommand is an options class and a coroutine C{run(reactor, options,
 console)} that raises L{ClientError} on a network failure;
-L{sockservice.scripts.SUBCOMMANDS} lists them.
+L{sockservice.cli.main.SUBCOMMANDS} lists them.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from twisted.internet.interfaces import IProtocol
 from twisted.python import usage
 
 from sockservice import __version__
-from sockservice.client import DatagramClient, lineClient
-from sockservice.lines import LinePump, OutputClosed
+from sockservice.client.calls import DatagramClient, lineClient
+from sockservice.cli.stdin import LinePump, OutputClosed
 
 __all__ = [
     "Console",

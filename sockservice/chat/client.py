@@ -23,7 +23,7 @@ from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from sockservice.chat import MAX_TEXT
+from sockservice.chat.relay import MAX_TEXT
 
 __all__ = ["DEFAULT_PORT", "ChatClient", "ChatConsole", "ChatError", "describe", "JOIN_SIZE"]
 

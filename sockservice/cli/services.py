@@ -10,10 +10,10 @@ an options class and a coroutine C{run(reactor, options, console)} each.
 The coroutines raise L{ClientError} (one line for the person) on a network
 failure or a refusal. C{runCommand} returns the remote command's exit
 status (128 + N when a signal killed it) so the script can exit with it, as
-C{ssh} does. The network work is in L{sockservice.timeclient},
-L{sockservice.chatclient} and L{sockservice.commandclient}.
+C{ssh} does. The network work is in L{sockservice.timeserver.client},
+L{sockservice.chat.client} and L{sockservice.command.client}.
 
-The console is a L{sockservice.clientcommands.Console}; L{sockservice.scripts}
+The console is a L{sockservice.cli.uppercase.Console}; L{sockservice.cli.main}
 lists these subcommands next to C{tcp} and C{udp}.
 """
 
@@ -24,14 +24,14 @@ from typing import Any, Optional
 from twisted.internet import error
 from twisted.python import usage
 
-from sockservice.chatclient import DEFAULT_PORT as CHAT_PORT
-from sockservice.chatclient import HELP, ChatClient, ChatConsole, ChatError
-from sockservice.clientcommands import Help
-from sockservice.commandclient import DEFAULT_PORT as COMMAND_PORT
-from sockservice.commandclient import CommandRefused, runRemoteCommand
-from sockservice.failures import ClientError, formatPeer
-from sockservice.timeclient import DEFAULT_PORT as TIME_PORT
-from sockservice.timeclient import hostAddress, queryTimeTCP, queryTimeUDP
+from sockservice.chat.client import DEFAULT_PORT as CHAT_PORT
+from sockservice.chat.client import HELP, ChatClient, ChatConsole, ChatError
+from sockservice.cli.uppercase import Help
+from sockservice.command.client import DEFAULT_PORT as COMMAND_PORT
+from sockservice.command.client import CommandRefused, runRemoteCommand
+from sockservice.client.errors import ClientError, formatPeer
+from sockservice.timeserver.client import DEFAULT_PORT as TIME_PORT
+from sockservice.timeserver.client import hostAddress, queryTimeTCP, queryTimeUDP
 
 __all__ = [
     "TimeOptions",

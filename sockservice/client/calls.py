@@ -21,16 +21,16 @@ from typing import Any, Union, overload
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import HostnameEndpoint
 
-from sockservice.failures import (
+from sockservice.client.errors import (
     ClientError,
     ConnectFailed,
     ConnectionClosed,
     NoReply,
     formatPeer,
 )
-from sockservice.lineprotocol import LineClientProtocol
-from sockservice.tcpclient import LineClient
-from sockservice.udpclient import DatagramClient, DatagramClientProtocol
+from sockservice.client.lineprotocol import LineClientProtocol
+from sockservice.client.tcp import LineClient
+from sockservice.client.udp import DatagramClient, DatagramClientProtocol
 
 __all__ = [
     "ClientError",
