@@ -1,0 +1,1 @@
+"""End-to-end tests: twistd and sockservice-client as subprocesses."""

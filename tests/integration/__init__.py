@@ -1,0 +1,1 @@
+"""Tests with real sockets on loopback (port 0)."""
