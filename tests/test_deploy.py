@@ -252,7 +252,10 @@ class CommandLineTests(TestCase):
         """
         options = Options()
         options.parseOptions(self.sockserviceArguments(STANDALONE))
-        self.assertEqual((options["tcp"], options["udp"]), (["12000"], ["12000"]))
+        uppercase = options.config.uppercase
+        self.assertEqual(
+            ([d for d, _ in uppercase.tcp], [d for d, _ in uppercase.udp]), (["12000"], ["12000"])
+        )
 
     def test_socketActivated(self) -> None:
         """
@@ -269,8 +272,10 @@ class CommandLineTests(TestCase):
         self.patch(endpoints._SystemdParser, "_sddaemon", ListenFDs(fds, names))
         options = Options()
         options.parseOptions(self.sockserviceArguments(SERVICE))
-        self.assertEqual(options["udp-addresses"], [InheritedSocket(fds[1], socket.AF_INET6)])
-        self.assertEqual(options["drain"], 5.0)
+        self.assertEqual(
+            [a for _, a in options.config.uppercase.udp], [InheritedSocket(fds[1], socket.AF_INET6)]
+        )
+        self.assertEqual(options.config.server.drain, 5.0)
 
     def test_openFilesLimit(self) -> None:
         """

@@ -604,7 +604,9 @@ class TapTests(InheritedSocketsMixin, TestCase):
         """
         [fd] = self.inherit(socket.socket(socket.AF_INET6, socket.SOCK_DGRAM))
         options = self.parse("--udp", "systemd:index=0")
-        self.assertEqual(options["udp-addresses"], [InheritedSocket(fd, socket.AF_INET6)])
+        self.assertEqual(
+            [a for _, a in options.config.uppercase.udp], [InheritedSocket(fd, socket.AF_INET6)]
+        )
         reactor = MemoryReactor()
         [adopted] = [
             s for s in makeService(options, reactor) if isinstance(s, AdoptedUDPListener)
@@ -693,7 +695,7 @@ class TapTests(InheritedSocketsMixin, TestCase):
         os.environ["NOTIFY_SOCKET"] = "@sockservice-test"
         options = self.parse("--workers", "2", "--drain", "20")
         top = makeService(options, MemoryReactor())
-        pool, readiness = list(top)
+        pool, drain, readiness = list(top)
         assert isinstance(pool, WorkerPool)
         self.assertIn("--drain=20.0", pool.workerArgs)
         self.assertEqual(pool.killAfter, 25)

@@ -12,9 +12,10 @@ from twisted.plugin import getPlugins
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase
 
-from sockservice import tap
+from sockservice._fast import process
 from sockservice.server.addresses import InetAddress, parseTCP, parseUDP
 from sockservice.server.listeners import ListenFailed, TCPListener, UDPListener
+from sockservice.server.options import ServerConfig
 from sockservice.tap import Options, makeService
 from sockservice.uppercase.tcp import UppercaseFactory
 from sockservice.uppercase.udp import UppercaseDatagramProtocol
@@ -37,32 +38,42 @@ class OptionsTests(SynchronousTestCase):
         the documented defaults apply.
         """
         options = _parse()
-        self.assertEqual(options["tcp"], ["12000"])
-        self.assertEqual(options["tcp-endpoints"], ["tcp:12000:backlog=1024"])
-        self.assertEqual(options["udp-addresses"], [InetAddress(12000, "")])
-        self.assertEqual(options["case"], "unicode")
-        self.assertEqual(options["idle-timeout"], 300.0)
-        self.assertEqual(options["max-connections"], 10000)
-        self.assertEqual(options["max-per-ip"], 100)
-        self.assertEqual(options["udp-rate"], 50.0)
-        self.assertEqual(options["udp-burst"], 100)
-        self.assertEqual(options["udp-sources"], 10000)
-        self.assertFalse(options["limit-loopback"])
+        uppercase = options.config.uppercase
+        self.assertEqual(uppercase.tcp, [("12000", "tcp:12000:backlog=1024")])
+        self.assertEqual(uppercase.udp, [("12000", InetAddress(12000, ""))])
+        self.assertEqual(uppercase.case, "unicode")
+        self.assertEqual(
+            options.config.server,
+            ServerConfig(
+                idleTimeout=300.0,
+                maxConnections=10000,
+                maxPerAddress=100,
+                backlog=1024,
+                udpRate=50.0,
+                udpBurst=100,
+                udpSources=10000,
+                limitLoopback=False,
+                drain=5.0,
+            ),
+        )
 
     def test_onlyWhatIsNamed(self):
         """
         With --tcp only, no UDP is served (and the reverse).
         """
-        self.assertEqual(_parse("--tcp", "1234")["udp"], [])
-        self.assertEqual(_parse("--udp", "1234")["tcp"], [])
+        self.assertEqual(_parse("--tcp", "1234").config.uppercase.udp, [])
+        self.assertEqual(_parse("--udp", "1234").config.uppercase.tcp, [])
 
     def test_repeatable(self):
         """
         --tcp and --udp may be given several times; duplicates collapse.
         """
         options = _parse("--tcp", "1", "--tcp", "tcp6:2", "--tcp", "1", "--udp", "3", "--udp", "udp:4")
-        self.assertEqual(options["tcp-endpoints"], ["tcp:1:backlog=1024", "tcp6:2:backlog=1024"])
-        self.assertEqual(options["udp-addresses"], [InetAddress(3), InetAddress(4)])
+        uppercase = options.config.uppercase
+        self.assertEqual(
+            [full for _, full in uppercase.tcp], ["tcp:1:backlog=1024", "tcp6:2:backlog=1024"]
+        )
+        self.assertEqual([a for _, a in uppercase.udp], [InetAddress(3), InetAddress(4)])
 
     def test_numbers(self):
         """
@@ -167,16 +178,27 @@ class MakeServiceTests(SynchronousTestCase):
 
     def test_jitTuned(self):
         """
-        Run as the server (no reactor given: C{twistd}), it raises PyPy's JIT
-        trace limit; given a reactor, as a library or a test is, it leaves
-        the process's JIT alone.
+        Run as the server (no reactor given: C{twistd}), it sets up the
+        server's reactor, JIT tuning included; given a reactor, as a library
+        or a test is, it leaves the process alone.
         """
         calls = []
-        self.patch(tap, "raiseTraceLimit", lambda: calls.append("raised"))
-        self.patch(tap, "_globalReactor", MemoryReactorClock)
+        self.patch(process, "serverReactor", lambda: calls.append("server") or MemoryReactorClock())
         makeService(_parse("--tcp", "tcp:0"), MemoryReactorClock())
         self.assertEqual(calls, [])
         makeService(_parse("--tcp", "tcp:0"))
+        self.assertEqual(calls, ["server"])
+
+    def test_serverReactorTunesJIT(self):
+        """
+        L{process.serverReactor} raises PyPy's JIT trace limit and returns
+        the reactor already installed (here, the test runner's).
+        """
+        from twisted.internet import reactor
+
+        calls = []
+        self.patch(process, "raiseTraceLimit", lambda: calls.append("raised"))
+        self.assertIs(process.serverReactor(), reactor)
         self.assertEqual(calls, ["raised"])
 
     def test_listens(self):

@@ -17,9 +17,10 @@ from twisted.trial.unittest import TestCase
 
 from sockservice.chat.relay import ChatProtocol
 from sockservice.command.protocol import CommandFactory
+from sockservice.server.guard import GuardedFactory
 from sockservice.server.listeners import TCPListener, UDPListener
 from sockservice.tap import Options, makeService
-from sockservice.tapservices import isLocalDescription
+from sockservice.command.tap import isLocalDescription
 from sockservice.timeserver.protocol import TimeDatagramProtocol, TimeLineFactory
 from tests.servicefakes import tempPath
 
@@ -64,23 +65,26 @@ class TimeOptionsTests(TapServicesTestCase):
     def test_barePortBoth(self) -> None:
         """A bare port serves time on UDP and TCP, and nothing else is served."""
         options = self.parse("--time", "12013")
-        self.assertEqual(options["time-udp"][0][1].port, 12013)
-        self.assertEqual(options["time-tcp"][0][1], "tcp:12013:backlog=1024")
-        self.assertEqual((options["tcp"], options["udp"]), ([], []))
+        time, uppercase = options.config.time, options.config.uppercase
+        self.assertEqual(time.udp[0][1].port, 12013)
+        self.assertEqual(time.tcp[0][1], "tcp:12013:backlog=1024")
+        self.assertEqual((uppercase.tcp, uppercase.udp), ([], []))
 
     def test_kinds(self) -> None:
         """A udp: description serves UDP only; other descriptions serve TCP only."""
         options = self.parse("--time", "udp:0:interface=127.0.0.1", "--time", "tcp6:0", "--utc")
-        self.assertEqual([d for d, _ in options["time-udp"]], ["udp:0:interface=127.0.0.1"])
-        self.assertEqual([d for d, _ in options["time-tcp"]], ["tcp6:0"])
-        self.assertTrue(options["utc"])
+        time = options.config.time
+        self.assertEqual([d for d, _ in time.udp], ["udp:0:interface=127.0.0.1"])
+        self.assertEqual([d for d, _ in time.tcp], ["tcp6:0"])
+        self.assertTrue(time.utc)
 
     def test_listeners(self) -> None:
         """makeService adds a TCP line-protocol listener and a UDP time-protocol listener."""
         tcp, udp = self.children(self.parse("--time", "0", "--utc"))
         self.assertIsInstance(tcp, TCPListener)
-        self.assertIsInstance(tcp.factory, TimeLineFactory)
-        self.assertTrue(tcp.factory.utc)
+        self.assertIsInstance(tcp.factory, GuardedFactory)
+        self.assertIsInstance(tcp.factory.wrappedFactory, TimeLineFactory)
+        self.assertTrue(tcp.factory.wrappedFactory.utc)
         self.assertIsInstance(udp, UDPListener)
         protocol = udp.args[1]
         self.assertIsInstance(protocol, TimeDatagramProtocol)
@@ -94,10 +98,12 @@ class TimeOptionsTests(TapServicesTestCase):
     def test_defaultsStillApply(self) -> None:
         """With none of the service options, the upper-casing defaults apply as before."""
         options = self.parse()
-        self.assertEqual((options["tcp"], options["udp"]), (["12000"], ["12000"]))
+        config = options.config
         self.assertEqual(
-            (options["time-tcp"], options["chat-udp"], options["command-tcp"]), ([], [], [])
+            ([d for d, _ in config.uppercase.tcp], [d for d, _ in config.uppercase.udp]),
+            (["12000"], ["12000"]),
         )
+        self.assertEqual((config.time.tcp, config.chat.udp, config.command.tcp), ([], [], []))
 
 
 class ChatOptionsTests(TapServicesTestCase):
@@ -129,12 +135,14 @@ class CommandOptionsTests(TapServicesTestCase):
         """A bare port listens on 127.0.0.1 only, and needs no token."""
         options = self.parse("--command", "12015", "--command-allow", self.allowFile())
         self.assertEqual(
-            options["command-tcp"], [("12015", "tcp:12015:interface=127.0.0.1:backlog=1024")]
+            options.config.command.tcp, [("12015", "tcp:12015:interface=127.0.0.1:backlog=1024")]
         )
         [tcp] = self.children(options)
-        self.assertIsInstance(tcp.factory, CommandFactory)
-        self.assertIsNone(tcp.factory.token)
-        self.assertEqual(list(tcp.factory.allowList.commands), ["py"])
+        self.assertIsInstance(tcp.factory, GuardedFactory)
+        commands = tcp.factory.wrappedFactory
+        self.assertIsInstance(commands, CommandFactory)
+        self.assertIsNone(commands.token)
+        self.assertEqual(list(commands.allowList.commands), ["py"])
 
     def test_offUnlessAsked(self) -> None:
         """Without --command there is no command listener."""
@@ -187,7 +195,7 @@ class CommandOptionsTests(TapServicesTestCase):
             self.tokenFile(),
         )
         [tcp] = self.children(options)
-        self.assertEqual(tcp.factory.token, b"0123456789abcdef")
+        self.assertEqual(tcp.factory.wrappedFactory.token, b"0123456789abcdef")
 
     def test_shortToken(self) -> None:
         """A token shorter than 16 bytes is refused."""

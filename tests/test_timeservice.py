@@ -16,6 +16,7 @@ from twisted.internet.testing import StringTransport
 from twisted.logger import Logger, formatEvent
 from twisted.trial.unittest import TestCase
 
+from sockservice.server.guard import ConnectionGuard, GuardedFactory
 from sockservice.server.limits import RateLimiter
 from sockservice.timeserver.protocol import (
     MAX_FORMAT,
@@ -174,8 +175,11 @@ class TimeLineProtocolTests(TestCase):
     def connect(self, idleTimeout: float = 60) -> tuple:
         clock = Clock()
         clock.advance(WHEN)
-        proto = TimeLineFactory(clock, utc=True, idleTimeout=idleTimeout).buildProtocol(None)
-        transport = StringTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", 40000))
+        guard = ConnectionGuard(clock, idleTimeout)
+        factory = GuardedFactory(TimeLineFactory(clock, utc=True), guard, "time")
+        peer = IPv4Address("TCP", "127.0.0.1", 40000)
+        proto = factory.buildProtocol(peer)
+        transport = StringTransport(peerAddress=peer)
         proto.makeConnection(transport)
         return clock, proto, transport
 
@@ -208,11 +212,14 @@ class TimeLineProtocolTests(TestCase):
         self.assertTrue(transport.disconnecting)
 
     def test_idleTimeout(self) -> None:
-        """A client silent for the idle timeout is disconnected; activity postpones it."""
+        """
+        Under the process's guard, a client silent for the idle timeout (up
+        to a tenth more) is disconnected; activity postpones it.
+        """
         clock, proto, transport = self.connect(idleTimeout=10)
         clock.advance(9)
         proto.dataReceived(b"%Y\n")
-        clock.advance(9)
+        clock.advance(10)
         self.assertFalse(transport.disconnecting)
         clock.advance(1)
         self.assertTrue(transport.disconnecting)
@@ -220,5 +227,5 @@ class TimeLineProtocolTests(TestCase):
     def test_producerRegistered(self) -> None:
         """The protocol is its transport's streaming producer (backpressure)."""
         _, proto, transport = self.connect()
-        self.assertIs(transport.producer, proto)
+        self.assertIs(transport.producer, proto.wrappedProtocol)
         self.assertTrue(transport.streaming)

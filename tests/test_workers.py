@@ -16,6 +16,7 @@ from twisted.python.usage import UsageError
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 from sockservice.server.addresses import InetAddress
+from sockservice.server.drain import DrainService
 from sockservice.tap import Options, makeService
 from sockservice.server.workers import Listener, WorkerPool, bindShared, restartDelay
 from tests.support import startServer
@@ -204,7 +205,7 @@ class OptionsTests(SynchronousTestCase):
         args = options.workerArguments()
         self.assertIn("--case=ascii", args)
         self.assertIn("--limit-loopback", args)
-        self.assertIn("--udp-rate=50.0", args)
+        self.assertIn("--udp-rate=50", args)
         self.assertFalse([a for a in args if a.startswith(("--workers", "--tcp", "--udp="))])
 
     def test_makeService(self):
@@ -213,7 +214,8 @@ class OptionsTests(SynchronousTestCase):
         """
         options = Options()
         options.parseOptions(["--workers", "2", "--tcp", "tcp6:0", "--udp", "udp:0"])
-        [pool] = makeService(options, _ProcessReactor())
+        [pool, drain] = makeService(options, _ProcessReactor())
+        self.assertIsInstance(drain, DrainService)
         self.assertIsInstance(pool, WorkerPool)
         self.assertEqual([l.address for l in pool.listeners], [InetAddress(0, "::"), InetAddress(0, "")])
 

@@ -15,9 +15,45 @@ from typing import Optional
 
 from twisted.python.usage import UsageError
 
-__all__ = ["InetAddress", "parseInet", "parseTCP", "parseUDP"]
+__all__ = [
+    "InetAddress",
+    "descriptionKeywords",
+    "parseInet",
+    "parseTCP",
+    "parseUDP",
+    "splitDescription",
+]
 
 _unescapedColon = re.compile(r"(?<!\\):")
+_escaped = re.compile(r"\\(.)")
+
+
+def splitDescription(description: str) -> list[str]:
+    """
+    Split an endpoint description at its unescaped colons, as Twisted's
+    parser does; escapes are kept (see L{descriptionKeywords}).
+    """
+    return _unescapedColon.split(description)
+
+
+def descriptionKeywords(description: str, option: str) -> dict[str, str]:
+    """
+    The C{key=value} parameters of an endpoint description, unescaped.
+
+    @param option: the option name, for error messages.
+    @raise UsageError: when a key is given twice: Twisted would take the
+        last, and a check that read the first would be fooled.
+    """
+    keywords: dict[str, str] = {}
+    for field in splitDescription(description)[1:]:
+        key, equals, value = field.partition("=")
+        if not equals:
+            continue
+        key = _escaped.sub(r"\1", key)
+        if key in keywords:
+            raise UsageError(f"{option}: repeated parameter {key!r} in {description!r}")
+        keywords[key] = _escaped.sub(r"\1", value)
+    return keywords
 
 
 def _port(text: str, option: str) -> int:
@@ -82,10 +118,14 @@ def parseInet(description: str, option: str, kinds: tuple[str, ...]) -> InetAddr
     port = None
     interface = "::" if kind == "tcp6" else ""
     backlog = None
-    fields = _unescapedColon.split(rest)
+    fields = splitDescription(rest)
+    seen: set[str] = set()
     while fields:
         field = fields.pop(0)
         key, equals, value = field.partition("=")
+        if equals and key in seen:
+            raise UsageError(f"{option}: repeated parameter {key!r} in {description!r}")
+        seen.add(key)
         if not equals and port is None:
             port = key
         elif key == "port" and port is None:

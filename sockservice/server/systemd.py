@@ -35,6 +35,8 @@ from twisted.internet.endpoints import serverFromString
 from twisted.logger import Logger
 from twisted.python.usage import UsageError
 
+from sockservice.server.addresses import descriptionKeywords
+
 __all__ = [
     "InheritedSocket",
     "parseInheritedDatagram",
@@ -147,7 +149,7 @@ def checkInheritedStream(description: str) -> None:
     @raise UsageError: when no such descriptor was inherited, or it is not a
         stream socket of that domain.
     """
-    fields = dict(field.partition("=")[::2] for field in description.split(":")[1:])
+    fields = descriptionKeywords(description, "--tcp")
     selectors = [key for key in ("index", "name") if key in fields]
     if "domain" not in fields or len(selectors) != 1:
         return

@@ -22,7 +22,6 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.internet.protocol import DatagramProtocol, Factory
 from twisted.logger import Logger
 from twisted.protocols.basic import LineReceiver
-from twisted.protocols.policies import TimeoutMixin
 
 from sockservice.server.limits import RateLimiter, SourceGuard
 
@@ -129,7 +128,7 @@ class TimeDatagramProtocol(DatagramProtocol):
         self.transport.write(formatTime(datagram, self.clock.seconds(), self.utc), addr)
 
 
-class TimeLineProtocol(LineReceiver, TimeoutMixin):
+class TimeLineProtocol(LineReceiver):
     """
     TCP time service: one format per line, one reply line per request.
 
@@ -137,7 +136,8 @@ class TimeLineProtocol(LineReceiver, TimeoutMixin):
     line, so one line is always one reply. A line longer than the longest
     format gets an error line and the connection is closed. The protocol is
     its transport's push producer: a client that does not read its replies
-    stops being read from.
+    stops being read from.  Idle clients are closed by the process's
+    L{sockservice.server.guard}, as for every TCP service.
     """
 
     delimiter = b"\n"
@@ -147,18 +147,14 @@ class TimeLineProtocol(LineReceiver, TimeoutMixin):
 
     def connectionMade(self) -> None:
         """
-        Start the idle timer (on the factory's clock) and let the transport
-        pause us when it is full.
+        Let the transport pause us when it is full.
         """
-        self.callLater = self.factory.clock.callLater  # type: ignore[assignment]
         self.transport.registerProducer(self, True)
-        self.setTimeout(self.factory.idleTimeout)
 
     def lineReceived(self, line: bytes) -> None:
         """
         Answer one format with one line.
         """
-        self.resetTimeout()
         factory = self.factory
         reply = formatTime(line.rstrip(b"\r"), factory.clock.seconds(), factory.utc)
         if b"\n" in reply or b"\r" in reply:
@@ -174,36 +170,18 @@ class TimeLineProtocol(LineReceiver, TimeoutMixin):
         self.sendLine(b"error: format longer than %d bytes" % (MAX_FORMAT,))
         self.transport.loseConnection()
 
-    def timeoutConnection(self) -> None:
-        """
-        Hang up on an idle client.
-        """
-        self.transport.loseConnection()
-
-    def connectionLost(self, reason: Any = None) -> None:
-        """
-        Stop the idle timer.
-        """
-        self.setTimeout(None)
-
 
 class TimeLineFactory(Factory):
     """
-    Builds L{TimeLineProtocol}s sharing one clock, time zone choice and idle
-    timeout.
+    Builds L{TimeLineProtocol}s sharing one clock and time zone choice.
     """
 
     protocol = TimeLineProtocol
 
-    def __init__(
-        self, clock: IReactorTime, utc: bool = False, idleTimeout: Optional[float] = 60
-    ) -> None:
+    def __init__(self, clock: IReactorTime, utc: bool = False) -> None:
         """
-        @param clock: Where the time and idle timers come from.
+        @param clock: Where the time comes from.
         @param utc: Answer in UTC instead of local time.
-        @param idleTimeout: Seconds of silence before the server hangs up
-            (C{None}: never).
         """
         self.clock = clock
         self.utc = utc
-        self.idleTimeout = idleTimeout

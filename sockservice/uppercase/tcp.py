@@ -19,14 +19,11 @@ from twisted.internet.interfaces import (
     IReactorTime,
 )
 from twisted.internet.protocol import Factory, Protocol
-from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from sockservice.casing import Uppercaser
-from sockservice.server.drain import OpenConnections
-from sockservice.server.idle import IdleSweep
-from sockservice.server.limits import ConnectionCounter, isLoopback
+from sockservice.server.guard import ConnectionGuard
 from sockservice._fast.writing import closeWhenSent, immediateWriter
 
 __all__ = ["UppercaseProtocol", "UppercaseFactory"]
@@ -58,7 +55,7 @@ class UppercaseProtocol(Protocol):
     _readSize = READ_SIZE_MAX
 
     def connectionMade(self) -> None:
-        self.factory.openConnections.opened(self.transport)
+        self.factory.guard.opened(self, self.transport)
         if getattr(self.transport, "bufferSize", None) == READ_SIZE_MAX:
             self._readSize = self.transport.bufferSize = READ_SIZE_START
         self._caser = Uppercaser(self.factory.mode)
@@ -71,8 +68,6 @@ class UppercaseProtocol(Protocol):
                 self.transport.setTcpNoDelay(True)
             except (AttributeError, OSError):
                 pass  # not TCP (a UNIX socket, a test transport)
-        if self.factory.idle is not None:
-            self.factory.idle.watch(self)
         # Backpressure: the transport produces what it reads and consumes what
         # we write.  Registered as its own producer, it stops reading while its
         # write buffer is full and resumes once that buffer has drained.
@@ -110,19 +105,15 @@ class UppercaseProtocol(Protocol):
         self.transport.abortConnection()
 
     def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
-        if self.factory.idle is not None:
-            self.factory.idle.forget(self)
-        self.factory.connections.closed(self.peer)
-        self.factory.openConnections.closed(self.transport)
+        self.factory.guard.closed(self, self.transport, self.peer)
 
 
 class UppercaseFactory(Factory):
     """
-    Build L{UppercaseProtocol}s, enforcing the connection caps.
+    Build L{UppercaseProtocol}s, under the process's connection caps.
 
-    @ivar connections: the open connections, counted against the caps.
-    @ivar openConnections: their transports, for a graceful stop.
-    @ivar idle: the sweep that closes idle connections (L{None}: never).
+    @ivar guard: the caps, idle sweep and open connections, shared with the
+        process's other TCP services.
     @ivar acceptedNoDelay: whether every connection arrives with
         C{TCP_NODELAY} already set, copied from its listening socket (set by
         L{sockservice.server.listeners.TCPListener}); otherwise each sets it itself.
@@ -130,7 +121,6 @@ class UppercaseFactory(Factory):
 
     protocol = UppercaseProtocol
     noisy = False
-    log = Logger()
     acceptedNoDelay = False
 
     def __init__(
@@ -141,46 +131,37 @@ class UppercaseFactory(Factory):
         maxPerAddress: int = 100,
         limitLoopback: bool = False,
         reactor: Optional[IReactorTime] = None,
+        guard: Optional[ConnectionGuard] = None,
     ) -> None:
         """
         @param mode: the casing mode (see L{sockservice.casing}).
-        @param idleTimeout: seconds without input before a connection is
-            closed (up to a second later: see L{sockservice.server.idle}); 0
-            disables.
-        @param maxConnections: cap on open connections; 0 disables.
-        @param maxPerAddress: cap on open connections from one IP address;
-            0 disables.
-        @param limitLoopback: apply the per-address cap to loopback clients
-            too (by default they are exempt, for local tests and benchmarks).
+        @param guard: the process's L{ConnectionGuard}; by default one of
+            this factory's own, made of the other arguments (see there).
         @param reactor: the reactor whose clock times out idle connections.
         """
-        if reactor is None:
-            from twisted.internet import reactor as _reactor
+        if guard is None:
+            if reactor is None:
+                from twisted.internet import reactor as _reactor
 
-            reactor = _reactor  # type: ignore[assignment]
+                reactor = _reactor  # type: ignore[assignment]
+            guard = ConnectionGuard(
+                reactor, idleTimeout, maxConnections, maxPerAddress, limitLoopback
+            )
         self.mode = mode
-        self.idleTimeout = idleTimeout
-        self.limitLoopback = limitLoopback
-        self.reactor = reactor
-        self.connections = ConnectionCounter(maxConnections, maxPerAddress)
-        self.openConnections = OpenConnections()
-        self.idle = IdleSweep(idleTimeout, reactor) if idleTimeout else None
+        self.guard = guard
+        self.log = guard.log
+        self.idleTimeout = guard.idleTimeout
+        self.connections = guard.connections
+        self.openConnections = guard.openConnections
+        self.idle = guard.idle
 
     def buildProtocol(self, addr: IAddress) -> Optional[Protocol]:
         """
         Build a protocol for a new connection from C{addr}, or refuse it
         (return L{None}: Twisted then closes it) when a cap is reached.
         """
-        host = getattr(addr, "host", None)
-        exempt = host is None or (not self.limitLoopback and isLoopback(host))
-        peer = host or str(addr)
-        refusal = self.connections.refusal(peer, exempt=exempt)
-        if refusal is not None:
-            self.log.warn(
-                "refused connection from {peer}: {cap} connection cap reached",
-                peer=peer,
-                cap=refusal,
-            )
+        peer = self.guard.admit(addr)
+        if peer is None:
             return None
         protocol = self.protocol()
         protocol.factory = self

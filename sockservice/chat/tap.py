@@ -1,0 +1,60 @@
+# -*- test-case-name: tests.test_tapservices -*-
+"""
+The chat relay's part of C{twistd sockservice}: C{--chat DESC}, a UDP port
+or C{udp:PORT[:interface=ADDR]}, one room per listener.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import List, Tuple
+
+from twisted.application.service import IServiceCollection
+from twisted.python import usage
+
+from sockservice.chat.relay import ChatProtocol
+from sockservice.server.addresses import InetAddress
+from sockservice.server.options import ServerConfig, Shared, udpAddress
+
+__all__ = ["ChatConfig", "ChatOptions", "addServices"]
+
+
+class ChatOptions(usage.Options):
+    """
+    The chat relay's options, composed into L{sockservice.tap.Options}.
+    """
+
+    def opt_chat(self, description: str) -> None:
+        """Serve the chat relay on UDP: a port or udp:PORT[:interface=ADDR] (repeatable)."""
+        self.setdefault("chat", []).append(description)
+
+    def chatConfig(self, server: ServerConfig) -> ChatConfig:
+        """
+        @return: this service's options, parsed and checked.
+        """
+        return ChatConfig(
+            [(d, udpAddress("--chat", d)) for d in dict.fromkeys(self.get("chat", []))]
+        )
+
+
+@dataclass(frozen=True)
+class ChatConfig:
+    """
+    The chat relay's options, parsed.
+
+    @ivar udp: C{(description as given, address)} pairs.
+    """
+
+    udp: List[Tuple[str, InetAddress]] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.udp)
+
+
+def addServices(top: IServiceCollection, config: ChatConfig, shared: Shared) -> None:
+    """
+    Add one relay per C{--chat} to C{top}.
+    """
+    for description, address in config.udp:
+        protocol = ChatProtocol(shared.reactor)
+        shared.listenUDP(top, f"UDP {description} (chat)", address, protocol)

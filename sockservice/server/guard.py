@@ -1,0 +1,184 @@
+# -*- test-case-name: tests.test_guard -*-
+"""
+The limits every TCP service of the process shares: one connection count
+(total and per address), one idle sweep, one set of open connections for
+the drain on stop.
+
+A service whose protocol is on the per-byte path (the uppercase service)
+calls L{ConnectionGuard} itself; any other factory is wrapped in a
+L{GuardedFactory}, a L{policies.WrappingFactory} that does the same around
+the service's own protocol.  Either way, C{--max-connections},
+C{--max-per-ip} and C{--idle-timeout} apply to every TCP listener at once.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from twisted.internet.interfaces import IAddress, IProtocolFactory, IReactorTime
+from twisted.internet.protocol import Protocol
+from twisted.logger import Logger
+from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
+from twisted.python.failure import Failure
+
+from sockservice.server.drain import OpenConnections
+from sockservice.server.idle import IdleConnection, IdleSweep
+from sockservice.server.limits import ConnectionCounter, isLoopback
+
+__all__ = ["ConnectionGuard", "GuardedFactory", "GuardedProtocol"]
+
+
+class ConnectionGuard:
+    """
+    Admit, watch and forget the TCP connections of every service.
+
+    @ivar connections: the open connections, counted against the caps.
+    @ivar openConnections: their transports, for the drain on stop.
+    @ivar idle: the sweep that closes idle connections (L{None}: never).
+    """
+
+    log = Logger()
+
+    def __init__(
+        self,
+        clock: IReactorTime,
+        idleTimeout: float = 300.0,
+        maxConnections: int = 10000,
+        maxPerAddress: int = 100,
+        limitLoopback: bool = False,
+    ) -> None:
+        """
+        @param clock: the clock of the idle sweep.
+        @param idleTimeout: seconds without input before a connection is
+            closed (see L{sockservice.server.idle}); 0 disables.
+        @param maxConnections: cap on open connections; 0 disables.
+        @param maxPerAddress: cap on open connections from one IP address;
+            0 disables.
+        @param limitLoopback: apply the per-address cap to loopback clients
+            too (by default they are exempt, for local tests and benchmarks).
+        """
+        self.idleTimeout = idleTimeout
+        self.limitLoopback = limitLoopback
+        self.connections = ConnectionCounter(maxConnections, maxPerAddress)
+        self.openConnections = OpenConnections()
+        self.idle = IdleSweep(idleTimeout, clock) if idleTimeout else None
+
+    def admit(self, addr: IAddress, service: str = "") -> Optional[str]:
+        """
+        Count a new connection from C{addr}, or refuse it (and log why) when
+        a cap is reached.
+
+        @param service: the service's name, for the log (C{""}: uppercase).
+        @return: the peer as counted (its host), to give back to
+            L{closed}; L{None} when refused.
+        """
+        host = getattr(addr, "host", None)
+        exempt = host is None or (not self.limitLoopback and isLoopback(host))
+        peer: str = host or str(addr)
+        refusal = self.connections.refusal(peer, exempt=exempt)
+        if refusal is None:
+            return peer
+        self.log.warn(
+            "refused {service}connection from {peer}: {cap} connection cap reached",
+            service=f"{service} " if service else "",
+            peer=peer,
+            cap=refusal,
+        )
+        return None
+
+    def opened(self, connection: IdleConnection, transport: Any) -> None:
+        """
+        Watch a connection that L{admit} let in and that is now made.
+        """
+        self.openConnections.opened(transport)
+        if self.idle is not None:
+            self.idle.watch(connection)
+
+    def closed(self, connection: IdleConnection, transport: Any, peer: str) -> None:
+        """
+        Forget a connection that was L{opened}, or at least L{admit}ted.
+        """
+        if self.idle is not None:
+            self.idle.forget(connection)
+        self.connections.closed(peer)
+        self.openConnections.closed(transport)
+
+
+class GuardedProtocol(ProtocolWrapper):
+    """
+    A service's protocol under the process's L{ConnectionGuard}: idle means
+    neither input nor output for the whole timeout (a client waiting for a
+    long reply is not idle).
+    """
+
+    factory: GuardedFactory
+    peer = ""
+    quietSweeps = 0
+
+    def connectionMade(self) -> None:
+        self.factory.guard.opened(self, self.transport)
+        super().connectionMade()
+
+    def dataReceived(self, data: bytes) -> None:
+        self.quietSweeps = 0
+        self.wrappedProtocol.dataReceived(data)
+
+    def write(self, data: bytes) -> None:
+        self.quietSweeps = 0
+        self.transport.write(data)
+
+    def writeSequence(self, data: Any) -> None:
+        self.quietSweeps = 0
+        self.transport.writeSequence(data)
+
+    def timeoutConnection(self) -> None:
+        """
+        Idle for too long: drop the connection.
+        """
+        self.factory.guard.log.info(
+            "closing {service} connection from {peer}: idle for {timeout} s",
+            service=self.factory.service,
+            peer=self.peer,
+            timeout=self.factory.guard.idleTimeout,
+        )
+        self.transport.abortConnection()
+
+    def connectionLost(self, reason: Failure) -> None:  # type: ignore[override]
+        self.factory.guard.closed(self, self.transport, self.peer)
+        super().connectionLost(reason)
+
+
+class GuardedFactory(WrappingFactory):
+    """
+    Wrap a service's factory so that its connections count against the
+    process's caps and are closed when idle.
+    """
+
+    protocol = GuardedProtocol
+    noisy = False
+
+    def __init__(
+        self, wrappedFactory: IProtocolFactory, guard: ConnectionGuard, service: str
+    ) -> None:
+        """
+        @param service: the service's name, for the log.
+        """
+        super().__init__(wrappedFactory)
+        self.guard = guard
+        self.service = service
+
+    def buildProtocol(self, addr: IAddress) -> Optional[Protocol]:
+        """
+        Refuse (return L{None}) when a cap is reached or the service itself
+        refuses; otherwise wrap the service's protocol.
+        """
+        peer = self.guard.admit(addr, self.service)
+        if peer is None:
+            return None
+        wrapped = self.wrappedFactory.buildProtocol(addr)
+        if wrapped is None:
+            self.guard.connections.closed(peer)
+            return None
+        protocol = self.protocol(self, wrapped)
+        protocol.peer = peer
+        return protocol
