@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Optional
 
+from twisted.internet.abstract import isIPAddress, isIPv6Address
 from twisted.python.usage import UsageError
 
 __all__ = [
@@ -141,6 +142,11 @@ def parseInet(description: str, option: str, kinds: tuple[str, ...]) -> InetAddr
             raise UsageError(f"{option}: unknown parameter {field!r} in {description!r}")
     if port is None:
         raise UsageError(f"{option}: no port in {description!r}")
+    if interface and not (isIPAddress(interface) or isIPv6Address(interface)):
+        raise UsageError(
+            f"{option}: invalid interface {interface!r} in {description!r} "
+            "(expected an IPv4 or IPv6 address)"
+        )
     return InetAddress(_port(port, option), interface, backlog)
 
 

@@ -15,7 +15,7 @@ from typing import Any, Optional
 from twisted.application.service import MultiService, Service
 from twisted.application.internet import UDPServer
 from twisted.internet.defer import Deferred, maybeDeferred, succeed
-from twisted.internet.error import CannotListenError
+from twisted.internet.error import CannotListenError, InvalidAddressError
 from twisted.internet.fdesc import setNonBlocking
 from twisted.internet.interfaces import (
     IListeningPort,
@@ -41,6 +41,8 @@ class ListenFailed(SystemExit):
 
     def __init__(self, description: str, error: BaseException) -> None:
         cause = getattr(getattr(error, "socketError", None), "strerror", None)
+        if isinstance(error, InvalidAddressError):
+            cause = f"{error.address!r} is {error.message.rstrip('.')}"
         super().__init__(
             f"sockservice: cannot listen on {description}: {cause or error}"
         )
@@ -210,7 +212,7 @@ class SockService(MultiService):
         for child in self:
             try:
                 child.privilegedStartService()
-            except CannotListenError as e:
+            except (CannotListenError, InvalidAddressError, OSError) as e:
                 raise ListenFailed(getattr(child, "description", child.name), e)
 
 
