@@ -7,6 +7,7 @@ would drive them.
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 import subprocess
@@ -185,6 +186,7 @@ class CommandEndToEndTests(SynchronousTestCase):
         token = tempPath(self)
         with open(token, "w") as f:
             f.write("a-long-enough-secret\n")
+        os.chmod(token, 0o600)
         server = startCommandServer(self, self.allowFile(), "--command-token-file", token)
         with socket.create_connection((HOST, server.tcp[0]), timeout=10) as s:
             s.sendall(frame(b"run", b"hello"))

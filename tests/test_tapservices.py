@@ -50,6 +50,7 @@ class TapServicesTestCase(TestCase):
         path = tempPath(self)
         with open(path, "wb") as f:
             f.write(token)
+        os.chmod(path, 0o600)
         return path
 
     def children(self, options: Options) -> List[Any]:
@@ -208,6 +209,35 @@ class CommandOptionsTests(TapServicesTestCase):
             "--command-token-file",
             self.tokenFile(b"short\n"),
         )
+
+    def test_looseTokenFile(self) -> None:
+        """
+        A token file that its group or others may read is refused, as ssh
+        refuses such a private key.
+        """
+        path = self.tokenFile()
+        os.chmod(path, 0o640)
+        self.assertUsage(
+            f"--command-token-file: {path} is accessible by group or others "
+            "(mode 0640): chmod 600 it",
+            "--command",
+            "0",
+            "--command-allow",
+            self.allowFile(),
+            "--command-token-file",
+            path,
+        )
+
+    def test_unixSocketPrivate(self) -> None:
+        """
+        A UNIX socket for commands is created 0600, unless the description
+        gives its own mode.
+        """
+        allow = self.allowFile()
+        options = self.parse("--command", "unix:/tmp/x.sock", "--command-allow", allow)
+        self.assertEqual(options.config.command.tcp, [("unix:/tmp/x.sock", "unix:/tmp/x.sock:mode=600")])
+        options = self.parse("--command", "unix:/tmp/x.sock:mode=660", "--command-allow", allow)
+        self.assertEqual(options.config.command.tcp[0][1], "unix:/tmp/x.sock:mode=660")
 
     def test_missingToken(self) -> None:
         """An unreadable token file is refused."""

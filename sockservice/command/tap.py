@@ -3,7 +3,8 @@
 The command service's part of C{twistd sockservice}: C{--command},
 C{--command-allow}, C{--command-token-file}, C{--command-max-runs}.
 
-C{--command DESC} is TCP; a bare port means C{tcp:PORT:interface=127.0.0.1}.
+C{--command DESC} is TCP; a bare port means C{tcp:PORT:interface=127.0.0.1},
+and a C{unix:PATH} socket is created C{0600} unless it says C{mode=}.
 Anything that is not loopback (or a UNIX socket) needs
 C{--command-token-file}; C{--command-allow FILE} is required.
 """
@@ -74,14 +75,25 @@ class CommandOptions(usage.Options):
             )
         tcp = []
         for description in descriptions:
-            local = f"tcp:{description}:interface=127.0.0.1" if description.isdigit() else description
-            full = tcpEndpoint("--command", local, server.backlog)
+            full = tcpEndpoint("--command", _private(description), server.backlog)
             if token is None and not isLocalDescription(full):
                 raise usage.UsageError(
                     f"--command {description}: listening beyond loopback requires --command-token-file"
                 )
             tcp.append((description, full))
         return CommandConfig(tcp, allowList, token, self["command-max-runs"])
+
+
+def _private(description: str) -> str:
+    """
+    A bare port means loopback only; a UNIX socket is made C{0600} (only
+    the server's user may connect) unless the description sets C{mode=}.
+    """
+    if description.isdigit():
+        return f"tcp:{description}:interface=127.0.0.1"
+    if splitDescription(description)[0] == "unix" and ":mode=" not in description:
+        return f"{description}:mode=600"
+    return description
 
 
 def isLocalDescription(description: str) -> bool:
