@@ -87,8 +87,8 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> IService:
 
         reactor = serverReactor()
     config = options.config
-    top = SockService(fileLimit=config.server.maxConnections + 256)
     shared = Shared.forProcess(config.server, reactor)
+    top = SockService(config.server.maxConnections + 256, shared.guard)
     # In this process even with --workers: a chat's members and the limit on
     # concurrent commands belong to one process.
     sockservice.timeserver.tap.addServices(top, config.time, shared)

@@ -6,7 +6,7 @@ one set of connection caps, one idle sweep and one drain.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, List
 
 from twisted.internet.address import IPv4Address
 from twisted.internet.protocol import Factory, Protocol
@@ -18,7 +18,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from sockservice.command.allowlist import AllowList
 from sockservice.command.protocol import CommandFactory
 from sockservice.command.tap import isLocalDescription
-from sockservice.server.guard import ConnectionGuard, GuardedFactory
+from sockservice.server.guard import DESCRIPTOR_RESERVE, ConnectionGuard, GuardedFactory
 from sockservice.tap import Options
 from sockservice.timeserver.protocol import TimeLineFactory
 from sockservice.uppercase.tcp import UppercaseFactory
@@ -158,3 +158,68 @@ class DescriptionTests(SynchronousTestCase):
         self.assertRaises(
             UsageError, options.parseOptions, ["--udp", "udp:0:interface=::1:interface=::"]
         )
+
+
+class RefusalLogTests(SynchronousTestCase):
+    """
+    A flood of refused clients is logged one line a second, with a count.
+    """
+
+    def test_oneLinePerSecond(self) -> None:
+        """
+        Refusals within a second of a logged one are counted, and the next
+        line says how many there were.
+        """
+        from twisted.logger import globalLogPublisher
+
+        events: List[dict] = []
+        globalLogPublisher.addObserver(events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, events.append)
+        clock = Clock()
+        guard = ConnectionGuard(clock, 0, maxConnections=1, maxPerAddress=0)
+        self.assertEqual(guard.admit(_peer("192.0.2.1")), "192.0.2.1")
+        for _ in range(10):
+            self.assertIsNone(guard.admit(_peer("192.0.2.2")))
+        clock.advance(0.5)
+        self.assertIsNone(guard.admit(_peer("192.0.2.3")))
+        clock.advance(0.5)
+        self.assertIsNone(guard.admit(_peer("192.0.2.4")))
+        refused = [e for e in events if "refused" in e.get("log_format", "")]
+        self.assertEqual([e["peer"] for e in refused], ["192.0.2.2", "192.0.2.4"])
+        self.assertEqual(refused[0]["more"], "")
+        self.assertEqual(refused[1]["more"], " (10 more refused since the last line)")
+
+
+class DescriptorTests(SynchronousTestCase):
+    """
+    The total cap fits the open-files limit.
+    """
+
+    def test_lowered(self) -> None:
+        """A cap above what the open-files limit allows is lowered to fit it."""
+        guard = ConnectionGuard(Clock(), 0, maxConnections=10000)
+        guard.fitDescriptors(512)
+        self.assertEqual(guard.connections.maxTotal, 512 - DESCRIPTOR_RESERVE)
+
+    def test_noCap(self) -> None:
+        """No cap (0) becomes the limit that fits."""
+        guard = ConnectionGuard(Clock(), 0, maxConnections=0)
+        guard.fitDescriptors(1024)
+        self.assertEqual(guard.connections.maxTotal, 1024 - DESCRIPTOR_RESERVE)
+
+    def test_kept(self) -> None:
+        """A cap that fits is kept."""
+        guard = ConnectionGuard(Clock(), 0, maxConnections=100)
+        guard.fitDescriptors(1024)
+        self.assertEqual(guard.connections.maxTotal, 100)
+
+    def test_makeService(self) -> None:
+        """The service tree fits the guard to the limit it obtains when it starts."""
+        from sockservice.server.listeners import SockService
+
+        guard = ConnectionGuard(Clock(), 0, maxConnections=10**9)
+        SockService(10**9, guard).privilegedStartService()
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        self.assertEqual(guard.connections.maxTotal, soft - DESCRIPTOR_RESERVE)

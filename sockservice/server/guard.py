@@ -13,6 +13,7 @@ C{--max-per-ip} and C{--idle-timeout} apply to every TCP listener at once.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Optional
 
 from twisted.internet.interfaces import IAddress, IProtocolFactory, IReactorTime
@@ -25,7 +26,20 @@ from sockservice.server.drain import OpenConnections
 from sockservice.server.idle import IdleConnection, IdleSweep
 from sockservice.server.limits import ConnectionCounter, isLoopback
 
-__all__ = ["ConnectionGuard", "GuardedFactory", "GuardedProtocol"]
+__all__ = [
+    "ConnectionGuard",
+    "DESCRIPTOR_RESERVE",
+    "GuardedFactory",
+    "GuardedProtocol",
+    "REFUSAL_LOG_INTERVAL",
+]
+
+REFUSAL_LOG_INTERVAL = 1.0
+"""Seconds between two log lines about refused connections: a flood of
+clients past a cap gives one line a second, with a count."""
+
+DESCRIPTOR_RESERVE = 64
+"""Open files kept free of connections (see L{ConnectionGuard.fitDescriptors})."""
 
 
 class ConnectionGuard:
@@ -62,6 +76,28 @@ class ConnectionGuard:
         self.connections = ConnectionCounter(maxConnections, maxPerAddress)
         self.openConnections = OpenConnections()
         self.idle = IdleSweep(idleTimeout, clock) if idleTimeout else None
+        self._clock = clock
+        self._lastRefusalLog = -math.inf
+        self._unlogged = 0
+
+    def fitDescriptors(self, fileLimit: int) -> None:
+        """
+        Lower the total cap so that connections cannot use up the process's
+        open-files limit (past it, C{accept} fails and Twisted logs three
+        lines per refused client); L{DESCRIPTOR_RESERVE} descriptors are
+        kept for listeners, logs and child processes.
+        """
+        fitting = max(1, fileLimit - DESCRIPTOR_RESERVE)
+        current = self.connections.maxTotal
+        if current == 0 or current > fitting:
+            self.connections.maxTotal = fitting
+            self.log.warn(
+                "sockservice: the open-files limit is {limit}: at most {fitting} "
+                "TCP connections (--max-connections {current})",
+                limit=fileLimit,
+                fitting=fitting,
+                current=current,
+            )
 
     def admit(self, addr: IAddress, service: str = "") -> Optional[str]:
         """
@@ -78,12 +114,19 @@ class ConnectionGuard:
         refusal = self.connections.refusal(peer, exempt=exempt)
         if refusal is None:
             return peer
+        now = self._clock.seconds()
+        if now - self._lastRefusalLog < REFUSAL_LOG_INTERVAL:
+            self._unlogged += 1
+            return None
         self.log.warn(
-            "refused {service}connection from {peer}: {cap} connection cap reached",
+            "refused {service}connection from {peer}: {cap} connection cap reached"
+            "{more}",
             service=f"{service} " if service else "",
             peer=peer,
             cap=refusal,
+            more=f" ({self._unlogged} more refused since the last line)" if self._unlogged else "",
         )
+        self._lastRefusalLog, self._unlogged = now, 0
         return None
 
     def opened(self, connection: IdleConnection, transport: Any) -> None:

@@ -26,6 +26,8 @@ from twisted.internet.protocol import DatagramProtocol, Factory
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from sockservice.server.guard import ConnectionGuard
+
 __all__ = [
     "AdoptedUDPListener",
     "socketFamily",
@@ -203,12 +205,20 @@ class SockService(MultiService):
     well.
     """
 
-    def __init__(self, fileLimit: int = 0) -> None:
+    def __init__(self, fileLimit: int = 0, guard: Optional[ConnectionGuard] = None) -> None:
+        """
+        @param fileLimit: the open-files limit wanted.
+        @param guard: the process's TCP limits, whose total cap is lowered
+            to fit the open-files limit actually obtained.
+        """
         super().__init__()
         self.fileLimit = fileLimit
+        self.guard = guard
 
     def privilegedStartService(self) -> None:
-        raiseFileLimit(self.fileLimit)
+        obtained = raiseFileLimit(self.fileLimit)
+        if self.guard is not None:
+            self.guard.fitDescriptors(obtained)
         for child in self:
             try:
                 child.privilegedStartService()
