@@ -101,7 +101,8 @@ class CommandTestCase(TestCase):
     def setUp(self) -> None:
         self.reactor = FakeProcessReactor()
         self.events: List[dict] = []
-        self.factory = CommandFactory(ALLOWED, self.reactor)
+        # The argv as spawned, unwrapped: sessions are tested in test_commandflow.
+        self.factory = CommandFactory(ALLOWED, self.reactor, sessions=False)
         self.factory.log = Logger(observer=self.events.append)
 
     def connect(self, peer: Any = LOCAL) -> tuple:

@@ -6,7 +6,7 @@ cap, a timeout, and a reply when both the process and its pipes are done.
 
 from __future__ import annotations
 
-from typing import Any, List
+from typing import Any, Callable, List, Optional
 
 from twisted.internet.defer import Deferred
 from twisted.internet.error import ProcessExitedAlready
@@ -22,27 +22,49 @@ class CommandProcess(ProcessProtocol):
     """
     One running command: collects its output within the cap, kills it on
     timeout or overflow, and fires L{finished} with the reply fields.
+
+    When the process leads a process group of its own (see
+    L{sockservice.command.session}), every kill is sent to the whole group,
+    and whatever is left of the group when the run ends is killed too: no
+    descendant outlives its run.
+
+    @ivar out: The output kept so far: C{[stdout chunks, stderr chunks]}.
+    @ivar kept: How many bytes of output L{out} holds.
+    @ivar flags: Why the service killed the process (C{timeout},
+        C{truncated}, C{shutdown}), in order.
     """
 
     exitGrace = 2.0
 
-    def __init__(self, command: AllowedCommand, clock: Any) -> None:
+    def __init__(
+        self,
+        command: AllowedCommand,
+        clock: Any,
+        killGroup: Optional[Callable[[int], None]] = None,
+    ) -> None:
         """
         @param command: What runs, for its timeout and output cap.
         @param clock: For the timeout (C{callLater}).
+        @param killGroup: Kills every process of a group, given its ID; when
+            given, the process is taken to lead its own group.
         """
         self.command = command
         self.clock = clock
-        self.out: List[bytes] = [b"", b""]
+        self.killGroup = killGroup
+        self.out: List[List[bytes]] = [[], []]
+        self.kept = 0
         self.flags: List[str] = []
         self.finished: Deferred[List[bytes]] = Deferred()
-        self._timer = clock.callLater(command.timeout, self._kill, "timeout")
+        self._timer = clock.callLater(command.timeout, self.kill, "timeout")
         self._grace: Any = None
+        self._group: Optional[int] = None
 
     def connectionMade(self) -> None:
         """
         The process started: it gets no input.
         """
+        if self.killGroup is not None:
+            self._group = self.transport.pid
         self.transport.closeStdin()
 
     def childDataReceived(self, childFD: int, data: bytes) -> None:
@@ -52,16 +74,21 @@ class CommandProcess(ProcessProtocol):
         """
         if childFD not in (1, 2) or "truncated" in self.flags:
             return
-        room = self.command.maxOutput - len(self.out[0]) - len(self.out[1])
-        self.out[childFD - 1] += data[: max(room, 0)]
+        room = self.command.maxOutput - self.kept
         if len(data) > room:
-            self._kill("truncated")
+            data = data[: max(room, 0)]
+            self.kill("truncated")
+        if data:
+            self.out[childFD - 1].append(data)
+            self.kept += len(data)
 
-    def _kill(self, why: str) -> None:
+    def kill(self, why: str) -> None:
         """
-        Kill the process, noting C{why} (C{timeout} or C{truncated}).
+        Kill the process (and its group), noting C{why}.
         """
         self.flags.append(why)
+        if self._group is not None:
+            self.killGroup(self._group)  # type: ignore[misc]
         try:
             self.transport.signalProcess("KILL")
         except ProcessExitedAlready:
@@ -69,19 +96,23 @@ class CommandProcess(ProcessProtocol):
 
     def processExited(self, reason: Failure) -> None:
         """
-        The process is gone; if a grandchild holds the pipes open, stop
+        The process is gone; if a descendant holds the pipes open, stop
         waiting for them after a grace period.
         """
         self._grace = self.clock.callLater(self.exitGrace, self.transport.loseConnection)
 
     def processEnded(self, reason: Failure) -> None:
         """
-        Process and pipes are done: fire L{finished} with the reply.
+        Process and pipes are done: kill what is left of its group, and fire
+        L{finished} with the reply.
         """
         for call in (self._timer, self._grace):
             if call is not None and call.active():
                 call.cancel()
+        if self._group is not None:
+            self.killGroup(self._group)  # type: ignore[misc]
+            self._group = None
         code, signal = reason.value.exitCode, getattr(reason.value, "signal", None)
         status = f"signal {signal}" if signal is not None else f"exit {code}"
         status = " ".join([status] + self.flags)
-        self.finished.callback([status.encode(), self.out[0], self.out[1]])
+        self.finished.callback([status.encode(), b"".join(self.out[0]), b"".join(self.out[1])])

@@ -24,21 +24,24 @@ process), C{refused REASON} (nothing ran), or C{ok} (after C{auth}).
 from __future__ import annotations
 
 import hmac
+import os
 from collections import deque
-from typing import Any, Deque, List, Optional, Tuple
+from typing import Any, Callable, Deque, List, Optional, Set, Tuple
 
 from twisted.internet.address import UNIXAddress
 from twisted.internet.defer import Deferred, succeed
-from twisted.internet.interfaces import IAddress
+from twisted.internet.interfaces import IAddress, IPushProducer
 from twisted.internet.protocol import Factory
 from twisted.logger import Logger
 from twisted.protocols.basic import NetstringReceiver
 from twisted.python.failure import Failure
+from zope.interface import implementer
 
 from sockservice.command.allowlist import AllowedCommand, AllowList, Refused
-from sockservice.command.process import CommandProcess
-from sockservice.server.limits import isLoopback
 from sockservice.command.netstrings import decodeFields, encodeFields
+from sockservice.command.process import CommandProcess
+from sockservice.command.session import SESSIONS, inSession, killGroup
+from sockservice.server.limits import isLoopback
 
 __all__ = [
     "CommandFactory",
@@ -72,10 +75,19 @@ def _describe(addr: IAddress) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+@implementer(IPushProducer)
 class CommandProtocol(NetstringReceiver):
     """
     One client connection: requests are handled one at a time, in order;
-    while one runs, the connection is not read from.
+    while one runs, or while the transport's write buffer is full (the
+    client is not reading its replies), the connection is not read from and
+    no queued request starts.  So a connection holds at most about the
+    transport's buffer plus one reply.
+
+    The protocol is its transport's streaming producer (the requests it
+    reads produce the replies it writes): the transport calls
+    L{pauseProducing} when its buffer fills and L{resumeProducing} once it
+    has drained.
     """
 
     MAX_LENGTH = 4096
@@ -91,12 +103,46 @@ class CommandProtocol(NetstringReceiver):
         self._pending: Deque[bytes] = deque()
         self._busy = False
         self._lost = False
+        self._writePaused = False
+        self._producing = True
+        self._registered = True
+        self.transport.registerProducer(self, True)
 
     def connectionLost(self, reason: Optional[Failure] = None) -> None:
         """
         Replies still due are dropped; their commands run to their end.
         """
         self._lost = True
+
+    def dataReceived(self, data: bytes) -> None:
+        """
+        Parse requests; a malformed frame closes the connection (see
+        L{_close}).
+        """
+        super().dataReceived(data)
+        if self.brokenPeer:
+            self._close()
+
+    def pauseProducing(self) -> None:
+        """
+        The client is not reading its replies: read and start nothing more
+        until it has.
+        """
+        self._writePaused = True
+        self._updateReading()
+
+    def resumeProducing(self) -> None:
+        """
+        The client has read its replies: read and run requests again.
+        """
+        self._writePaused = False
+        self._updateReading()
+        self._next()
+
+    def stopProducing(self) -> None:
+        """
+        The connection is gone; L{connectionLost} follows.
+        """
 
     def stringReceived(self, request: bytes) -> None:
         """
@@ -106,19 +152,46 @@ class CommandProtocol(NetstringReceiver):
             return
         if len(self._pending) >= self.maxPending:
             self.log.info("command: {peer} pipelined too much, closing", peer=self.peer)
-            self.transport.loseConnection()
+            self._close()
             return
         self._pending.append(request)
         self._next()
 
+    def _updateReading(self) -> None:
+        """
+        Read from the client unless a request runs or its replies wait.
+        """
+        if self._lost or self.transport.disconnecting:
+            return
+        producing = not (self._busy or self._writePaused)
+        if producing != self._producing:
+            self._producing = producing
+            if producing:
+                self.transport.resumeProducing()
+            else:
+                self.transport.pauseProducing()
+
+    def _close(self) -> None:
+        """
+        Close the connection once the replies already written are sent.
+
+        The producer is unregistered first: a transport does not close while
+        a producer it has paused is registered.
+        """
+        if self._registered:
+            self._registered = False
+            self.transport.unregisterProducer()
+        self.transport.loseConnection()
+
     def _next(self) -> None:
         """
-        Start the next pending request if none is running.
+        Start the next pending request if none is running and the client
+        reads its replies.
         """
-        if self._busy or not self._pending or self.transport.disconnecting:
+        if self._busy or self._writePaused or not self._pending or self.transport.disconnecting:
             return
         self._busy = True
-        self.transport.pauseProducing()
+        self._updateReading()
         d = self._handle(self._pending.popleft())
         d.addCallback(self._reply)
 
@@ -131,9 +204,9 @@ class CommandProtocol(NetstringReceiver):
             return
         self.sendString(encodeFields(fields))
         if not self.authenticated:
-            self.transport.loseConnection()
+            self._close()
             return
-        self.transport.resumeProducing()
+        self._updateReading()
         self._next()
 
     def _handle(self, request: bytes) -> Deferred[List[bytes]]:
@@ -174,6 +247,10 @@ class CommandFactory(Factory):
     The command service: shared allow-list, token and concurrency limit.
 
     @ivar running: How many commands run now.
+    @ivar runs: The runs in progress.
+    @ivar sessions: Whether each run leads a session (and process group) of
+        its own, killed as a whole (see L{sockservice.command.session}).
+    @ivar killGroup: Kills every process of a group, given its ID.
     """
 
     protocol = CommandProtocol
@@ -186,6 +263,7 @@ class CommandFactory(Factory):
         reactor: Any = None,
         token: Optional[bytes] = None,
         maxConcurrent: int = 4,
+        sessions: bool = SESSIONS,
     ) -> None:
         """
         @param allowList: What may run.
@@ -194,6 +272,8 @@ class CommandFactory(Factory):
             none, in which case only loopback clients are served.
         @param maxConcurrent: Most commands running at once, all clients
             together; requests beyond it are refused with C{busy}.
+        @param sessions: Whether to run each command in a session of its own
+            (by default, wherever the platform allows it).
         """
         if reactor is None:
             from twisted.internet import reactor  # type: ignore[assignment]
@@ -201,7 +281,10 @@ class CommandFactory(Factory):
         self.reactor = reactor
         self.token = token
         self.maxConcurrent = maxConcurrent
+        self.sessions = sessions
+        self.killGroup: Callable[[int], None] = killGroup
         self.running = 0
+        self.runs: Set[CommandProcess] = set()
 
     def buildProtocol(self, addr: IAddress) -> Optional[CommandProtocol]:
         """
@@ -214,6 +297,14 @@ class CommandFactory(Factory):
             return None
         return super().buildProtocol(addr)  # type: ignore[no-any-return]
 
+    def stopFactory(self) -> None:
+        """
+        The service stops listening: kill every run in progress, with all
+        it started.
+        """
+        for run in list(self.runs):
+            run.kill("shutdown")
+
     def run(
         self, command: AllowedCommand, argv: Tuple[str, ...], peer: Any
     ) -> Deferred[List[bytes]]:
@@ -225,18 +316,27 @@ class CommandFactory(Factory):
         if self.running >= self.maxConcurrent:
             self.log.info("command: {peer} {name}: busy", peer=peer, name=command.name)
             return succeed([b"refused busy", b"", b""])
-        run = CommandProcess(command, self.reactor)
+        args = list(argv)
+        if self.sessions:
+            run = CommandProcess(command, self.reactor, self.killGroup)
+            args = inSession(args)
+        else:
+            run = CommandProcess(command, self.reactor)
         self.running += 1
         try:
-            self.reactor.spawnProcess(run, argv[0], list(argv), env=CHILD_ENV, path="/")
+            if self.sessions and not os.access(argv[0], os.X_OK):
+                raise OSError(f"{argv[0]}: not executable")
+            self.reactor.spawnProcess(run, args[0], args, env=CHILD_ENV, path="/")
         except Exception as e:
             self.running -= 1
             run._timer.cancel()
             self.log.failure("command: {name} could not start", Failure(e), name=command.name)
             return succeed([b"refused cannot start", b"", b""])
+        self.runs.add(run)
 
         def ended(fields: List[bytes]) -> List[bytes]:
             self.running -= 1
+            self.runs.discard(run)
             self.log.info(
                 "command: {peer} ran {name}: {status}",
                 peer=peer,
