@@ -83,9 +83,11 @@ class Options(usage.Options):
         ["max-connections", None, "10000", "Cap on open TCP connections (0: none)."],
         ["max-per-ip", None, "100", "Cap on open TCP connections per client IP address (0: none)."],
         ["backlog", None, "1024", "Listen backlog of tcp/tcp6 endpoints that do not set one."],
-        ["udp-rate", None, "50", "UDP datagrams answered per second per source address (0: no limit)."],
-        ["udp-burst", None, "100", "UDP datagrams a source may send at once before --udp-rate applies."],
-        ["udp-sources", None, "10000", "How many UDP source addresses the rate limiter remembers."],
+        ["udp-rate", None, "50", "UDP datagrams answered per second per source prefix (--udp-prefix-v4/-v6), per service (0: no limit); with --workers N, each worker allows 1/N of it, so the total stays within it."],
+        ["udp-burst", None, "100", "UDP datagrams a source prefix may send at once before --udp-rate applies (divided among --workers too)."],
+        ["udp-sources", None, "10000", "How many UDP source prefixes the rate limiter remembers; one is forgotten only once its allowance is whole again, and a new prefix that finds the table full of limited ones is not answered."],
+        ["udp-prefix-v4", None, "24", "UDP rate limit: IPv4 sources are accounted per prefix of this length, 0-32 (32: per address)."],
+        ["udp-prefix-v6", None, "56", "UDP rate limit: IPv6 sources are accounted per prefix of this length, 0-128 (128: per address)."],
         ["command-allow", None, None, "Allow-list of the command service (INI; see README)."],
         ["command-token-file", None, None, "File holding the command service's shared secret; required to listen beyond loopback."],
         ["command-max-runs", None, "4", "Most commands running at once, all clients together."],
@@ -107,6 +109,8 @@ class Options(usage.Options):
         "udp-rate": float,
         "udp-burst": int,
         "udp-sources": int,
+        "udp-prefix-v4": int,
+        "udp-prefix-v6": int,
         "workers": int,
         "command-max-runs": int,
         "drain": float,
@@ -120,6 +124,7 @@ class Options(usage.Options):
         self["time"]: list[str] = []
         self["chat"]: list[str] = []
         self["command"]: list[str] = []
+        self["udp-busy-ports"]: list[int] = []
 
     def opt_tcp(self, description: str) -> None:
         """Serve TCP on a port (all IPv4 interfaces) or a Twisted endpoint description such as tcp6:12000 or tcp:12000:interface=127.0.0.1 (repeatable)."""
@@ -148,6 +153,12 @@ class Options(usage.Options):
             raise usage.UsageError(f"--inherit: expected tcp:FD or udp:FD, got {spec!r}")
         self["inherit"].append((kind, int(fd)))
 
+    def opt_udp_busy_port(self, port: str) -> None:
+        """Internal, used by --workers: a UDP port of the parent process, whose datagrams no UDP service answers (repeatable)."""
+        if not port.isdigit() or int(port) > 65535:
+            raise usage.UsageError(f"--udp-busy-port: expected a port number, got {port!r}")
+        self["udp-busy-ports"].append(int(port))
+
     def postOptions(self) -> None:
         for name, kind in self._numbers.items():
             try:
@@ -161,6 +172,9 @@ class Options(usage.Options):
             self[name] = value
         if self["udp-sources"] < 1:
             raise usage.UsageError("--udp-sources: must be at least 1")
+        for name, bits in (("udp-prefix-v4", 32), ("udp-prefix-v6", 128)):
+            if self[name] > bits:
+                raise usage.UsageError(f"--{name}: expected 0 to {bits}, got {self[name]}")
         if self["case"] not in MODES:
             raise usage.UsageError(
                 f"--case: expected one of {', '.join(MODES)}, got {self['case']!r}"
@@ -198,10 +212,22 @@ class Options(usage.Options):
     def workerArguments(self) -> list[str]:
         """
         The options that every worker of C{--workers} runs with: these, less
-        the listeners and the worker count.
+        the listeners and the worker count, and with the UDP rate limit
+        divided among the workers.
+
+        The kernel spreads one source's datagrams over the workers by source
+        port, so a forged flood from one prefix reaches every worker: each
+        worker's limiter allows 1/N of C{--udp-rate} and C{--udp-burst}
+        (bursts at least 1), and the whole process stays within them.  A
+        client sending from one port reaches one worker and gets 1/N.
         """
+        count = self["workers"]
+        shares = {
+            "udp-rate": repr(self["udp-rate"] / count),
+            "udp-burst": str(max(1, self["udp-burst"] // count)),
+        }
         args = [
-            f"--{name}={self[name]}"
+            f"--{name}={shares.get(name, self[name])}"
             for name, _, _, _ in self.optParameters
             if name != "workers" and not name.startswith("command-")
         ]
@@ -246,10 +272,13 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> IService:
         reactor = _globalReactor()
         raiseTraceLimit()
     top = SockService(fileLimit=options["max-connections"] + 256)
+    # Every UDP port of the process (and of its --workers), shared by all its
+    # UDP services: none of them answers a datagram from one (no ping-pong).
+    udpPorts = set(options["udp-busy-ports"])
     # In this process even with --workers: a chat's members and the limit on
     # concurrent commands belong to one process.
-    addTimeService(top, options, reactor)
-    addChatService(top, options, reactor)
+    addTimeService(top, options, reactor, udpPorts)
+    addChatService(top, options, reactor, udpPorts)
     addCommandService(top, options, reactor)
     if options["workers"] > 1:
         # Each worker drains its own connections (--drain is passed on).
@@ -259,6 +288,7 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> IService:
             options.workerArguments(),
             reactor,
             killAfter=max(10.0, options["drain"] + 5),
+            udpPorts=udpPorts,
         )
         pool.setServiceParent(top)
         _notifyReadiness(top)
@@ -279,14 +309,14 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> IService:
             AdoptedUDPListener(
                 f"UDP {description}",
                 address.fileno,
-                _datagramProtocol(options, reactor),
+                _datagramProtocol(options, reactor, udpPorts),
                 reactor,
             ).setServiceParent(top)
             continue
         listener = UDPListener(
             f"UDP {description}",
             address.port,
-            _datagramProtocol(options, reactor),
+            _datagramProtocol(options, reactor, udpPorts),
             interface=address.interface,
             maxPacketSize=65535,
             reactor=reactor,
@@ -298,7 +328,7 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> IService:
             endpoint = AdoptedStreamServerEndpoint(reactor, fd, socketFamily(fd))
             TCPListener(description, endpoint, factory).setServiceParent(top)
         else:
-            protocol = _datagramProtocol(options, reactor)
+            protocol = _datagramProtocol(options, reactor, udpPorts)
             AdoptedUDPListener(description, fd, protocol, reactor).setServiceParent(top)
     DrainService(factory.openConnections, options["drain"], reactor).setServiceParent(top)
     _notifyReadiness(top)
@@ -317,7 +347,9 @@ def _notifyReadiness(top: SockService) -> None:
         ReadinessService(notifier).setServiceParent(top)
 
 
-def _datagramProtocol(options: Options, reactor: Any) -> UppercaseDatagramProtocol:
+def _datagramProtocol(
+    options: Options, reactor: Any, udpPorts: set[int]
+) -> UppercaseDatagramProtocol:
     return UppercaseDatagramProtocol(
         mode=options["case"],
         rate=options["udp-rate"],
@@ -325,4 +357,7 @@ def _datagramProtocol(options: Options, reactor: Any) -> UppercaseDatagramProtoc
         maxSources=options["udp-sources"],
         limitLoopback=options["limit-loopback"],
         reactor=reactor,
+        prefixV4=options["udp-prefix-v4"],
+        prefixV6=options["udp-prefix-v6"],
+        udpPorts=udpPorts,
     )

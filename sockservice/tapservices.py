@@ -16,7 +16,7 @@ L{sockservice.tap} only calls them.
 from __future__ import annotations
 
 import re
-from typing import Any, List, Optional, Tuple
+from typing import Any, List, Optional, Set, Tuple
 
 from twisted.application.service import MultiService
 from twisted.internet.endpoints import serverFromString
@@ -26,7 +26,7 @@ from sockservice.server.addresses import InetAddress, parseTCP, parseUDP
 from sockservice.command.allowlist import AllowListError, loadAllowList
 from sockservice.chat.relay import ChatProtocol
 from sockservice.command.protocol import CommandFactory
-from sockservice.server.limits import RateLimiter, isLoopback
+from sockservice.server.limits import PrefixKey, RateLimiter, isLoopback
 from sockservice.server.listeners import TCPListener, UDPListener
 from sockservice.timeserver.protocol import TimeDatagramProtocol, TimeLineFactory
 
@@ -166,9 +166,13 @@ def _udpListener(
     )
 
 
-def addTimeService(top: MultiService, options: Any, reactor: Any) -> None:
+def addTimeService(
+    top: MultiService, options: Any, reactor: Any, udpPorts: Optional[Set[int]] = None
+) -> None:
     """
     Add the time service's listeners to C{top}.
+
+    @param udpPorts: the process's UDP ports, shared by its UDP services.
     """
     idle: Optional[float] = options["idle-timeout"] or None
     factory = TimeLineFactory(reactor, utc=options["utc"], idleTimeout=idle)
@@ -181,16 +185,23 @@ def addTimeService(top: MultiService, options: Any, reactor: Any) -> None:
             limiter = RateLimiter(
                 options["udp-rate"], max(options["udp-burst"], 1), options["udp-sources"]
             )
-        protocol = TimeDatagramProtocol(reactor, options["utc"], limiter, options["limit-loopback"])
+        prefixKey = PrefixKey(options["udp-prefix-v4"], options["udp-prefix-v6"])
+        protocol = TimeDatagramProtocol(
+            reactor, options["utc"], limiter, options["limit-loopback"], prefixKey, udpPorts
+        )
         _udpListener("time", description, address, protocol, reactor).setServiceParent(top)
 
 
-def addChatService(top: MultiService, options: Any, reactor: Any) -> None:
+def addChatService(
+    top: MultiService, options: Any, reactor: Any, udpPorts: Optional[Set[int]] = None
+) -> None:
     """
     Add the chat service's listeners to C{top}: one relay per C{--chat}.
+
+    @param udpPorts: the process's UDP ports, shared by its UDP services.
     """
     for description, address in options["chat-udp"]:
-        protocol = ChatProtocol(reactor)
+        protocol = ChatProtocol(reactor, udpPorts=udpPorts)
         _udpListener("chat", description, address, protocol, reactor).setServiceParent(top)
 
 
