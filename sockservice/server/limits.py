@@ -68,6 +68,9 @@ class PrefixKey:
     address is its own key.
     """
 
+    #: How many hosts' keys are remembered.
+    cacheSize = 4096
+
     def __init__(self, v4: int = DEFAULT_PREFIX_V4, v6: int = DEFAULT_PREFIX_V6) -> None:
         """
         @param v4: prefix length for IPv4 sources, 0 to 32.
@@ -79,11 +82,23 @@ class PrefixKey:
         self.v6 = v6
         self._shift4 = 32 - v4
         self._shift6 = 128 - v6
+        self._known: dict[str, Hashable] = {}
 
     def __call__(self, host: str) -> Hashable:
         """
+        Cached (up to L{cacheSize} hosts, then the cache starts afresh): it
+        is asked once per datagram, mostly of recurring addresses.
+
         @return: the key of C{host}'s prefix.
         """
+        key = self._known.get(host)
+        if key is None:
+            if len(self._known) >= self.cacheSize:
+                self._known.clear()
+            key = self._known[host] = self._prefix(host)
+        return key
+
+    def _prefix(self, host: str) -> Hashable:
         try:
             if ":" not in host:
                 packed = socket.inet_pton(socket.AF_INET, host)
