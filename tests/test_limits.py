@@ -66,11 +66,11 @@ class RateLimiterTests(SynchronousTestCase):
     def test_tableBounded(self):
         """
         The table never holds more than C{maxSources} sources; the least
-        recently seen is forgotten first.
+        recently seen whose allowance is whole again is forgotten first.
         """
         limiter = RateLimiter(rate=1, burst=1, maxSources=3)
         for i in range(100):
-            limiter.allow(f"10.0.0.{i}", 0)
+            limiter.allow(f"10.0.0.{i}", i)
         self.assertEqual(len(limiter.sources), 3)
         self.assertEqual(list(limiter.sources), ["10.0.0.97", "10.0.0.98", "10.0.0.99"])
 
@@ -82,7 +82,7 @@ class RateLimiterTests(SynchronousTestCase):
         limiter.allow("a", 0)
         limiter.allow("b", 0)
         limiter.allow("a", 0)
-        limiter.allow("c", 0)
+        limiter.allow("c", 10)
         self.assertEqual(list(limiter.sources), ["a", "c"])
 
     def test_invalid(self):
@@ -139,11 +139,11 @@ class SourceGuardTests(SynchronousTestCase):
 
     def test_ports(self):
         """
-        Port 0, privileged ports and the service's own port are refused;
+        Port 0, privileged ports and the process's UDP ports are refused;
         1024 and above are not.
         """
         guard = SourceGuard()
-        guard.ownPort = 12000
+        guard.ports.add(12000)
         self.assertEqual(
             [guard.refusal("192.0.2.1", port) for port in (0, 7, 1023, 12000, 1024, 50000)],
             ["source-port"] * 4 + [None, None],

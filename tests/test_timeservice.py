@@ -120,7 +120,7 @@ class TimeDatagramProtocolTests(TestCase):
 
     def test_badFormatAnswered(self) -> None:
         """A bad format gets an error datagram, and the service goes on answering."""
-        self.proto.datagramReceived(b"\xff", ("127.0.0.1", 40000))
+        self.proto.datagramReceived(b"%Y-%m-%d \xff", ("127.0.0.1", 40000))
         self.proto.datagramReceived(b"%Y", ("127.0.0.1", 40000))
         self.assertEqual(
             [data for data, _ in self.transport.pop()],
@@ -139,7 +139,7 @@ class TimeDatagramProtocolTests(TestCase):
         self.proto.guard.limiter = RateLimiter(rate=1, burst=2, maxSources=100)
         for _ in range(5):
             self.proto.datagramReceived(b"%Y", ("192.0.2.1", 40000))
-        self.proto.datagramReceived(b"%Y", ("192.0.2.2", 40000))
+        self.proto.datagramReceived(b"%Y", ("198.51.100.2", 40000))
         self.assertEqual(len(self.transport.pop()), 3)
         self.clock.advance(1)
         self.proto.datagramReceived(b"%Y", ("192.0.2.1", 40000))

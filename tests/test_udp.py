@@ -203,14 +203,14 @@ class RateLimitTests(SynchronousTestCase):
 
     def test_perSource(self):
         """
-        One source's flood does not starve another (other port, same host is
-        the same source).
+        One source's flood does not starve another network (other port, same
+        host is the same source).
         """
         protocol, transport = _start(rate=1, burst=1)
         protocol.datagramReceived(b"x", CLIENT)
         protocol.datagramReceived(b"x", ("192.0.2.1", 50001))
-        protocol.datagramReceived(b"x", ("192.0.2.2", 50000))
-        self.assertEqual([a for _, a in transport.written], [CLIENT, ("192.0.2.2", 50000)])
+        protocol.datagramReceived(b"x", ("198.51.100.2", 50000))
+        self.assertEqual([a for _, a in transport.written], [CLIENT, ("198.51.100.2", 50000)])
 
     def test_loopbackExempt(self):
         """

@@ -198,14 +198,15 @@ class OptionsTests(SynchronousTestCase):
 
     def test_workerArguments(self):
         """
-        Workers get every option but the listeners and the worker count.
+        Workers get every option but the listeners and the worker count,
+        with the UDP rate limit divided among them.
         """
         options = Options()
         options.parseOptions(["--workers", "3", "--case", "ascii", "--limit-loopback"])
         args = options.workerArguments()
         self.assertIn("--case=ascii", args)
         self.assertIn("--limit-loopback", args)
-        self.assertIn("--udp-rate=50", args)
+        self.assertIn(f"--udp-rate={50 / 3!r}", args)
         self.assertFalse([a for a in args if a.startswith(("--workers", "--tcp", "--udp="))])
 
     def test_makeService(self):

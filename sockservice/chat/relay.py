@@ -24,7 +24,7 @@ import hmac
 import os
 import re
 from hashlib import sha256
-from typing import Dict, Optional, Tuple
+from typing import Dict, Optional, Set, Tuple
 
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.internet.protocol import DatagramProtocol
@@ -96,6 +96,7 @@ class ChatProtocol(DatagramProtocol):
         limiter: Optional[RateLimiter] = None,
         secret: Optional[bytes] = None,
         cookieLifetime: float = 30.0,
+        udpPorts: Optional[Set[int]] = None,
     ) -> None:
         """
         @param clock: Timers and time (the reactor, or a C{task.Clock}).
@@ -107,6 +108,8 @@ class ChatProtocol(DatagramProtocol):
         @param secret: Key for join cookies; random by default.
         @param cookieLifetime: A cookie is valid for between one and two of
             these periods.
+        @param udpPorts: The UDP ports of this process, shared by its UDP
+            services: source ports never answered (see L{SourceGuard}).
         """
         self.clock = clock
         self.maxMembers = maxMembers
@@ -121,7 +124,7 @@ class ChatProtocol(DatagramProtocol):
         self.dropped = 0
         # Port checks only: the chat's own limiter is keyed by host and port
         # (members may share a host) and spares no one.
-        self.guard = SourceGuard()
+        self.guard = SourceGuard(ports=udpPorts)
 
     def startProtocol(self) -> None:
         """
@@ -150,7 +153,8 @@ class ChatProtocol(DatagramProtocol):
 
     def datagramReceived(self, datagram: bytes, addr: Address) -> None:
         """
-        Apply the guards (no privileged source ports, port 0 or our own port;
+        Apply the guards (no privileged source ports, port 0 or a port of this
+        process;
         the rate limit), then handle one command from a member, or a join.
         """
         addr = (addr[0], addr[1])

@@ -56,5 +56,5 @@ def addServices(top: IServiceCollection, config: ChatConfig, shared: Shared) -> 
     Add one relay per C{--chat} to C{top}.
     """
     for description, address in config.udp:
-        protocol = ChatProtocol(shared.reactor)
+        protocol = ChatProtocol(shared.reactor, udpPorts=shared.udpPorts)
         shared.listenUDP(top, f"UDP {description} (chat)", address, protocol)

@@ -2,9 +2,11 @@
 """
 Abuse limits, as pure bookkeeping: no sockets, time passed in by the caller.
 
-  - L{RateLimiter}: a token bucket per source address, in a table of bounded
-    size (the least recently seen source is forgotten first), so a flood of
-    spoofed sources cannot grow memory.
+  - L{RateLimiter}: a token bucket per key (for UDP, a network prefix: see
+    L{PrefixKey}), in a table of bounded size that never forgets a key whose
+    bucket is not full, so that a flood of forged sources can neither grow
+    memory nor hand a limited source a fresh burst.
+  - L{PrefixKey}: the network prefix a source address is accounted under.
   - L{ConnectionCounter}: total and per-address counts of open connections.
   - L{SourceGuard}: the source checks every UDP service here applies.
   - L{isLoopback}: whether an address is on this machine's loopback.
@@ -13,13 +15,28 @@ Abuse limits, as pure bookkeeping: no sockets, time passed in by the caller.
 from __future__ import annotations
 
 import ipaddress
+import socket
 from collections import Counter, OrderedDict
 from functools import lru_cache
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Hashable, Optional, Set
 
 from twisted.logger import Logger
 
-__all__ = ["RateLimiter", "ConnectionCounter", "SourceGuard", "isLoopback"]
+__all__ = [
+    "RateLimiter",
+    "PrefixKey",
+    "ConnectionCounter",
+    "SourceGuard",
+    "isLoopback",
+    "DEFAULT_PREFIX_V4",
+    "DEFAULT_PREFIX_V6",
+]
+
+DEFAULT_PREFIX_V4 = 24
+"""IPv4 sources are rate-limited per /24 by default, as DNS RRL does."""
+
+DEFAULT_PREFIX_V6 = 56
+"""IPv6 sources are rate-limited per /56 by default, as DNS RRL does."""
 
 
 @lru_cache(maxsize=4096)
@@ -38,13 +55,85 @@ def isLoopback(host: str) -> bool:
     return (mapped or address).is_loopback
 
 
+class PrefixKey:
+    """
+    Map a source address to the network prefix it is accounted under:
+    C{(4, n)} or C{(6, n)}, C{n} the address's top C{v4} or C{v6} bits.
+
+    Whoever can forge one source address can forge its whole prefix, so
+    accounting by prefix keeps forged sources from multiplying their
+    allowance (or flushing the table) more than the number of prefixes
+    they can reach.  An IPv4-mapped IPv6 address (from a dual-stack socket)
+    counts as the IPv4 address it maps; a host that is not a literal
+    address is its own key.
+    """
+
+    #: How many hosts' keys are remembered.
+    cacheSize = 4096
+
+    def __init__(self, v4: int = DEFAULT_PREFIX_V4, v6: int = DEFAULT_PREFIX_V6) -> None:
+        """
+        @param v4: prefix length for IPv4 sources, 0 to 32.
+        @param v6: prefix length for IPv6 sources, 0 to 128.
+        """
+        if not (0 <= v4 <= 32 and 0 <= v6 <= 128):
+            raise ValueError("prefix lengths must be within 0-32 (IPv4) and 0-128 (IPv6)")
+        self.v4 = v4
+        self.v6 = v6
+        self._shift4 = 32 - v4
+        self._shift6 = 128 - v6
+        self._known: dict[str, Hashable] = {}
+
+    def __call__(self, host: str) -> Hashable:
+        """
+        Cached (up to L{cacheSize} hosts, then the cache starts afresh): it
+        is asked once per datagram, mostly of recurring addresses.
+
+        @return: the key of C{host}'s prefix.
+        """
+        key = self._known.get(host)
+        if key is None:
+            if len(self._known) >= self.cacheSize:
+                self._known.clear()
+            key = self._known[host] = self._prefix(host)
+        return key
+
+    def _prefix(self, host: str) -> Hashable:
+        try:
+            if ":" not in host:
+                packed = socket.inet_pton(socket.AF_INET, host)
+                return (4, int.from_bytes(packed, "big") >> self._shift4)
+            host = host.partition("%")[0]
+            if host[:7].lower() == "::ffff:" and "." in host:
+                packed = socket.inet_pton(socket.AF_INET, host[7:])
+                return (4, int.from_bytes(packed, "big") >> self._shift4)
+            packed = socket.inet_pton(socket.AF_INET6, host)
+            return (6, int.from_bytes(packed, "big") >> self._shift6)
+        except OSError:
+            return host
+
+
 class RateLimiter:
     """
-    Allow each source C{rate} events per second, with bursts of C{burst}.
+    Allow each key C{rate} events per second, with bursts of C{burst}.
 
-    @ivar sources: the per-source state: C{key -> [tokens, lastTime]}, most
-        recently seen last; never longer than C{maxSources}.
+    The table of keys is bounded, but a key is forgotten only once its
+    bucket has refilled to C{burst} (forgetting it then costs it nothing: a
+    new key starts with a full bucket).  A new key that finds the table full
+    gets a slot from the least recently seen key whose bucket is full among
+    the first L{scan} it looks at (a limited key it passes moves to the back
+    of the order: a second chance); if there is none, the event is refused
+    and counted in L{tableFull}.  So a flood of new sources may get new
+    sources refused, but never gives a limited source a fresh burst.
+
+    @ivar sources: the per-key state: C{key -> [tokens, lastTime]}, least
+        recently seen first; never longer than C{maxSources}.
+    @ivar tableFull: how many events were refused because every key looked
+        at was still limited.
     """
+
+    #: How many keys one new key looks at for a slot, at most.
+    scan = 8
 
     def __init__(self, rate: float, burst: float, maxSources: int) -> None:
         if rate <= 0 or burst < 1 or maxSources < 1:
@@ -52,9 +141,10 @@ class RateLimiter:
         self.rate = rate
         self.burst = burst
         self.maxSources = maxSources
-        self.sources: OrderedDict[str, list[float]] = OrderedDict()
+        self.sources: OrderedDict[Hashable, list[float]] = OrderedDict()
+        self.tableFull = 0
 
-    def allow(self, key: str, now: float) -> bool:
+    def allow(self, key: Hashable, now: float) -> bool:
         """
         Record one event from C{key} at time C{now}.
 
@@ -63,8 +153,9 @@ class RateLimiter:
         """
         state = self.sources.get(key)
         if state is None:
-            if len(self.sources) >= self.maxSources:
-                self.sources.popitem(last=False)
+            if len(self.sources) >= self.maxSources and not self._evict(now):
+                self.tableFull += 1
+                return False
             state = self.sources[key] = [self.burst, now]
         else:
             self.sources.move_to_end(key)
@@ -75,6 +166,23 @@ class RateLimiter:
         if state[0] >= 1:
             state[0] -= 1
             return True
+        return False
+
+    def _evict(self, now: float) -> bool:
+        """
+        Forget one key whose bucket has refilled, looking at most at L{scan}
+        keys from the least recently seen; move those still limited to the
+        back.
+
+        @return: whether a key was forgotten.
+        """
+        sources, rate, burst = self.sources, self.rate, self.burst
+        for _ in range(min(self.scan, len(sources))):
+            key, (tokens, last) = next(iter(sources.items()))
+            if tokens + (now - last) * rate >= burst:
+                del sources[key]
+                return True
+            sources.move_to_end(key)
         return False
 
 
@@ -129,12 +237,15 @@ class SourceGuard:
 
     UDP sources can be forged, so a service that answers anybody is a
     reflector.  Never answered: source port 0 and the privileged ports (below
-    1024, where echo, chargen, DNS and NTP live), and the service's own port
-    (two instances would otherwise ping-pong forever).  Then, if there is a
-    C{limiter}, each source host within its rate; loopback hosts are exempt
-    unless C{limitLoopback}.
+    1024, where echo, chargen, DNS and NTP live), and every UDP port this
+    process listens on, C{ports}: a set that all the process's UDP services
+    share and add their port to once bound, so that no two of them (nor two
+    instances of one) can be made to ping-pong by one forged datagram.  Then,
+    if there is a C{limiter}, each source's prefix (C{key}) within its rate;
+    loopback hosts are exempt unless C{limitLoopback}, and that check comes
+    first, so that exempt datagrams cost no more.
 
-    @ivar ownPort: the service's port, set once it is bound (0 until then).
+    @ivar ports: the UDP ports of this process, source ports never answered.
     """
 
     def __init__(
@@ -142,23 +253,31 @@ class SourceGuard:
         limiter: Optional[RateLimiter] = None,
         limitLoopback: bool = False,
         seconds: Callable[[], float] = lambda: 0.0,
+        ports: Optional[Set[int]] = None,
+        key: Optional[Callable[[str], Hashable]] = None,
     ) -> None:
         """
         @param seconds: the clock of the rate limit, asked only when a
             datagram is subject to it.
+        @param ports: the set of the process's UDP ports, shared with its
+            other UDP services; a set of its own by default.
+        @param key: maps a source host to its rate-limit key (by default its
+            /24 or /56 prefix, L{PrefixKey}).
         """
         self.limiter = limiter
         self.limitLoopback = limitLoopback
         self.seconds = seconds
-        self.ownPort = 0
+        self.ports: Set[int] = set() if ports is None else ports
+        self.key = PrefixKey() if key is None else key
 
     def bound(self, transport: Any, log: Logger, service: str = "") -> None:
         """
-        Learn the port a UDP service's C{transport} is bound to, and log
-        where it listens (C{service}: a name for the log line, if any).
+        Learn the port a UDP service's C{transport} is bound to (adding it to
+        C{ports}), and log where it listens (C{service}: a name for the log
+        line, if any).
         """
         address = transport.getHost()
-        self.ownPort = address.port
+        self.ports.add(address.port)
         named = f" ({service})" if service else ""
         log.info(
             "sockservice: listening on UDP {host}:{port}" + named,
@@ -171,12 +290,13 @@ class SourceGuard:
         @return: L{None} if the datagram may be answered, else why not:
             C{"source-port"} or C{"rate"}.
         """
-        if port < 1024 or port == self.ownPort:
+        if port < 1024 or port in self.ports:
             return "source-port"
+        limiter = self.limiter
         if (
-            self.limiter is not None
+            limiter is not None
             and (self.limitLoopback or not isLoopback(host))
-            and not self.limiter.allow(host, self.seconds())
+            and not limiter.allow(self.key(host), self.seconds())
         ):
             return "rate"
         return None

@@ -12,8 +12,8 @@ it parses to; L{Shared} is what one process's services share while they run
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, List, Optional
+from dataclasses import dataclass, field
+from typing import Any, List, Optional, Set, Tuple
 
 from twisted.application.service import IServiceCollection
 from twisted.internet.endpoints import serverFromString
@@ -30,7 +30,7 @@ from sockservice.server.addresses import (
 )
 from sockservice.server.drain import DEFAULT_DRAIN
 from sockservice.server.guard import ConnectionGuard
-from sockservice.server.limits import RateLimiter
+from sockservice.server.limits import PrefixKey, RateLimiter
 from sockservice.server.listeners import TCPListener, UDPListener
 
 __all__ = ["ServerConfig", "ServerOptions", "Shared", "tcpEndpoint", "udpAddress"]
@@ -55,9 +55,11 @@ class ServerOptions(usage.Options):
         ["max-connections", None, 10000, "Cap on open TCP connections, all services together (0: none).", whole("--max-connections")],
         ["max-per-ip", None, 100, "Cap on open TCP connections per client IP address, all services together (0: none).", whole("--max-per-ip")],
         ["backlog", None, 1024, "Listen backlog of tcp/tcp6 endpoints that do not set one.", whole("--backlog")],
-        ["udp-rate", None, "50", "UDP datagrams answered per second per source address (0: no limit).", number("--udp-rate")],
-        ["udp-burst", None, 100, "UDP datagrams a source may send at once before --udp-rate applies.", whole("--udp-burst")],
-        ["udp-sources", None, 10000, "How many UDP source addresses the rate limiter remembers.", whole("--udp-sources", 1, template="{option}: must be at least 1")],
+        ["udp-rate", None, "50", "UDP datagrams answered per second per source prefix (--udp-prefix-v4/-v6), per service (0: no limit); with --workers N, each worker allows 1/N of it, so the total stays within it.", number("--udp-rate")],
+        ["udp-burst", None, 100, "UDP datagrams a source prefix may send at once before --udp-rate applies (divided among --workers too).", whole("--udp-burst")],
+        ["udp-sources", None, 10000, "How many UDP source prefixes the rate limiter remembers; one is forgotten only once its allowance is whole again, and a new prefix that finds the table full of limited ones is not answered.", whole("--udp-sources", 1, template="{option}: must be at least 1")],
+        ["udp-prefix-v4", None, 24, "UDP rate limit: IPv4 sources are accounted per prefix of this length, 0-32 (32: per address).", whole("--udp-prefix-v4", 0, 32, "{option}: expected 0 to 32, got {value}")],
+        ["udp-prefix-v6", None, 56, "UDP rate limit: IPv6 sources are accounted per prefix of this length, 0-128 (128: per address).", whole("--udp-prefix-v6", 0, 128, "{option}: expected 0 to 128, got {value}")],
         [
             "drain",
             None,
@@ -67,6 +69,12 @@ class ServerOptions(usage.Options):
             number("--drain"),
         ],
     ]
+
+    def opt_udp_busy_port(self, port: str) -> None:
+        """Internal, used by --workers: a UDP port of the parent process, whose datagrams no UDP service answers (repeatable)."""
+        self.setdefault("udp-busy-ports", []).append(
+            whole("--udp-busy-port", 0, 65535, "{option}: expected a port number, got {value!r}")(port)
+        )
 
     def serverConfig(self) -> ServerConfig:
         """
@@ -82,15 +90,29 @@ class ServerOptions(usage.Options):
             udpSources=self["udp-sources"],
             limitLoopback=bool(self["limit-loopback"]),
             drain=float(self["drain"]),
+            prefixV4=self["udp-prefix-v4"],
+            prefixV6=self["udp-prefix-v6"],
+            busyPorts=tuple(self.get("udp-busy-ports", [])),
         )
 
-    def sharedArguments(self) -> List[str]:
+    def sharedArguments(self, workers: int = 1) -> List[str]:
         """
-        These options as command-line arguments, for the C{--workers}
+        These options as command-line arguments, for each of C{workers}
         processes.
+
+        The kernel spreads one source's datagrams over the workers by source
+        port, so a forged flood from one prefix reaches every worker: each
+        worker's limiter allows 1/N of C{--udp-rate} and C{--udp-burst}
+        (bursts at least 1), and the whole process stays within them.  A
+        client sending from one port reaches one worker and gets 1/N.
         """
+        shares = {
+            "udp-rate": repr(float(self["udp-rate"]) / workers),
+            "udp-burst": str(max(1, self["udp-burst"] // workers)),
+        }
         return [
-            f"--{name}={self[name]}" for name, _, _, _, _ in ServerOptions.optParameters
+            f"--{name}={shares.get(name, self[name])}"
+            for name, _, _, _, _ in ServerOptions.optParameters
         ] + [f"--{name}" for name, _, _ in ServerOptions.optFlags if self[name]]
 
 
@@ -109,6 +131,15 @@ class ServerConfig:
     udpSources: int = 10000
     limitLoopback: bool = False
     drain: float = DEFAULT_DRAIN
+    prefixV4: int = 24
+    prefixV6: int = 56
+    busyPorts: Tuple[int, ...] = ()
+
+    def prefixKey(self) -> PrefixKey:
+        """
+        @return: how the UDP rate limit groups source addresses.
+        """
+        return PrefixKey(self.prefixV4, self.prefixV6)
 
     def rateLimiter(self) -> Optional[RateLimiter]:
         """
@@ -159,11 +190,14 @@ class Shared:
 
     @ivar guard: the caps, idle sweep and open connections of every TCP
         listener.
+    @ivar udpPorts: every UDP port of the process (and of its C{--workers}):
+        none of its UDP services answers a datagram from one (no ping-pong).
     """
 
     config: ServerConfig
     reactor: Any
     guard: ConnectionGuard
+    udpPorts: Set[int] = field(default_factory=set)
 
     @classmethod
     def forProcess(cls, config: ServerConfig, reactor: Any) -> Shared:
@@ -177,7 +211,7 @@ class Shared:
             config.maxPerAddress,
             config.limitLoopback,
         )
-        return cls(config, reactor, guard)
+        return cls(config, reactor, guard, set(config.busyPorts))
 
     def listenTCP(
         self,

@@ -136,11 +136,15 @@ class WorkerPool(Service):
         workerArgs: list[str],
         reactor: Any,
         killAfter: float = 10.0,
+        udpPorts: Optional[set[int]] = None,
     ) -> None:
         """
         @param workerArgs: the C{sockservice} options for every worker; the
             C{--inherit} options naming its descriptors are added to them.
         @param killAfter: seconds to wait after SIGTERM before SIGKILL.
+        @param udpPorts: the UDP ports of this process, which its UDP
+            services never answer: the shared UDP ports are added to it, and
+            each worker is told them all (C{--udp-busy-port}).
         """
         self.listeners = listeners
         self.count = count
@@ -151,6 +155,7 @@ class WorkerPool(Service):
         self.workers: dict[int, _Worker] = {}
         self.failures = [0] * count
         self._restarts: dict[int, Any] = {}
+        self.udpPorts: set[int] = set() if udpPorts is None else udpPorts
 
     def privilegedStartService(self) -> None:
         super().privilegedStartService()
@@ -161,6 +166,8 @@ class WorkerPool(Service):
                 raise ListenFailed(f"{listener.kind.upper()} {listener.description}", e)
             self.sockets.append(shared)
             host, port = shared[0].getsockname()[:2]
+            if listener.kind == "udp":
+                self.udpPorts.add(port)
             self.log.info(
                 "sockservice: listening on {kind} {host}:{port} with {count} workers",
                 kind=listener.kind.upper(),
@@ -180,7 +187,8 @@ class WorkerPool(Service):
         """
         The command line and descriptor map of worker C{index}.
         """
-        args = twistdCommand(*self.workerArgs)
+        busy = [f"--udp-busy-port={port}" for port in sorted(self.udpPorts)]
+        args = twistdCommand(*busy, *self.workerArgs)
         fds: dict[int, Any] = {0: "w", 1: 1, 2: 2}
         for n, (listener, shared) in enumerate(zip(self.listeners, self.sockets)):
             fds[3 + n] = shared[index].fileno()

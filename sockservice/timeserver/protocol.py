@@ -11,25 +11,34 @@ not fit in one datagram.
 
 Over UDP one datagram is one format; over TCP one line is one format (lines end
 with LF, an optional CR before it is ignored) and each reply is one line.
+
+Over UDP, whose sources can be forged, no reply is more than twice its
+request's size on the wire (L{udpReplyLimit}), so the service cannot amplify
+a reflection attack: a longer answer is refused with a short error
+(L{UDP_TOO_LONG}), and TCP is the way to get it.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any, Optional, Tuple
+from typing import Any, Optional, Set, Tuple
 
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.protocol import DatagramProtocol, Factory
 from twisted.logger import Logger
 from twisted.protocols.basic import LineReceiver
 
-from sockservice.server.limits import RateLimiter, SourceGuard
+from sockservice.server.limits import PrefixKey, RateLimiter, SourceGuard
 
 __all__ = [
     "DEFAULT_FORMAT",
     "MAX_FORMAT",
     "MAX_REPLY",
+    "UDP_OVERHEAD",
+    "UDP_TOO_LONG",
+    "UDP_BAD_FORMAT",
     "formatTime",
+    "udpReplyLimit",
     "TimeDatagramProtocol",
     "TimeLineProtocol",
     "TimeLineFactory",
@@ -43,6 +52,26 @@ MAX_FORMAT = 256
 
 MAX_REPLY = 512
 """The longest reply sent, in bytes: it always fits in one datagram."""
+
+
+UDP_OVERHEAD = 28
+"""Bytes of IPv4 and UDP header around each datagram (20 + 8)."""
+
+UDP_TOO_LONG = b"error: too long, use TCP"
+"""The UDP reply to a format whose answer exceeds L{udpReplyLimit}."""
+
+UDP_BAD_FORMAT = b"error: bad format"
+"""The UDP reply to a bad format whose error message exceeds L{udpReplyLimit}."""
+
+
+def udpReplyLimit(requestSize: int) -> int:
+    """
+    The largest UDP reply payload to a request of C{requestSize} bytes: on
+    the wire (with L{UDP_OVERHEAD} bytes of headers each) the reply is at
+    most twice the request.  It is at least 28 bytes, which L{UDP_TOO_LONG}
+    and L{UDP_BAD_FORMAT} fit in.
+    """
+    return 2 * requestSize + UDP_OVERHEAD
 
 
 def formatTime(request: bytes, when: float, utc: bool = False) -> bytes:
@@ -85,9 +114,16 @@ class TimeDatagramProtocol(DatagramProtocol):
     """
     UDP time service: one datagram in, one datagram with the time out.
 
-    The reply is never larger than L{MAX_REPLY}; like the upper-casing
-    service, it answers no privileged source port and stays within a
-    per-source rate limit (see L{sockservice.uppercase.udp}).
+    The reply is never larger than L{udpReplyLimit} of the request: an
+    answer that is, is replaced by L{UDP_TOO_LONG} (or, for an error, by
+    L{UDP_BAD_FORMAT}) and counted in C{tooLong}.  Like the upper-casing
+    service, it answers no privileged source port and no port of this
+    process, and stays within a per-source rate limit (see
+    L{sockservice.uppercase.udp}).
+
+    @ivar dropped: datagrams not answered (source port, rate).
+    @ivar tooLong: datagrams answered with a short error instead of an
+        answer too long for UDP.
     """
 
     log = Logger()
@@ -99,17 +135,27 @@ class TimeDatagramProtocol(DatagramProtocol):
         utc: bool = False,
         limiter: Optional[RateLimiter] = None,
         limitLoopback: bool = False,
+        prefixKey: Optional[PrefixKey] = None,
+        udpPorts: Optional[Set[int]] = None,
     ) -> None:
         """
         @param clock: Where the time comes from (C{reactor.seconds}).
         @param utc: Answer in UTC instead of local time.
-        @param limiter: Per-source rate limit, keyed by host; C{None} for none.
+        @param limiter: Per-source rate limit, keyed by C{prefixKey} of the
+            host; C{None} for none.
         @param limitLoopback: Rate-limit loopback sources too.
+        @param prefixKey: The network prefix a source is accounted by
+            (default: L{PrefixKey}'s).
+        @param udpPorts: The UDP ports of this process, shared by its UDP
+            services (see L{SourceGuard}).
         """
         self.clock = clock
         self.utc = utc
-        self.guard = SourceGuard(limiter, limitLoopback, lambda: clock.seconds())
+        self.guard = SourceGuard(
+            limiter, limitLoopback, lambda: clock.seconds(), udpPorts, prefixKey
+        )
         self.dropped = 0
+        self.tooLong = 0
 
     def startProtocol(self) -> None:
         """
@@ -120,12 +166,17 @@ class TimeDatagramProtocol(DatagramProtocol):
     def datagramReceived(self, datagram: bytes, addr: Tuple[str, int]) -> None:
         """
         Answer C{datagram} with the time, unless the source is a privileged
-        port, port 0 or our own port (reflection, loops), or over its rate.
+        port, port 0 or a port of this process (reflection, loops), or over
+        its rate; refuse an answer larger than L{udpReplyLimit}.
         """
         if self.guard.refusal(addr[0], addr[1]) is not None:
             self.dropped += 1
             return
-        self.transport.write(formatTime(datagram, self.clock.seconds(), self.utc), addr)
+        reply = formatTime(datagram, self.clock.seconds(), self.utc)
+        if len(reply) > udpReplyLimit(len(datagram)):
+            self.tooLong += 1
+            reply = UDP_BAD_FORMAT if reply.startswith(b"error: ") else UDP_TOO_LONG
+        self.transport.write(reply, addr)
 
 
 class TimeLineProtocol(LineReceiver):

@@ -77,7 +77,13 @@ def addServices(top: IServiceCollection, config: TimeConfig, shared: Shared) -> 
         for description, full in config.tcp:
             shared.listenTCP(top, f"TCP {description} (time)", full, factory)
     for description, address in config.udp:
+        server = shared.config
         protocol = TimeDatagramProtocol(
-            reactor, config.utc, shared.config.rateLimiter(), shared.config.limitLoopback
+            reactor,
+            config.utc,
+            server.rateLimiter(),
+            server.limitLoopback,
+            server.prefixKey(),
+            shared.udpPorts,
         )
         shared.listenUDP(top, f"UDP {description} (time)", address, protocol)

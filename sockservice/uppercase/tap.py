@@ -119,7 +119,8 @@ class UppercaseOptions(usage.Options):
         The options that every worker of C{--workers} runs with: the shared
         ones and C{--case}, without the listeners and the worker count.
         """
-        return [f"--case={self['case']}", *self.sharedArguments()]  # type: ignore[attr-defined]
+        workers = self["workers"]
+        return [f"--case={self['case']}", *self.sharedArguments(workers)]  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -165,6 +166,7 @@ def addServices(
             workerArguments,
             reactor,
             killAfter=max(10.0, server.drain + 5),
+            udpPorts=shared.udpPorts,
         ).setServiceParent(top)
     else:
         factory = UppercaseFactory(mode=config.case, guard=shared.guard)
@@ -196,4 +198,7 @@ def _datagramProtocol(config: UppercaseConfig, shared: Shared) -> UppercaseDatag
         maxSources=server.udpSources,
         limitLoopback=server.limitLoopback,
         reactor=shared.reactor,
+        prefixV4=server.prefixV4,
+        prefixV6=server.prefixV6,
+        udpPorts=shared.udpPorts,
     )

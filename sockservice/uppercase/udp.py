@@ -5,16 +5,17 @@ The UDP service: one datagram in, one upper-cased datagram back to its sender.
 UDP source addresses can be forged, so an echo-style service is a reflector
 waiting to be abused.  The guards (L{sockservice.server.limits.SourceGuard}) keep it
 from being one: no reply to source port 0, to privileged source ports (where
-other UDP services such as echo, chargen, DNS and NTP live) or to this
-service's own port (two instances would otherwise ping-pong forever), and a
-per-source rate limit over a bounded table of sources.  A reply that would not fit in one datagram is
-dropped and counted, never truncated.
+other UDP services such as echo, chargen, DNS and NTP live) or to any UDP
+port of this process (two services or instances would otherwise ping-pong
+forever), and a rate limit per source network prefix over a bounded table.
+A reply that would not fit in one datagram is dropped and counted, never
+truncated.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from typing import Optional
+from typing import Optional, Set
 
 from twisted.internet.error import MessageLengthError
 from twisted.internet.interfaces import IReactorTime
@@ -22,7 +23,13 @@ from twisted.internet.protocol import DatagramProtocol
 from twisted.logger import Logger
 
 from sockservice.casing import transform
-from sockservice.server.limits import RateLimiter, SourceGuard
+from sockservice.server.limits import (
+    DEFAULT_PREFIX_V4,
+    DEFAULT_PREFIX_V6,
+    PrefixKey,
+    RateLimiter,
+    SourceGuard,
+)
 
 __all__ = ["UppercaseDatagramProtocol", "maxPayload"]
 
@@ -61,18 +68,26 @@ class UppercaseDatagramProtocol(DatagramProtocol):
         maxSources: int = 10000,
         limitLoopback: bool = False,
         reactor: Optional[IReactorTime] = None,
+        prefixV4: int = DEFAULT_PREFIX_V4,
+        prefixV6: int = DEFAULT_PREFIX_V6,
+        udpPorts: Optional[Set[int]] = None,
     ) -> None:
         """
         @param mode: the casing mode (see L{sockservice.casing}).
-        @param rate: datagrams per second answered per source address; 0
+        @param rate: datagrams per second answered per source prefix; 0
             disables the rate limit.
-        @param burst: how many datagrams a source may send at once before the
-            rate applies.
-        @param maxSources: how many source addresses the rate limiter
-            remembers (the least recently seen is forgotten first).
+        @param burst: how many datagrams a source prefix may send at once
+            before the rate applies.
+        @param maxSources: how many source prefixes the rate limiter
+            remembers (one is forgotten only once its allowance is whole
+            again; see L{RateLimiter}).
         @param limitLoopback: rate-limit loopback sources too (by default they
             are exempt, for local tests and benchmarks).
         @param reactor: the clock of the rate limiter.
+        @param prefixV4: the IPv4 prefix length a source is accounted by.
+        @param prefixV6: the IPv6 prefix length a source is accounted by.
+        @param udpPorts: the UDP ports of this process, shared by its UDP
+            services: source ports never answered (see L{SourceGuard}).
 
         The source checks (L{SourceGuard}) are in C{self.guard}.
         """
@@ -85,6 +100,8 @@ class UppercaseDatagramProtocol(DatagramProtocol):
             RateLimiter(rate, max(burst, 1), maxSources) if rate > 0 else None,
             limitLoopback,
             lambda: reactor.seconds(),  # looked up late: any IReactorTime
+            udpPorts,
+            PrefixKey(prefixV4, prefixV6),
         )
         self.answered = 0
         self.dropped: Counter[str] = Counter()
