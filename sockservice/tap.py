@@ -94,8 +94,8 @@ class Options(usage.Options):
             "drain",
             None,
             f"{DEFAULT_DRAIN:g}",
-            "On SIGTERM, seconds that open TCP connections get to finish before "
-            "they are closed (0: close them at once).",
+            "On SIGTERM, idle TCP connections close at once; seconds that busy "
+            "ones get to finish before they are closed (0: close them at once).",
         ],
     ]
 
