@@ -40,7 +40,7 @@ from sockservice.tapservices import (
 )
 from sockservice.uppercase.tcp import UppercaseFactory
 from sockservice.uppercase.udp import UppercaseDatagramProtocol
-from sockservice.server.workers import Listener, WorkerPool
+from sockservice.server.workers import Listener, ParentWatch, WorkerPool
 
 __all__ = ["Options", "makeService"]
 
@@ -89,6 +89,7 @@ class Options(usage.Options):
         ["command-allow", None, None, "Allow-list of the command service (INI; see README)."],
         ["command-token-file", None, None, "File holding the command service's shared secret; required to listen beyond loopback."],
         ["command-max-runs", None, "4", "Most commands running at once, all clients together."],
+        ["parent-pipe", None, None, "Internal, used by --workers: stop when descriptor FD (a pipe from the parent) reaches its end."],
         ["workers", None, "1", "Serve with this many processes sharing the TCP and UDP ports (tcp, tcp6 and udp listeners only)."],
         [
             "drain",
@@ -167,6 +168,8 @@ class Options(usage.Options):
             )
         if self["workers"] < 1:
             raise usage.UsageError("--workers: must be at least 1")
+        if self["parent-pipe"] is not None and not self["parent-pipe"].isdigit():
+            raise usage.UsageError(f"--parent-pipe: expected a descriptor, got {self['parent-pipe']!r}")
         if not any(self[k] for k in ("tcp", "udp", "inherit", "time", "chat", "command")):
             self["tcp"] = [str(DEFAULT_PORT)]
             self["udp"] = [str(DEFAULT_PORT)]
@@ -203,7 +206,7 @@ class Options(usage.Options):
         args = [
             f"--{name}={self[name]}"
             for name, _, _, _ in self.optParameters
-            if name != "workers" and not name.startswith("command-")
+            if name not in ("workers", "parent-pipe") and not name.startswith("command-")
         ]
         return args + [f"--{name}" for name, _, _ in self.optFlags if self[name]]
 
@@ -301,6 +304,8 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> IService:
             protocol = _datagramProtocol(options, reactor)
             AdoptedUDPListener(description, fd, protocol, reactor).setServiceParent(top)
     DrainService(factory.openConnections, options["drain"], reactor).setServiceParent(top)
+    if options["parent-pipe"] is not None:
+        ParentWatch(int(options["parent-pipe"]), reactor).setServiceParent(top)
     _notifyReadiness(top)
     return top
 
