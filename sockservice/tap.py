@@ -22,6 +22,7 @@ from sockservice.server.drain import DrainService
 from sockservice.server.listeners import SockService
 from sockservice.server.options import ServerConfig, ServerOptions, Shared
 from sockservice.server.systemd import Notifier, ReadinessService
+from sockservice.server.workers import ParentWatch
 from sockservice.timeserver.tap import TimeConfig, TimeOptions
 from sockservice.uppercase.tap import DEFAULT_PORT, UppercaseConfig, UppercaseOptions
 
@@ -98,6 +99,9 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> IService:
         top, config.uppercase, shared, options.workerArguments()
     )
     DrainService(shared.guard.openConnections, config.server.drain, reactor).setServiceParent(top)
+    if config.server.parentPipe is not None:
+        # A worker of --workers: stop when the parent is gone.
+        ParentWatch(config.server.parentPipe, reactor).setServiceParent(top)
     _notifyReadiness(top)
     return top
 

@@ -245,8 +245,8 @@ class ReadinessTests(SynchronousTestCase):
 
 class DrainTests(SynchronousTestCase):
     """
-    SIGTERM with connections open: stop accepting, keep serving the open
-    connections for the drain period, then close them and exit cleanly.
+    SIGTERM with connections open: stop accepting, close the idle ones at
+    once, and exit cleanly.
     """
 
     def startDraining(self, drain: float) -> tuple[Server, socket.socket, float]:
@@ -264,27 +264,23 @@ class DrainTests(SynchronousTestCase):
         self.assertEqual(exchange(client, b"before"), b"BEFORE")
         sent = time.monotonic()
         server.process.send_signal(signal.SIGTERM)
-        server.readUntil(rb"draining 1 open connection")
+        server.readUntil(rb"closing 1 idle connection")
         return server, client, sent
 
     def test_drainThenClose(self) -> None:
         """
-        During the drain the open connection is still served and new
-        connections are refused; at its end the connection is closed and
-        the process exits cleanly, within the drain period and its grace.
+        An idle connection is closed at once (its client reads the end of the
+        stream) and new connections are refused; the process exits cleanly
+        without waiting for the drain period.
         """
-        # Long enough that a loaded machine still serves the exchange below
-        # inside the drain period.
-        server, client, sent = self.startDraining(3)
-        self.assertEqual(exchange(client, b"still here"), b"STILL HERE")
-        self.assertTrue(refusedSoon(server.tcp[0]), "still accepting while draining")
+        server, client, sent = self.startDraining(30)
         self.assertEqual(client.recv(100), b"")
+        self.assertTrue(refusedSoon(server.tcp[0]), "still accepting while draining")
         status = server.stop()
         elapsed = time.monotonic() - sent
         self.assertIn(status, CLEAN_EXITS, server.output)
         self.assertNotIn(b"Traceback", server.output)
-        self.assertGreaterEqual(elapsed, 3)
-        self.assertLess(elapsed, 3 + 1 + 3)
+        self.assertLess(elapsed, 10)
 
     def test_drainEndsEarly(self) -> None:
         """

@@ -1,85 +1,209 @@
-# -*- test-case-name: tests.test_drain -*-
+# -*- test-case-name: tests.test_drain,tests.test_drainflow -*-
 """
-Graceful stop: let open connections finish, for a bounded time.
+Graceful stop, as Go's C{http.Server.Shutdown} does it.
 
-When the service stops (SIGTERM under twistd or systemd), the listeners stop
-accepting; L{DrainService} then gives the connections still open a drain
-period to finish by themselves, asks the rest to close (sending what is
-already due), and aborts whatever is still open a moment later.  twistd waits
-for it before stopping the reactor, so the process exits only when every
-connection is closed, and never later than the drain period plus the grace.
+When the service stops (SIGTERM or SIGINT under twistd or systemd), the
+listeners stop accepting at once, in the same pass, and L{DrainService}
+closes every connection with nothing in progress at once; each busy one as
+soon as it reports that it is idle; and, at the end of the drain period,
+whatever is still open.  A second later it aborts what has not closed yet
+(peers that do not read).  twistd waits for it before stopping the reactor,
+so the process exits as soon as every connection is closed, and never later
+than the drain period plus that grace.
+
+A connection takes part by passing itself, an L{IDrainable}, to
+L{OpenConnections.opened}, and by reporting L{OpenConnections.busy} while it
+has work in progress that its transport does not know about (a running
+command, say) and L{OpenConnections.idle} when that work is done.  Closing
+an idle connection is the connection's business (L{IDrainable.closeGracefully}):
+typically what it does at the end of its input, and
+C{transport.loseConnection}, which sends what is buffered before it closes.
+A transport registered without a connection is left to finish by itself
+until the end of the drain period, and then closed with C{loseConnection}.
+
+Closing a TCP socket whose peer has sent bytes not read yet makes the kernel
+reset the connection, destroying replies still on their way: a connection
+that stops reading before its peer is done sending (the upper-casing one, busy
+with a client that sends without reading) should shut down its sending side
+once its replies are written, then, if L{hasUnreadInput}, read and discard
+until the peer closes (a "lingering close"), bounded by the drain period.
 """
 
 from __future__ import annotations
 
-from typing import Iterator
+import socket
+from typing import Iterator, Optional
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IReactorTime, ITCPTransport
 from twisted.logger import Logger
+from zope.interface import Interface
 
-__all__ = ["OpenConnections", "DrainService", "DEFAULT_DRAIN"]
+__all__ = [
+    "IDrainable",
+    "OpenConnections",
+    "DrainService",
+    "DEFAULT_DRAIN",
+    "hasUnreadInput",
+]
 
-#: Seconds that open connections get to finish when the service stops.
+#: Seconds that busy connections get to finish when the service stops.
 DEFAULT_DRAIN = 5.0
+
+
+class IDrainable(Interface):
+    """
+    A connection that can be closed gracefully when the service stops.
+    """
+
+    def closeGracefully() -> None:
+        """
+        The service is stopping: take no more input, send everything due for
+        what was read (including anything held back, as at the end of the
+        input), and close once it is sent.
+
+        Called at most once: when the connection is idle, or at the end of the
+        drain period whatever its state.
+        """
+
+
+def hasUnreadInput(transport: object) -> bool:
+    """
+    Whether the peer of C{transport} has sent bytes that have not been read
+    yet (so that closing now would reset the connection).  A transport
+    without a socket (in memory, TLS over something else) has none.
+    """
+    getHandle = getattr(transport, "getHandle", None)
+    if getHandle is None:
+        return False
+    handle = getHandle()
+    if not isinstance(handle, socket.socket):
+        return False
+    try:
+        return bool(handle.recv(1, socket.MSG_PEEK))
+    except OSError:
+        return False  # nothing to read (EAGAIN), or already broken
 
 
 class OpenConnections:
     """
-    The transports of the open connections, and a way to wait until there
-    are none.
+    The open connections of a service, whether each is busy, and a way to
+    close them gracefully and to wait until there are none.
     """
 
     def __init__(self) -> None:
-        self._transports: set[ITCPTransport] = set()
+        self._connections: dict[ITCPTransport, Optional[IDrainable]] = {}
+        self._busy: set[ITCPTransport] = set()
+        self._closing: set[ITCPTransport] = set()
+        self._draining = False
         self._waiting: list[Deferred[None]] = []
 
-    def opened(self, transport: ITCPTransport) -> None:
+    def opened(
+        self, transport: ITCPTransport, connection: Optional[IDrainable] = None
+    ) -> None:
         """
-        Count a connection that has just been made.
+        Count a connection that has just been made; it starts idle.
+
+        @param connection: what closes it gracefully; without one, the
+            connection is never closed before the end of the drain period.
         """
-        self._transports.add(transport)
+        self._connections[transport] = connection
+
+    def busy(self, transport: ITCPTransport) -> None:
+        """
+        The connection on C{transport} has started work that must finish
+        before it can be closed.
+        """
+        if transport in self._connections:
+            self._busy.add(transport)
+
+    def idle(self, transport: ITCPTransport) -> None:
+        """
+        The connection on C{transport} has nothing in progress any more: if
+        the service is stopping, close it now.
+        """
+        self._busy.discard(transport)
+        if self._draining and self._isIdle(transport):
+            self._close(transport)
 
     def closed(self, transport: ITCPTransport) -> None:
         """
         Forget a connection that has been lost; fire the L{whenEmpty}
         L{Deferred}s if it was the last one.
         """
-        self._transports.discard(transport)
-        if not self._transports:
+        self._connections.pop(transport, None)
+        self._busy.discard(transport)
+        self._closing.discard(transport)
+        if not self._connections:
             waiting, self._waiting = self._waiting, []
             for d in waiting:
                 d.callback(None)
+
+    def drain(self) -> int:
+        """
+        The service is stopping: close every idle connection now, and each
+        busy one as soon as it reports that it is idle.
+
+        @return: how many connections were idle, and asked to close.
+        """
+        self._draining = True
+        idle = [t for t in self if self._isIdle(t)]
+        for transport in idle:
+            self._close(transport)
+        return len(idle)
+
+    def closeAll(self) -> None:
+        """
+        The drain period is over: close every connection not yet asked to,
+        busy or not.
+        """
+        for transport in self:
+            self._close(transport)
+
+    def _isIdle(self, transport: ITCPTransport) -> bool:
+        return (
+            self._connections.get(transport) is not None
+            and transport not in self._busy
+        )
+
+    def _close(self, transport: ITCPTransport) -> None:
+        if transport in self._closing or transport not in self._connections:
+            return
+        self._closing.add(transport)
+        connection = self._connections[transport]
+        if connection is None:
+            transport.loseConnection()
+        else:
+            connection.closeGracefully()
 
     def whenEmpty(self) -> Deferred[None]:
         """
         @return: a L{Deferred} that fires once no connection is open (at once
             if none is).
         """
-        if not self._transports:
+        if not self._connections:
             return succeed(None)
         d: Deferred[None] = Deferred()
         self._waiting.append(d)
         return d
 
     def __len__(self) -> int:
-        return len(self._transports)
+        return len(self._connections)
 
     def __iter__(self) -> Iterator[ITCPTransport]:
         """
-        Iterate over a snapshot, so that closing connections while iterating
-        is safe.
+        Iterate over a snapshot of the transports, so that closing
+        connections while iterating is safe.
         """
-        return iter(list(self._transports))
+        return iter(list(self._connections))
 
 
 class DrainService(Service):
     """
-    On stop, wait up to C{period} seconds for the open connections to close
-    by themselves, then close the rest: politely (C{loseConnection}, which
-    sends what is already due), and C{grace} seconds later by force
-    (C{abortConnection}, for peers that do not read).
+    On stop, close the idle connections at once and the busy ones as they
+    become idle (see L{OpenConnections.drain}); after C{period} seconds close
+    the rest, and C{grace} seconds later abort whatever is still open.
 
     Stop the listeners in the same C{stopService} pass (siblings under one
     L{MultiService}) so that no new connection arrives meanwhile.
@@ -97,7 +221,7 @@ class DrainService(Service):
         """
         @param connections: the open connections, kept up to date by the
             protocols.
-        @param period: seconds the connections get to finish by themselves.
+        @param period: seconds that busy connections get to finish.
         @param clock: schedules the deadlines; the global reactor by default.
         @param grace: seconds between closing the rest and aborting them.
         """
@@ -116,6 +240,11 @@ class DrainService(Service):
             C{period + grace} seconds from now.
         """
         super().stopService()
+        idle = self.connections.drain()
+        if idle:
+            self.log.info(
+                "sockservice: closing {idle} idle connection(s)", idle=idle
+            )
         count = len(self.connections)
         if not count:
             return succeed(None)
@@ -144,8 +273,7 @@ class DrainService(Service):
             "drain period",
             count=len(self.connections),
         )
-        for transport in self.connections:
-            transport.loseConnection()
+        self.connections.closeAll()
 
     def _abort(self) -> None:
         self.log.warn(

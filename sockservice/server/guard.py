@@ -22,7 +22,7 @@ from twisted.logger import Logger
 from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
 from twisted.python.failure import Failure
 
-from sockservice.server.drain import OpenConnections
+from sockservice.server.drain import IDrainable, OpenConnections
 from sockservice.server.idle import IdleConnection, IdleSweep
 from sockservice.server.limits import ConnectionCounter, isLoopback
 
@@ -129,11 +129,20 @@ class ConnectionGuard:
         self._lastRefusalLog, self._unlogged = now, 0
         return None
 
-    def opened(self, connection: IdleConnection, transport: Any) -> None:
+    def opened(
+        self,
+        connection: IdleConnection,
+        transport: Any,
+        drainable: Optional[IDrainable] = None,
+    ) -> None:
         """
         Watch a connection that L{admit} let in and that is now made.
+
+        @param drainable: what closes it gracefully when the service stops
+            (see L{sockservice.server.drain}); without one, it is closed at
+            the end of the drain period.
         """
-        self.openConnections.opened(transport)
+        self.openConnections.opened(transport, drainable)
         if self.idle is not None:
             self.idle.watch(connection)
 
@@ -159,8 +168,16 @@ class GuardedProtocol(ProtocolWrapper):
     quietSweeps = 0
 
     def connectionMade(self) -> None:
-        self.factory.guard.opened(self, self.transport)
+        drainable = self if IDrainable.providedBy(self.wrappedProtocol) else None
+        self.factory.guard.opened(self, self.transport, drainable)
         super().connectionMade()
+
+    def closeGracefully(self) -> None:
+        """
+        The service is stopping: let the service's protocol close (only
+        called when it provides L{IDrainable}).
+        """
+        self.wrappedProtocol.closeGracefully()
 
     def dataReceived(self, data: bytes) -> None:
         self.quietSweeps = 0

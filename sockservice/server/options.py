@@ -64,8 +64,8 @@ class ServerOptions(usage.Options):
             "drain",
             None,
             f"{DEFAULT_DRAIN:g}",
-            "On SIGTERM, seconds that open TCP connections get to finish before "
-            "they are closed (0: close them at once).",
+            "On SIGTERM, idle TCP connections close at once; seconds that busy "
+            "ones get to finish before they are closed (0: close them at once).",
             number("--drain"),
         ],
     ]
@@ -75,6 +75,12 @@ class ServerOptions(usage.Options):
         self.setdefault("udp-busy-ports", []).append(
             whole("--udp-busy-port", 0, 65535, "{option}: expected a port number, got {value!r}")(port)
         )
+
+    def opt_parent_pipe(self, fd: str) -> None:
+        """Internal, used by --workers: stop when descriptor FD (a pipe from the parent) reaches its end."""
+        self["parent-pipe"] = whole(
+            "--parent-pipe", 0, None, "{option}: expected a descriptor, got {value!r}"
+        )(fd)
 
     def serverConfig(self) -> ServerConfig:
         """
@@ -93,6 +99,7 @@ class ServerOptions(usage.Options):
             prefixV4=self["udp-prefix-v4"],
             prefixV6=self["udp-prefix-v6"],
             busyPorts=tuple(self.get("udp-busy-ports", [])),
+            parentPipe=self.get("parent-pipe"),
         )
 
     def sharedArguments(self, workers: int = 1) -> List[str]:
@@ -134,6 +141,7 @@ class ServerConfig:
     prefixV4: int = 24
     prefixV6: int = 56
     busyPorts: Tuple[int, ...] = ()
+    parentPipe: Optional[int] = None
 
     def prefixKey(self) -> PrefixKey:
         """

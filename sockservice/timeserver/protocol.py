@@ -27,7 +27,9 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.internet.protocol import DatagramProtocol, Factory
 from twisted.logger import Logger
 from twisted.protocols.basic import LineReceiver
+from zope.interface import implementer
 
+from sockservice.server.drain import IDrainable
 from sockservice.server.limits import PrefixKey, RateLimiter, SourceGuard
 
 __all__ = [
@@ -179,6 +181,7 @@ class TimeDatagramProtocol(DatagramProtocol):
         self.transport.write(reply, addr)
 
 
+@implementer(IDrainable)
 class TimeLineProtocol(LineReceiver):
     """
     TCP time service: one format per line, one reply line per request.
@@ -211,6 +214,13 @@ class TimeLineProtocol(LineReceiver):
         if b"\n" in reply or b"\r" in reply:
             reply = b"error: reply would contain a line break"
         self.sendLine(reply)
+
+    def closeGracefully(self) -> None:
+        """
+        The service is stopping: every line read has been answered, so close
+        once the replies are sent.
+        """
+        self.transport.loseConnection()
 
     def lineLengthExceeded(self, line: bytes) -> None:
         """

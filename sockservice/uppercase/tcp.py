@@ -6,7 +6,8 @@ No framing: the stream is transformed as soon as it can be decoded, for as
 long as the client keeps the connection open.  Many clients are served at
 once; a client that half-closes gets everything still due and then the close;
 a client that sends without reading is not read from until it drains what it
-has been sent.
+has been sent.  When the service stops, each connection ends as at a
+half-close (see L{sockservice.server.drain}).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from sockservice.casing import Uppercaser
+from sockservice.server.drain import IDrainable, hasUnreadInput
 from sockservice.server.guard import ConnectionGuard
 from sockservice._fast.writing import closeWhenSent, immediateWriter
 
@@ -38,7 +40,7 @@ READ_SIZE_START = 1024
 READ_SIZE_MAX = 65536
 
 
-@implementer(IHalfCloseableProtocol)
+@implementer(IHalfCloseableProtocol, IDrainable)
 class UppercaseProtocol(Protocol):
     """
     Upper-case one TCP connection's byte stream back to its sender.
@@ -53,9 +55,11 @@ class UppercaseProtocol(Protocol):
     peer = ""
     quietSweeps = 0
     _readSize = READ_SIZE_MAX
+    _aborted = False
+    _stopping = False
 
     def connectionMade(self) -> None:
-        self.factory.guard.opened(self, self.transport)
+        self.factory.guard.opened(self, self.transport, self)
         if getattr(self.transport, "bufferSize", None) == READ_SIZE_MAX:
             self._readSize = self.transport.bufferSize = READ_SIZE_START
         self._caser = Uppercaser(self.factory.mode)
@@ -89,8 +93,42 @@ class UppercaseProtocol(Protocol):
         self.transport.unregisterProducer()
         closeWhenSent(self.transport)
 
+    def closeGracefully(self) -> None:
+        """
+        The service is stopping: every byte read has been answered; send what
+        is held back, as at the end of the stream, read nothing more, and
+        shut down the sending side once the replies are written.
+        """
+        if self.transport.disconnecting or self._aborted or self._stopping:
+            return
+        self._stopping = True
+        rest = self._caser.flush()
+        if rest:
+            self.transport.write(rest)
+        self.transport.unregisterProducer()
+        loseWriteConnection = getattr(self.transport, "loseWriteConnection", None)
+        if loseWriteConnection is None:
+            self.transport.loseConnection()
+            return
+        self.transport.pauseProducing()
+        # Input that arrives from now on is discarded, not answered.
+        self.dataReceived = self._discard  # type: ignore[method-assign]
+        loseWriteConnection()
+
+    def _discard(self, data: bytes) -> None:
+        pass
+
     def writeConnectionLost(self) -> None:
-        self.transport.loseConnection()
+        """
+        The sending side is shut down.  Close, unless the service is stopping
+        and the client has sent more than was read: closing would then reset
+        the connection and lose replies on their way, so read and discard
+        until the client closes (the drain period bounds the wait).
+        """
+        if self._stopping and hasUnreadInput(self.transport):
+            self.transport.resumeProducing()
+        else:
+            self.transport.loseConnection()
 
     def timeoutConnection(self) -> None:
         """
@@ -102,6 +140,7 @@ class UppercaseProtocol(Protocol):
             peer=self.peer,
             timeout=self.factory.idleTimeout,
         )
+        self._aborted = True
         self.transport.abortConnection()
 
     def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
