@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_activation -*-
+# -*- test-case-name: tests.e2e.test_activation -*-
 """
 End to end under systemd's protocols, without systemd: C{twistd sockservice}
 started through C{systemd-socket-activate} (socket activation), with a

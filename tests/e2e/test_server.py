@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_e2e -*-
+# -*- test-case-name: tests.e2e.test_server -*-
 """
 End to end: C{twistd -n sockservice} as a subprocess, driven the way the
 textbook clients drive a server (plain blocking sockets), and the textbook
