@@ -251,8 +251,12 @@ class LifecycleTests(SynchronousTestCase):
         traceback.
         """
         result = subprocess.run(twistdCommand("--case", "shouting"), capture_output=True, timeout=30)
-        assertUsageExit(self, result.returncode)
-        self.assertIn(b"--case: expected one of unicode, ascii, got 'shouting'", result.stdout + result.stderr)
+        assertUsageExit(
+            self,
+            result.returncode,
+            result.stdout,
+            b"--case: expected one of unicode, ascii, got 'shouting'",
+        )
         self.assertNotIn(b"Traceback", result.stdout + result.stderr)
 
     def test_pluginListed(self):

@@ -201,10 +201,11 @@ class CommandEndToEndTests(SynchronousTestCase):
             capture_output=True,
             timeout=30,
         )
-        assertUsageExit(self, result.returncode)
-        self.assertIn(
+        assertUsageExit(
+            self,
+            result.returncode,
+            result.stdout,
             b"--command tcp:0: listening beyond loopback requires --command-token-file",
-            result.stdout + result.stderr,
         )
         self.assertNotIn(b"Traceback", result.stdout + result.stderr)
 
