@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_bench -*-
+# -*- test-case-name: bench.tests.test_checks -*-
 """
 Judgements on a benchmark's results: whether the generator kept up, how
 noisy the machine was, and whether sockservice met the issue's targets.

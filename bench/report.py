@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_bench -*-
+# -*- test-case-name: bench.tests.test_report -*-
 """
 The benchmark's Markdown report: the context (machine, date, command), the
 results table with medians and ranges, latency and errors, the ratios of

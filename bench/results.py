@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_bench -*-
+# -*- test-case-name: bench.tests.test_results -*-
 """
 The benchmark's arithmetic, apart from any socket or process: what is
 measured, how a generator's JSON line is read, how repeated runs are

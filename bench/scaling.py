@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_bench -*-
+# -*- test-case-name: bench.tests.test_scaling -*-
 """
 The pure parts of the C{--workers} scaling run (C{bench/workers.py}): which
 CPUs serve and which generate, which worker counts to try, how the results

@@ -1,6 +1,7 @@
-# -*- test-case-name: tests.test_timeservice -*-
+# -*- test-case-name: tests.test_udpclient, tests.test_timeservice, tests.test_command -*-
 """
-Small in-memory doubles for the time, chat and command service tests.
+Small in-memory doubles for what Twisted's own test doubles lack: a bound
+datagram transport, a reactor with C{listenUDP}, and C{spawnProcess}.
 """
 
 from __future__ import annotations
@@ -8,10 +9,17 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from typing import Any, List, Optional, Tuple
+from typing import Any, List, Optional, Tuple, Union
 
-from twisted.internet.address import IPv4Address
-from twisted.internet.interfaces import IReactorProcess
+from twisted.internet import testing
+from twisted.internet.address import IPv4Address, IPv6Address
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.interfaces import (
+    IListeningPort,
+    IReactorProcess,
+    IReactorUDP,
+    IUDPTransport,
+)
 from twisted.internet.task import Clock
 from zope.interface import implementer
 
@@ -19,6 +27,8 @@ __all__ = [
     "FakeDatagramTransport",
     "FakeProcessReactor",
     "FakeProcessTransport",
+    "FakeUDPPort",
+    "FakeUDPReactor",
     "SpawnedProcess",
     "tempPath",
 ]
@@ -34,20 +44,17 @@ def tempPath(testCase: Any) -> str:
     return os.path.join(directory, "file")
 
 
-class FakeDatagramTransport:
+class FakeDatagramTransport(testing.FakeDatagramTransport):
     """
-    Records what a L{DatagramProtocol} writes, as C{(data, addr)} pairs.
-
-    @ivar written: Every datagram sent, in order.
+    Twisted's L{twisted.internet.testing.FakeDatagramTransport}, which records
+    what a L{DatagramProtocol} writes as C{(data, addr)} pairs in C{written},
+    with the bound address, C{connect} and C{pop} that the service tests
+    need.
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 9999) -> None:
-        self.written: List[Tuple[bytes, Any]] = []
+        super().__init__()
         self._host = IPv4Address("UDP", host, port)
-
-    def write(self, data: bytes, addr: Optional[Any] = None) -> None:
-        """Record one outgoing datagram."""
-        self.written.append((data, addr))
 
     def getHost(self) -> IPv4Address:
         """@return: The address this fake is bound to."""
@@ -61,6 +68,66 @@ class FakeDatagramTransport:
         """@return: The datagrams written since the last call."""
         out, self.written = self.written, []
         return out
+
+
+@implementer(IUDPTransport, IListeningPort)
+class FakeUDPPort(testing.FakeDatagramTransport):
+    """
+    A bound UDP port that records what is written and can be stopped: what
+    L{FakeUDPReactor.listenUDP} returns.
+    """
+
+    def __init__(self, protocol: Any, port: int, interface: str, maxPacketSize: int):
+        super().__init__()
+        self.protocol = protocol
+        self.port = port
+        self.interface = interface
+        self.maxPacketSize = maxPacketSize
+        self.listening = True
+
+    def getHost(self) -> Union[IPv4Address, IPv6Address]:
+        if ":" in self.interface:
+            return IPv6Address("UDP", self.interface, self.port)
+        return IPv4Address("UDP", self.interface or "0.0.0.0", self.port)
+
+    def startListening(self) -> None:
+        self.protocol.makeConnection(self)
+
+    def stopListening(self) -> Deferred[None]:
+        self.listening = False
+        self.protocol.doStop()
+        return succeed(None)
+
+    def connect(self, host: str, port: int) -> None:
+        raise NotImplementedError()
+
+    def setBroadcastAllowed(self, enabled: bool) -> None:
+        pass
+
+    def getBroadcastAllowed(self) -> bool:
+        return False
+
+
+@implementer(IReactorUDP)
+class FakeUDPReactor(testing.MemoryReactorClock):
+    """
+    L{MemoryReactorClock} with the C{listenUDP} it lacks: each call binds a
+    L{FakeUDPPort} on the next port from 40000.
+
+    @ivar udpPorts: Every port bound, in order.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.udpPorts: List[FakeUDPPort] = []
+
+    def listenUDP(
+        self, port: int, protocol: Any, interface: str = "", maxPacketSize: int = 8192
+    ) -> FakeUDPPort:
+        bound = FakeUDPPort(protocol, 40000 + len(self.udpPorts), interface, maxPacketSize)
+        self.udpPorts.append(bound)
+        bound.startListening()
+        return bound
 
 
 class FakeProcessTransport:

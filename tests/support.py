@@ -37,17 +37,28 @@ EXAMPLES = ROOT / "examples"
 _listening = re.compile(rb"listening on (TCP|UDP) (\S+):(\d+)")
 
 
-def assertUsageExit(testCase: TestCase, status: int) -> None:
+def assertUsageExit(testCase: TestCase, status: int, output: bytes, error: bytes) -> None:
     """
-    Assert that twistd exited as it does on a usage error: non-zero, except
-    with Twisted before 26.10 (26.4 is the last for Python 3.9, and PyPy), whose
-    twistd exits 0 after printing the error.
+    Assert that twistd stopped on a usage error whose message contains
+    C{error}, and exited with the status of that Twisted's twistd.
+
+    On a usage error twistd prints its usage text and then one line
+    C{COMMAND: MESSAGE} on standard output.  It then exits with status 1 from
+    Twisted 26.10 on; older Twisted (22.10 to 26.4; 26.4 is the last for
+    Python 3.9, and PyPy) returns after printing, so the status is 0 there and
+    the printed error is what shows the usage error.
+
+    @param output: what twistd wrote (standard output, or both streams).
+    @param error: a part of the usage error's message.
     """
     import twisted
 
-    if tuple(int(part) for part in twisted.__version__.split(".")[:2]) >= (26, 10):
-        testCase.assertNotEqual(status, 0)
-
+    usage = output.find(b"Usage: twistd [options]")
+    testCase.assertNotEqual(usage, -1, output)
+    line = re.compile(rb"(?m)^\S[^\n]*: [^\n]*" + re.escape(error))
+    testCase.assertIsNotNone(line.search(output, usage), output)
+    version = tuple(int(part) for part in twisted.__version__.split(".")[:2])
+    testCase.assertEqual(status, 1 if version >= (26, 10) else 0, output)
 
 
 class Server:

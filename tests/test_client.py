@@ -26,7 +26,7 @@ from sockservice.client.errors import (
 )
 from sockservice.uppercase.tcp import UppercaseFactory
 from sockservice.uppercase.udp import UppercaseDatagramProtocol
-from tests.test_udpclient import FakeUDPPort, FakeUDPReactor
+from tests.servicefakes import FakeUDPPort, FakeUDPReactor
 
 
 class FailureWordsTests(SynchronousTestCase):

@@ -229,7 +229,9 @@ class CommandProtocolTests(CommandTestCase):
         proto.dataReceived(frame(b"run", b"hello"))
         [spawned] = self.reactor.spawned
         spawned.protocol.processExited(None)
-        self.reactor.advance(2)
+        self.reactor.advance(1.9)
+        self.assertFalse(spawned.transport.lostConnection)
+        self.reactor.advance(0.1)
         self.assertTrue(spawned.transport.lostConnection)
 
     def test_outputCap(self) -> None:

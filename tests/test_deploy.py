@@ -1,25 +1,18 @@
 # -*- test-case-name: tests.test_deploy -*-
 """
 Tests for the systemd unit files in C{deploy/systemd/}: what they say, and
-that C{systemd-analyze} accepts them and rates their sandbox well.
+that their C{twistd sockservice} arguments parse.  C{systemd-analyze} checks
+them in L{tests.e2e.test_deploy}, and the socket-activated arguments are parsed
+against real sockets in L{tests.integration.test_deploy}.
 """
 
 from __future__ import annotations
 
-import re
 import shlex
-import shutil
-import socket
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
-from twisted.internet import endpoints
-from twisted.python.systemd import ListenFDs
-from twisted.trial.unittest import SkipTest, TestCase
+from twisted.trial.unittest import TestCase
 
-from sockservice.server.systemd import InheritedSocket
 from sockservice.tap import Options
 
 UNITS = Path(__file__).resolve().parent.parent / "deploy" / "systemd"
@@ -65,6 +58,14 @@ def command(name: str) -> list[str]:
     """
     [execStart] = values(name, "Service", "ExecStart")
     return shlex.split(execStart)
+
+
+def sockserviceArguments(name: str) -> list[str]:
+    """
+    The arguments after C{sockservice} in the C{ExecStart=} of unit C{name}.
+    """
+    words = command(name)
+    return words[words.index("sockservice") + 1 :]
 
 
 class UnitContentTests(TestCase):
@@ -161,121 +162,21 @@ class UnitContentTests(TestCase):
             self.assertLess(drain + 1, float(timeout))
 
 
-class SystemdAnalyzeTests(TestCase):
-    """
-    C{systemd-analyze} accepts the units and rates their sandboxing.
-    """
-
-    def setUp(self) -> None:
-        self.analyze = shutil.which("systemd-analyze")
-        if self.analyze is None:
-            raise SkipTest(
-                "systemd-analyze not found (Debian: apt-get install systemd)"
-            )
-
-    def installed(self) -> Path:
-        """
-        Copy the units to a temporary directory, with C{ExecStart=} pointing
-        at an executable that exists here (systemd-analyze verify checks
-        it): the Python running the tests stands in for C{twistd}.
-        """
-        # Not self.mktemp(): under pytest it is relative to the working
-        # directory, the checkout.
-        directory = Path(tempfile.mkdtemp(prefix="sockservice-units-"))
-        self.addCleanup(shutil.rmtree, directory, True)
-        for unit in UNITS.iterdir():
-            text = unit.read_text().replace(INSTALLED_TWISTD, sys.executable)
-            (directory / unit.name).write_text(text)
-        return directory
-
-    def systemdAnalyze(self, *args: str) -> subprocess.CompletedProcess[str]:
-        assert self.analyze is not None
-        return subprocess.run(
-            [self.analyze, *args], capture_output=True, text=True, timeout=60
-        )
-
-    def assertVerifies(self, *units: Path) -> None:
-        result = self.systemdAnalyze("verify", *map(str, units))
-        self.assertEqual(
-            (result.returncode, result.stdout + result.stderr), (0, ""), units
-        )
-
-    def test_verifySocketActivated(self) -> None:
-        """
-        C{systemd-analyze verify} passes the socket unit and its service,
-        without a warning.
-        """
-        directory = self.installed()
-        self.assertVerifies(directory / SOCKET, directory / SERVICE)
-
-    def test_verifyStandalone(self) -> None:
-        """
-        C{systemd-analyze verify} passes the standalone service, without a
-        warning.
-        """
-        self.assertVerifies(self.installed() / STANDALONE)
-
-    def test_verifyCatchesMistakes(self) -> None:
-        """
-        The check is not vacuous: a socket unit without its service fails.
-        """
-        directory = self.installed()
-        (directory / SERVICE).unlink()
-        result = self.systemdAnalyze("verify", str(directory / SOCKET))
-        self.assertNotEqual(result.returncode, 0)
-
-    def test_security(self) -> None:
-        """
-        C{systemd-analyze security} rates both services' exposure low.
-        """
-        directory = self.installed()
-        for name, limit in MAX_EXPOSURE.items():
-            result = self.systemdAnalyze("security", "--offline=true", str(directory / name))
-            match = re.search(r"Overall exposure level for \S+: ([\d.]+)", result.stdout)
-            self.assertIsNotNone(match, result.stdout + result.stderr)
-            assert match is not None
-            self.assertLessEqual(float(match.group(1)), limit, (name, result.stdout))
-
-
 class CommandLineTests(TestCase):
     """
     The units' C{twistd sockservice} arguments are valid options.
     """
-
-    def sockserviceArguments(self, name: str) -> list[str]:
-        words = command(name)
-        return words[words.index("sockservice") + 1 :]
 
     def test_standalone(self) -> None:
         """
         The standalone service's arguments parse, with the default listeners.
         """
         options = Options()
-        options.parseOptions(self.sockserviceArguments(STANDALONE))
+        options.parseOptions(sockserviceArguments(STANDALONE))
         uppercase = options.config.uppercase
         self.assertEqual(
             ([d for d, _ in uppercase.tcp], [d for d, _ in uppercase.udp]), (["12000"], ["12000"])
         )
-
-    def test_socketActivated(self) -> None:
-        """
-        The socket-activated service's arguments parse when systemd has
-        passed what C{sockservice.socket} describes: a stream socket, then a
-        datagram socket.
-        """
-        stream = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-        datagram = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-        self.addCleanup(stream.close)
-        self.addCleanup(datagram.close)
-        fds = [stream.fileno(), datagram.fileno()]
-        names = ("sockservice.socket",) * 2
-        self.patch(endpoints._SystemdParser, "_sddaemon", ListenFDs(fds, names))
-        options = Options()
-        options.parseOptions(self.sockserviceArguments(SERVICE))
-        self.assertEqual(
-            [a for _, a in options.config.uppercase.udp], [InheritedSocket(fds[1], socket.AF_INET6)]
-        )
-        self.assertEqual(options.config.server.drain, 5.0)
 
     def test_openFilesLimit(self) -> None:
         """

@@ -22,7 +22,7 @@ from sockservice.cli import main as scripts
 from sockservice.cli.uppercase import PROMPT, Console, TCPOptions, UDPOptions
 from sockservice.cli.stdin import LinePump
 from sockservice.uppercase.tcp import UppercaseFactory
-from tests.test_udpclient import FakeUDPReactor
+from tests.servicefakes import FakeUDPReactor
 
 
 class _Console(Console):

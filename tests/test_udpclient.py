@@ -8,74 +8,18 @@ from __future__ import annotations
 from typing import Any, List, Optional, Tuple
 
 from twisted.internet.address import IPv4Address, IPv6Address
-from twisted.internet.defer import succeed
-from twisted.internet.interfaces import IListeningPort, IUDPTransport
+from twisted.internet.interfaces import IListeningPort, IReactorUDP, IUDPTransport
 from twisted.internet.task import Clock
-from twisted.internet.testing import FakeDatagramTransport, MemoryReactorClock
+from twisted.internet.testing import FakeDatagramTransport
 from twisted.trial.unittest import SynchronousTestCase
-from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
 from sockservice.client.errors import ClientError, ConnectFailed, ConnectionClosed, NoReply
 from sockservice.uppercase.udp import UppercaseDatagramProtocol
 from sockservice.client.udp import DatagramClient, DatagramClientProtocol
+from tests.servicefakes import FakeUDPPort, FakeUDPReactor
 
 SERVER = ("127.0.0.1", 12000)
-
-
-@implementer(IUDPTransport, IListeningPort)
-class FakeUDPPort(FakeDatagramTransport):
-    """
-    A bound UDP port that records what is written and can be stopped.
-    """
-
-    def __init__(self, protocol: Any, port: int, interface: str, maxPacketSize: int):
-        super().__init__()
-        self.protocol = protocol
-        self.port = port
-        self.interface = interface
-        self.maxPacketSize = maxPacketSize
-        self.listening = True
-
-    def getHost(self):
-        if ":" in self.interface:
-            return IPv6Address("UDP", self.interface, self.port)
-        return IPv4Address("UDP", self.interface or "0.0.0.0", self.port)
-
-    def startListening(self) -> None:
-        self.protocol.makeConnection(self)
-
-    def stopListening(self):
-        self.listening = False
-        self.protocol.doStop()
-        return succeed(None)
-
-    def connect(self, host: str, port: int) -> None:
-        raise NotImplementedError()
-
-    def setBroadcastAllowed(self, enabled: bool) -> None:
-        pass
-
-    def getBroadcastAllowed(self) -> bool:
-        return False
-
-
-class FakeUDPReactor(MemoryReactorClock):
-    """
-    L{MemoryReactorClock} with the C{listenUDP} it lacks.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.udpPorts: List[FakeUDPPort] = []
-
-    def listenUDP(self, port, protocol, interface="", maxPacketSize=8192):
-        bound = FakeUDPPort(
-            protocol, 40000 + len(self.udpPorts), interface, maxPacketSize
-        )
-        self.udpPorts.append(bound)
-        bound.startListening()
-        return bound
 
 
 class FakeUDPPortTests(SynchronousTestCase):
@@ -90,6 +34,20 @@ class FakeUDPPortTests(SynchronousTestCase):
         port = FakeUDPPort(DatagramClientProtocol(SERVER, Clock(), 1, 0), 1, "", 65535)
         verifyObject(IUDPTransport, port)
         verifyObject(IListeningPort, port)
+
+    def test_reactorInterface(self):
+        """
+        L{FakeUDPReactor} provides L{IReactorUDP}, and C{listenUDP} connects
+        the protocol to a new L{FakeUDPPort} bound to the interface asked for.
+        """
+        reactor = FakeUDPReactor()
+        verifyObject(IReactorUDP, reactor)
+        protocol = DatagramClientProtocol(SERVER, reactor, 1, 0)
+        port = reactor.listenUDP(0, protocol, interface="::1", maxPacketSize=65535)
+        self.assertIs(protocol.transport, port)
+        self.assertEqual(reactor.udpPorts, [port])
+        self.assertEqual(port.getHost(), IPv6Address("UDP", "::1", 40000))
+        self.assertEqual(port.maxPacketSize, 65535)
 
 
 def _protocol(timeout: float = 1.0, retries: int = 2):

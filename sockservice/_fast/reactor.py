@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_reactor -*-
+# -*- test-case-name: tests.integration.test_reactor -*-
 """
 An epoll reactor that tags legacy log messages at a lower cost per event.
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_writing -*-
+# -*- test-case-name: tests.test_writing, tests.integration.test_writing -*-
 """
 Send a reply, and close, at once instead of on the reactor's next turn.
 

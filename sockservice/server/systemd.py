@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_systemd -*-
+# -*- test-case-name: tests.test_systemd, tests.integration.test_systemd -*-
 """
 Running under systemd: inherited sockets and readiness notification.
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_workers -*-
+# -*- test-case-name: tests.test_workers, tests.integration.test_workers, tests.e2e.test_workers -*-
 """
 C{--workers N}: N processes serving the same TCP and UDP ports.
 

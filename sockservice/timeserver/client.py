@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_serviceloopback -*-
+# -*- test-case-name: tests.integration.test_serviceloopback -*-
 """
 Clients for the time service: ask for the time in a format, get it back.
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_service_e2e -*-
+# -*- test-case-name: tests.e2e.test_services -*-
 """
 End to end: the time, chat and command services in C{twistd -n sockservice}
 as a subprocess, driven with plain blocking sockets as the textbook clients
@@ -19,7 +19,7 @@ from twisted.trial.unittest import SkipTest, SynchronousTestCase
 from sockservice.command.netstrings import decodeFields, encodeFields
 from tests.servicefakes import tempPath
 from tests.support import assertUsageExit, EXAMPLES, startServer, twistdCommand
-from tests.test_client_e2e import clientCommand, runClient
+from tests.e2e.test_client import clientCommand, runClient
 
 HOST = "127.0.0.1"
 
@@ -203,10 +203,11 @@ class CommandEndToEndTests(SynchronousTestCase):
             capture_output=True,
             timeout=30,
         )
-        assertUsageExit(self, result.returncode)
-        self.assertIn(
+        assertUsageExit(
+            self,
+            result.returncode,
+            result.stdout,
             b"--command tcp:0: listening beyond loopback requires --command-token-file",
-            result.stdout + result.stderr,
         )
         self.assertNotIn(b"Traceback", result.stdout + result.stderr)
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_client_e2e -*-
+# -*- test-case-name: tests.e2e.test_client -*-
 """
 End to end: the installed C{sockservice-client} as a subprocess, against
 C{twistd -n sockservice}, the textbook servers in C{examples/}, a closed

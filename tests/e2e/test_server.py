@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_e2e -*-
+# -*- test-case-name: tests.e2e.test_server -*-
 """
 End to end: C{twistd -n sockservice} as a subprocess, driven the way the
 textbook clients drive a server (plain blocking sockets), and the textbook
@@ -251,8 +251,12 @@ class LifecycleTests(SynchronousTestCase):
         traceback.
         """
         result = subprocess.run(twistdCommand("--case", "shouting"), capture_output=True, timeout=30)
-        assertUsageExit(self, result.returncode)
-        self.assertIn(b"--case: expected one of unicode, ascii, got 'shouting'", result.stdout + result.stderr)
+        assertUsageExit(
+            self,
+            result.returncode,
+            result.stdout,
+            b"--case: expected one of unicode, ascii, got 'shouting'",
+        )
         self.assertNotIn(b"Traceback", result.stdout + result.stderr)
 
     def test_pluginListed(self):

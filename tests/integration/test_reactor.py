@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_reactor -*-
+# -*- test-case-name: tests.integration.test_reactor -*-
 """
 Tests for L{sockservice._fast.reactor}: Twisted's own reactor conformance tests
 run against L{DirectEPollReactor}, and its event dispatch.

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_loopback -*-
+# -*- test-case-name: tests.integration.test_loopback -*-
 """
 Real sockets on 127.0.0.1, in this process: the protocols over the reactor's
 own TCP and UDP transports.

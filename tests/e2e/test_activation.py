@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_activation -*-
+# -*- test-case-name: tests.e2e.test_activation -*-
 """
 End to end under systemd's protocols, without systemd: C{twistd sockservice}
 started through C{systemd-socket-activate} (socket activation), with a
@@ -182,8 +182,12 @@ class SocketActivationTests(SynchronousTestCase):
         with connect(port):
             status = server.process.wait(timeout=15)
         server.stop()
-        assertUsageExit(self, status)
-        self.assertIn(b"is not a datagram socket", server.output)
+        assertUsageExit(
+            self,
+            status,
+            server.output,
+            b"is not a datagram socket (use ListenDatagram= in the .socket unit)",
+        )
         self.assertNotIn(b"Traceback", server.output)
 
 

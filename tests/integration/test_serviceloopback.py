@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_serviceloopback -*-
+# -*- test-case-name: tests.integration.test_serviceloopback -*-
 """
 The time, chat and command services and their clients over real loopback
 sockets (port 0), with real child processes for the command service.
