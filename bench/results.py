@@ -5,7 +5,7 @@ measured, how a generator's JSON line is read, how repeated runs are
 summarised (median with min and max), and how sockservice is compared with
 its peers.  L{bench.checks} judges the results; L{bench.report} renders them.
 
-Pure and standard-library only, so that C{tests/test_bench.py} can check it
+Pure and standard-library only, so that C{bench/tests} can check it
 and the harness (C{bench/run.py}) stays a thin loop around it.
 """
 

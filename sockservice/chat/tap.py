@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_tapservices -*-
+# -*- test-case-name: tests.test_fragments -*-
 """
 The chat relay's part of C{twistd sockservice}: C{--chat DESC}, a UDP port
 or C{udp:PORT[:interface=ADDR]}, one room per listener.

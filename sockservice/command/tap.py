@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_tapservices -*-
+# -*- test-case-name: tests.test_fragments -*-
 """
 The command service's part of C{twistd sockservice}: C{--command},
 C{--command-allow}, C{--command-token-file}, C{--command-max-runs}.

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_tapservices -*-
+# -*- test-case-name: tests.test_fragments -*-
 """
 The command service's shared secret, read from a file: one reader for the
 server's C{--command-token-file} and the client's C{--token-file}.

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_tapservices -*-
+# -*- test-case-name: tests.test_fragments -*-
 """
 The time service's part of C{twistd sockservice}: C{--time} and C{--utc}.
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_tapservices -*-
+# -*- test-case-name: tests.test_fragments -*-
 """
 Tests for the time, chat and command options of L{sockservice.tap.Options}
 and the listeners L{sockservice.tap.makeService} builds for them, without
