@@ -15,7 +15,7 @@ from twisted.python import usage
 from sockservice.server.addresses import InetAddress, parseInet, parseTCP, parseUDP
 from sockservice.casing import MODES
 from sockservice.server.drain import DEFAULT_DRAIN, DrainService
-from sockservice._fast.jit import raiseTraceLimit
+from sockservice._fast.switch import installReactor, tuneJIT
 from sockservice.server.listeners import (
     AdoptedUDPListener,
     SockService,
@@ -215,15 +215,11 @@ def _unique(items: Any) -> list[Any]:
 def _globalReactor() -> Any:
     """
     The global reactor: L{sockservice._fast.reactor}'s, unless one is installed
-    already (C{twistd -r}, a test runner) or this system has no epoll.
+    already (C{twistd -r}, a test runner), this system has no epoll, or the
+    speed tricks are off (L{sockservice._fast.switch}).
     """
     if "twisted.internet.reactor" not in sys.modules:
-        try:
-            from sockservice._fast.reactor import install
-        except ImportError:
-            pass  # no epoll here: Twisted's default will do
-        else:
-            install()
+        installReactor()
     from twisted.internet import reactor
 
     return reactor
@@ -240,11 +236,11 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> IService:
     @param options: parsed L{Options}.
     @param reactor: the reactor to listen with; by default the global one,
         in a process of its own (C{twistd}), whose PyPy JIT is tuned for it
-        (L{sockservice._fast.jit}).
+        (L{sockservice._fast.jit}) while the speed tricks are on.
     """
     if reactor is None:
         reactor = _globalReactor()
-        raiseTraceLimit()
+        tuneJIT()
     top = SockService(fileLimit=options["max-connections"] + 256)
     # In this process even with --workers: a chat's members and the limit on
     # concurrent commands belong to one process.

@@ -172,7 +172,7 @@ class MakeServiceTests(SynchronousTestCase):
         the process's JIT alone.
         """
         calls = []
-        self.patch(tap, "raiseTraceLimit", lambda: calls.append("raised"))
+        self.patch(tap, "tuneJIT", lambda: calls.append("raised"))
         self.patch(tap, "_globalReactor", MemoryReactorClock)
         makeService(_parse("--tcp", "tcp:0"), MemoryReactorClock())
         self.assertEqual(calls, [])

@@ -3,14 +3,14 @@
 Tests for L{sockservice._fast.writing}, over real loopback TCP connections.
 """
 
-from twisted.internet import reactor
+from twisted.internet import reactor, tcp
 from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectionDone
 from twisted.internet.protocol import ClientFactory, Factory, Protocol
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from sockservice._fast.writing import closeWhenSent, immediateWriter
+from sockservice._fast.writing import ImmediateWriter, isPlainTCP
 
 
 class _Server(Protocol):
@@ -73,8 +73,8 @@ class _LoopbackTestCase(TestCase):
 
 class ImmediateWriterTests(_LoopbackTestCase):
     """
-    L{immediateWriter} sends at once when nothing is queued, and otherwise
-    keeps Twisted's order and buffering.
+    L{ImmediateWriter.write} sends at once when nothing is queued, and
+    otherwise keeps Twisted's order and buffering.
     """
 
     async def test_sentAtOnce(self):
@@ -83,7 +83,7 @@ class ImmediateWriterTests(_LoopbackTestCase):
         reactor to report the socket writable.
         """
         transport, client = await self.connect(5)
-        immediateWriter(transport)(b"hello")
+        ImmediateWriter(transport).write(b"hello")
         self.assertEqual(transport._tempDataLen, 0)
         self.assertNotIn(transport, reactor.getWriters())
         self.assertEqual(await client.done, b"hello")
@@ -94,7 +94,7 @@ class ImmediateWriterTests(_LoopbackTestCase):
         """
         transport, client = await self.connect(6)
         transport.write(b"abc")
-        immediateWriter(transport)(b"def")
+        ImmediateWriter(transport).write(b"def")
         self.assertEqual(await client.done, b"abcdef")
 
     async def test_partialSendBuffered(self):
@@ -104,7 +104,7 @@ class ImmediateWriterTests(_LoopbackTestCase):
         """
         size = 16 * 1024 * 1024
         transport, client = await self.connect(size + 1)
-        write = immediateWriter(transport)
+        write = ImmediateWriter(transport).write
         write(b"x" * size)
         write(b"y")
         self.assertGreater(transport._tempDataLen + len(transport.dataBuffer), 0)
@@ -115,8 +115,8 @@ class ImmediateWriterTests(_LoopbackTestCase):
 
 class CloseWhenSentTests(_LoopbackTestCase):
     """
-    L{closeWhenSent} closes in the same turn when nothing is queued, and
-    otherwise waits for the queue like C{loseConnection}.
+    L{ImmediateWriter.loseConnection} closes in the same turn when nothing is
+    queued, and otherwise waits for the queue like Twisted's.
     """
 
     async def test_closesAtOnce(self):
@@ -125,8 +125,9 @@ class CloseWhenSentTests(_LoopbackTestCase):
         with a clean L{ConnectionDone}) before the call returns.
         """
         transport, client = await self.connect(5)
-        immediateWriter(transport)(b"hello")
-        closeWhenSent(transport)
+        writer = ImmediateWriter(transport)
+        writer.write(b"hello")
+        writer.loseConnection()
         self.assertFalse(transport.connected)
         self.assertTrue(self.server.lost.check(ConnectionDone))
         self.assertNotIn(transport, reactor.getReaders())
@@ -139,8 +140,9 @@ class CloseWhenSentTests(_LoopbackTestCase):
         the client still sees an orderly close (a FIN, not a reset).
         """
         transport, client = await self.connect(0)
+        writer = ImmediateWriter(transport)
         transport.socket = recording = _RecordingSocket(transport.socket)
-        closeWhenSent(transport)
+        writer.loseConnection()
         self.assertEqual(recording.called, ["close"])
         self.assertEqual(await client.done, b"")
         self.assertTrue(client.reason.check(ConnectionDone))
@@ -152,7 +154,7 @@ class CloseWhenSentTests(_LoopbackTestCase):
         size = 16 * 1024 * 1024
         transport, client = await self.connect(size + 1)
         transport.write(b"x" * size + b"y")
-        closeWhenSent(transport)
+        ImmediateWriter(transport).loseConnection()
         self.assertTrue(transport.connected)
         self.assertTrue(transport.disconnecting)
         received = await client.done
@@ -166,30 +168,28 @@ class CloseWhenSentTests(_LoopbackTestCase):
         """
         transport, client = await self.connect(0)
         transport.registerProducer(transport, True)
-        closeWhenSent(transport)
+        ImmediateWriter(transport).loseConnection()
         self.assertTrue(transport.connected)
         transport.unregisterProducer()
         self.assertEqual(await client.done, b"")
 
 
-class FallbackTests(SynchronousTestCase):
+class PlainTCPTests(SynchronousTestCase):
     """
-    Other transports keep their own write.
+    L{isPlainTCP} recognises the only transports L{ImmediateWriter} knows.
     """
 
     def test_notTCP(self):
         """
-        For a transport that is not a Twisted TCP connection, the writer is
-        the transport's own C{write}.
+        A transport that is not a Twisted TCP connection is not plain TCP.
         """
-        transport = StringTransport()
-        self.assertEqual(immediateWriter(transport), transport.write)
+        self.assertFalse(isPlainTCP(StringTransport()))
 
-    def test_closeNotTCP(self):
+    def test_tls(self):
         """
-        For a transport that is not a Twisted TCP connection,
-        L{closeWhenSent} is C{loseConnection}.
+        A Twisted TCP connection that has started TLS is not plain TCP.
         """
-        transport = StringTransport()
-        closeWhenSent(transport)
-        self.assertTrue(transport.disconnecting)
+        transport = tcp.Connection.__new__(tcp.Connection)
+        self.assertTrue(isPlainTCP(transport))
+        transport.TLS = True
+        self.assertFalse(isPlainTCP(transport))

@@ -27,7 +27,7 @@ from sockservice.casing import Uppercaser
 from sockservice.server.drain import OpenConnections
 from sockservice.server.idle import IdleSweep
 from sockservice.server.limits import ConnectionCounter, isLoopback
-from sockservice._fast.writing import closeWhenSent, immediateWriter
+from sockservice._fast.switch import fastWriter
 
 __all__ = ["UppercaseProtocol", "UppercaseFactory"]
 
@@ -62,7 +62,7 @@ class UppercaseProtocol(Protocol):
         if getattr(self.transport, "bufferSize", None) == READ_SIZE_MAX:
             self._readSize = self.transport.bufferSize = READ_SIZE_START
         self._caser = Uppercaser(self.factory.mode)
-        self._write = immediateWriter(self.transport)
+        self._out = fastWriter(self.transport)
         if not self.factory.acceptedNoDelay:
             try:
                 # Echo traffic is small writes answered at once: Nagle's
@@ -82,7 +82,7 @@ class UppercaseProtocol(Protocol):
         self.quietSweeps = 0
         if len(data) == self._readSize < READ_SIZE_MAX:
             self._readSize = self.transport.bufferSize = self._readSize * 2
-        self._write(self._caser.feed(data))
+        self._out.write(self._caser.feed(data))
 
     def readConnectionLost(self) -> None:
         """
@@ -90,9 +90,9 @@ class UppercaseProtocol(Protocol):
         """
         rest = self._caser.flush()
         if rest:
-            self.transport.write(rest)
+            self._out.write(rest)
         self.transport.unregisterProducer()
-        closeWhenSent(self.transport)
+        self._out.loseConnection()
 
     def writeConnectionLost(self) -> None:
         self.transport.loseConnection()
