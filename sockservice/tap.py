@@ -81,10 +81,10 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> IService:
 
     @param options: parsed L{Options}.
     @param reactor: the reactor to listen with; by default the global one,
-        set up for a server process (L{sockservice._fast.process}).
+        set up for a server process (L{sockservice._fast.switch}).
     """
     if reactor is None:
-        from sockservice._fast.process import serverReactor
+        from sockservice._fast.switch import serverReactor
 
         reactor = serverReactor()
     config = options.config

@@ -12,7 +12,7 @@ from twisted.plugin import getPlugins
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase
 
-from sockservice._fast import process
+from sockservice._fast import switch
 from sockservice.server.addresses import InetAddress, parseTCP, parseUDP
 from sockservice.server.listeners import ListenFailed, TCPListener, UDPListener
 from sockservice.server.options import ServerConfig
@@ -183,7 +183,7 @@ class MakeServiceTests(SynchronousTestCase):
         or a test is, it leaves the process alone.
         """
         calls = []
-        self.patch(process, "serverReactor", lambda: calls.append("server") or MemoryReactorClock())
+        self.patch(switch, "serverReactor", lambda: calls.append("server") or MemoryReactorClock())
         makeService(_parse("--tcp", "tcp:0"), MemoryReactorClock())
         self.assertEqual(calls, [])
         makeService(_parse("--tcp", "tcp:0"))
@@ -191,14 +191,14 @@ class MakeServiceTests(SynchronousTestCase):
 
     def test_serverReactorTunesJIT(self):
         """
-        L{process.serverReactor} raises PyPy's JIT trace limit and returns
+        L{switch.serverReactor} tunes PyPy's JIT and returns
         the reactor already installed (here, the test runner's).
         """
         from twisted.internet import reactor
 
         calls = []
-        self.patch(process, "raiseTraceLimit", lambda: calls.append("raised"))
-        self.assertIs(process.serverReactor(), reactor)
+        self.patch(switch, "tuneJIT", lambda: calls.append("raised"))
+        self.assertIs(switch.serverReactor(), reactor)
         self.assertEqual(calls, ["raised"])
 
     def test_listens(self):

@@ -1,34 +1,33 @@
 # -*- test-case-name: tests.test_writing -*-
 """
-Tests for L{sockservice._fast.writing} without a network: transports that are
-not Twisted TCP connections keep their own methods.  The fast paths themselves
-are tested over real loopback connections in L{tests.integration.test_writing}.
+Tests for L{sockservice._fast.writing} without a network: which transports
+the fast path applies to.  The fast path itself is tested over real
+loopback connections in L{tests.integration.test_writing}.
 """
 
+from twisted.internet import tcp
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
-from sockservice._fast.writing import closeWhenSent, immediateWriter
+from sockservice._fast.writing import isPlainTCP
 
 
-class FallbackTests(SynchronousTestCase):
+class PlainTCPTests(SynchronousTestCase):
     """
-    Other transports keep their own write.
+    L{isPlainTCP} recognises the only transports L{ImmediateWriter} knows.
     """
 
     def test_notTCP(self):
         """
-        For a transport that is not a Twisted TCP connection, the writer is
-        the transport's own C{write}.
+        A transport that is not a Twisted TCP connection is not plain TCP.
         """
-        transport = StringTransport()
-        self.assertEqual(immediateWriter(transport), transport.write)
+        self.assertFalse(isPlainTCP(StringTransport()))
 
-    def test_closeNotTCP(self):
+    def test_tls(self):
         """
-        For a transport that is not a Twisted TCP connection,
-        L{closeWhenSent} is C{loseConnection}.
+        A Twisted TCP connection that has started TLS is not plain TCP.
         """
-        transport = StringTransport()
-        closeWhenSent(transport)
-        self.assertTrue(transport.disconnecting)
+        transport = tcp.Connection.__new__(tcp.Connection)
+        self.assertTrue(isPlainTCP(transport))
+        transport.TLS = True
+        self.assertFalse(isPlainTCP(transport))

@@ -14,8 +14,12 @@ cheaper: one context is pushed per batch of events, and only its C{system}
 entry is updated for each event.  What gets logged, and how it is tagged, is
 unchanged.
 
-C{twistd sockservice} installs it unless a reactor was chosen with
-C{twistd -r}; C{twistd -r sockservice-epoll} selects it for any plugin.
+It reads the private C{_poller}, C{_selectables} and C{_doReadOrWrite} of
+Twisted's L{EPollReactor}, so it is installed only where
+L{sockservice._fast.switch} found them behaving: C{twistd sockservice}
+installs it unless a reactor was chosen with C{twistd -r}, and C{twistd -r
+sockservice-epoll} selects it for any plugin; with the switch off, both get
+Twisted's own L{EPollReactor}.
 """
 
 from __future__ import annotations
@@ -78,10 +82,13 @@ class DirectEPollReactor(EPollReactor):
                 log.err()
 
 
-def install() -> DirectEPollReactor:
+def install() -> EPollReactor:
     """
-    Install a L{DirectEPollReactor} as the global reactor.
+    Install a L{DirectEPollReactor} as the global reactor, or Twisted's
+    L{EPollReactor} where L{sockservice._fast.switch} is off.
     """
-    reactor = DirectEPollReactor()
+    from sockservice._fast import switch
+
+    reactor = DirectEPollReactor() if switch.enabled else EPollReactor()
     installReactor(reactor)
     return reactor

@@ -7,49 +7,64 @@ the reactor to watch the socket for writability; the send happens on the
 next iteration.  For a request/reply service that costs two extra
 C{epoll_ctl} calls and one extra event dispatch per reply, which is most of
 the difference between a Twisted server and an asyncio one on small
-messages.  L{immediateWriter} tries the send right away when nothing is
-queued, and leaves anything the socket did not take (and every error) to the
-transport's own buffered path, so ordering, backpressure and error handling
-stay Twisted's.  L{closeWhenSent} does the same for C{loseConnection}: with
-nothing left to send it closes in this turn, saving a textbook client's
-connection two more C{epoll_ctl} calls, an empty send, a C{shutdown} and a
-dispatch.
+messages.  L{ImmediateWriter.write} tries the send right away when nothing
+is queued, and leaves anything the socket did not take (and every error) to
+the transport's own buffered path, so ordering, backpressure and error
+handling stay Twisted's.  L{ImmediateWriter.loseConnection} does the same
+for C{loseConnection}: with nothing left to send it closes in this turn,
+saving a textbook client's connection two more C{epoll_ctl} calls, an empty
+send, a C{shutdown} and a dispatch.
+
+Both read and set private attributes of L{twisted.internet.tcp.Connection}
+(C{_tempDataLen}, C{_shouldShutdown}) and call its C{connectionLost}
+themselves.  Use them only through L{sockservice._fast.switch.fastWriter},
+which checks at import that those internals still behave.
 """
 
 from __future__ import annotations
-
-from typing import Callable
 
 from twisted.internet import main, tcp
 from twisted.internet.interfaces import ITransport
 from twisted.python.failure import Failure
 
-__all__ = ["immediateWriter", "closeWhenSent"]
+__all__ = ["ImmediateWriter", "isPlainTCP"]
 
 _DONE = Failure(main.CONNECTION_DONE)
 
 
-def _plainTCP(transport: ITransport) -> bool:
+def isPlainTCP(transport: ITransport) -> bool:
+    """
+    Whether C{transport} is one of Twisted's own TCP (or UNIX stream)
+    connections, without TLS: the only kind L{ImmediateWriter} knows.
+    """
     return isinstance(transport, tcp.Connection) and not getattr(
         transport, "TLS", False
     )
 
 
-def immediateWriter(transport: ITransport) -> Callable[[bytes], None]:
+class ImmediateWriter:
     """
-    Return a C{write(data)} function for C{transport} that sends at once when
-    it can.
+    C{write} and C{loseConnection} for a plain Twisted TCP connection that
+    act at once when nothing is queued.
 
-    Only plain Twisted TCP (and UNIX stream) connections qualify; for any
-    other transport (TLS, wrapped, in-memory test transports) this is just
-    C{transport.write}.
+    @ivar connection: the connection written to.
     """
-    if not _plainTCP(transport):
-        return transport.write
-    connection = transport
-    send = connection.socket.send
 
-    def write(data: bytes) -> None:
+    __slots__ = ("connection", "_send")
+
+    def __init__(self, connection: tcp.Connection) -> None:
+        """
+        @param connection: a connection for which L{isPlainTCP} is true.
+        """
+        self.connection = connection
+        self._send = connection.socket.send
+
+    def write(self, data: bytes) -> None:
+        """
+        Send C{data} now if nothing is queued, and queue what the socket did
+        not take; otherwise C{connection.write(data)}.
+        """
+        connection = self.connection
         if (
             connection._tempDataLen
             or connection.dataBuffer
@@ -60,7 +75,7 @@ def immediateWriter(transport: ITransport) -> Callable[[bytes], None]:
             connection.write(data)
             return
         try:
-            sent = send(data)
+            sent = self._send(data)
         except OSError:
             # Full (EAGAIN) or broken: the buffered path waits, or meets the
             # error and closes the connection as usual.
@@ -68,34 +83,32 @@ def immediateWriter(transport: ITransport) -> Callable[[bytes], None]:
         if sent < len(data):
             connection.write(data[sent:])
 
-    return write
+    def loseConnection(self) -> None:
+        """
+        C{connection.loseConnection()}, closing at once when nothing is queued.
 
-
-def closeWhenSent(transport: ITransport) -> None:
-    """
-    C{transport.loseConnection()}, closing at once when nothing is queued.
-
-    Twisted's C{loseConnection} always waits for the next writable event to
-    flush the buffer; when the buffer is empty and no producer is registered
-    there is nothing to wait for, so the connection closes (orderly: a FIN,
-    not a reset, sent by C{close()} alone) and C{connectionLost} runs before
-    this returns.  Otherwise, and for any transport but plain TCP, it is
-    C{loseConnection} unchanged.
-    """
-    if (
-        _plainTCP(transport)
-        and transport.connected
-        and not transport.disconnecting
-        and transport.producer is None
-        and not transport.dataBuffer
-        and not transport._tempDataLen
-    ):
-        transport.stopReading()
-        transport.stopWriting()
-        # This process alone holds the socket (close-on-exec, never passed
-        # on), so close() sends the FIN: the shutdown() Twisted makes first
-        # "just to be safe" would be one more system call per connection.
-        transport._shouldShutdown = False
-        transport.connectionLost(_DONE)
-    else:
-        transport.loseConnection()
+        Twisted's C{loseConnection} always waits for the next writable event
+        to flush the buffer; when the buffer is empty and no producer is
+        registered there is nothing to wait for, so the connection closes
+        (orderly: a FIN, not a reset, sent by C{close()} alone) and
+        C{connectionLost} runs before this returns.  Otherwise it is
+        C{loseConnection} unchanged.
+        """
+        connection = self.connection
+        if (
+            connection.connected
+            and not connection.disconnecting
+            and connection.producer is None
+            and not connection.dataBuffer
+            and not connection._tempDataLen
+        ):
+            connection.stopReading()
+            connection.stopWriting()
+            # This process alone holds the socket (close-on-exec, never passed
+            # on), so close() sends the FIN: the shutdown() Twisted makes
+            # first "just to be safe" would be one more system call per
+            # connection.
+            connection._shouldShutdown = False
+            connection.connectionLost(_DONE)
+        else:
+            connection.loseConnection()

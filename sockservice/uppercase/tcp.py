@@ -24,9 +24,9 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from sockservice.casing import Uppercaser
+from sockservice._fast.switch import fastWriter
 from sockservice.server.drain import IDrainable, hasUnreadInput
 from sockservice.server.guard import ConnectionGuard
-from sockservice._fast.writing import closeWhenSent, immediateWriter
 
 __all__ = ["UppercaseProtocol", "UppercaseFactory"]
 
@@ -63,7 +63,7 @@ class UppercaseProtocol(Protocol):
         if getattr(self.transport, "bufferSize", None) == READ_SIZE_MAX:
             self._readSize = self.transport.bufferSize = READ_SIZE_START
         self._caser = Uppercaser(self.factory.mode)
-        self._write = immediateWriter(self.transport)
+        self._out = fastWriter(self.transport)
         if not self.factory.acceptedNoDelay:
             try:
                 # Echo traffic is small writes answered at once: Nagle's
@@ -81,7 +81,7 @@ class UppercaseProtocol(Protocol):
         self.quietSweeps = 0
         if len(data) == self._readSize < READ_SIZE_MAX:
             self._readSize = self.transport.bufferSize = self._readSize * 2
-        self._write(self._caser.feed(data))
+        self._out.write(self._caser.feed(data))
 
     def readConnectionLost(self) -> None:
         """
@@ -89,9 +89,9 @@ class UppercaseProtocol(Protocol):
         """
         rest = self._caser.flush()
         if rest:
-            self.transport.write(rest)
+            self._out.write(rest)
         self.transport.unregisterProducer()
-        closeWhenSent(self.transport)
+        self._out.loseConnection()
 
     def closeGracefully(self) -> None:
         """

@@ -9,7 +9,8 @@ from twisted.internet.error import ConnectionDone
 from twisted.internet.protocol import ClientFactory, Factory, Protocol
 from twisted.trial.unittest import TestCase
 
-from sockservice._fast.writing import closeWhenSent, immediateWriter
+from sockservice._fast.writing import ImmediateWriter
+
 
 
 class _Server(Protocol):
@@ -20,7 +21,6 @@ class _Server(Protocol):
 
     def connectionLost(self, reason):
         self.lost = reason
-
 
 
 class _Client(Protocol):
@@ -39,7 +39,6 @@ class _Client(Protocol):
         self.done.callback(self.received)
 
 
-
 class _RecordingSocket:
     """
     A socket that records the names of the methods called on it.
@@ -52,7 +51,6 @@ class _RecordingSocket:
     def __getattr__(self, name):
         self.called.append(name)
         return getattr(self._socket, name)
-
 
 
 class _LoopbackTestCase(TestCase):
@@ -73,11 +71,10 @@ class _LoopbackTestCase(TestCase):
         return server.transport, client
 
 
-
 class ImmediateWriterTests(_LoopbackTestCase):
     """
-    L{immediateWriter} sends at once when nothing is queued, and otherwise
-    keeps Twisted's order and buffering.
+    L{ImmediateWriter.write} sends at once when nothing is queued, and
+    otherwise keeps Twisted's order and buffering.
     """
 
     async def test_sentAtOnce(self):
@@ -86,7 +83,7 @@ class ImmediateWriterTests(_LoopbackTestCase):
         reactor to report the socket writable.
         """
         transport, client = await self.connect(5)
-        immediateWriter(transport)(b"hello")
+        ImmediateWriter(transport).write(b"hello")
         self.assertEqual(transport._tempDataLen, 0)
         self.assertNotIn(transport, reactor.getWriters())
         self.assertEqual(await client.done, b"hello")
@@ -97,7 +94,7 @@ class ImmediateWriterTests(_LoopbackTestCase):
         """
         transport, client = await self.connect(6)
         transport.write(b"abc")
-        immediateWriter(transport)(b"def")
+        ImmediateWriter(transport).write(b"def")
         self.assertEqual(await client.done, b"abcdef")
 
     async def test_partialSendBuffered(self):
@@ -107,7 +104,7 @@ class ImmediateWriterTests(_LoopbackTestCase):
         """
         size = 16 * 1024 * 1024
         transport, client = await self.connect(size + 1)
-        write = immediateWriter(transport)
+        write = ImmediateWriter(transport).write
         write(b"x" * size)
         write(b"y")
         self.assertGreater(transport._tempDataLen + len(transport.dataBuffer), 0)
@@ -116,11 +113,10 @@ class ImmediateWriterTests(_LoopbackTestCase):
         self.assertEqual(received[-2:], b"xy")
 
 
-
 class CloseWhenSentTests(_LoopbackTestCase):
     """
-    L{closeWhenSent} closes in the same turn when nothing is queued, and
-    otherwise waits for the queue like C{loseConnection}.
+    L{ImmediateWriter.loseConnection} closes in the same turn when nothing is
+    queued, and otherwise waits for the queue like Twisted's.
     """
 
     async def test_closesAtOnce(self):
@@ -129,8 +125,9 @@ class CloseWhenSentTests(_LoopbackTestCase):
         with a clean L{ConnectionDone}) before the call returns.
         """
         transport, client = await self.connect(5)
-        immediateWriter(transport)(b"hello")
-        closeWhenSent(transport)
+        writer = ImmediateWriter(transport)
+        writer.write(b"hello")
+        writer.loseConnection()
         self.assertFalse(transport.connected)
         self.assertTrue(self.server.lost.check(ConnectionDone))
         self.assertNotIn(transport, reactor.getReaders())
@@ -143,8 +140,9 @@ class CloseWhenSentTests(_LoopbackTestCase):
         the client still sees an orderly close (a FIN, not a reset).
         """
         transport, client = await self.connect(0)
+        writer = ImmediateWriter(transport)
         transport.socket = recording = _RecordingSocket(transport.socket)
-        closeWhenSent(transport)
+        writer.loseConnection()
         self.assertEqual(recording.called, ["close"])
         self.assertEqual(await client.done, b"")
         self.assertTrue(client.reason.check(ConnectionDone))
@@ -156,7 +154,7 @@ class CloseWhenSentTests(_LoopbackTestCase):
         size = 16 * 1024 * 1024
         transport, client = await self.connect(size + 1)
         transport.write(b"x" * size + b"y")
-        closeWhenSent(transport)
+        ImmediateWriter(transport).loseConnection()
         self.assertTrue(transport.connected)
         self.assertTrue(transport.disconnecting)
         received = await client.done
@@ -170,7 +168,8 @@ class CloseWhenSentTests(_LoopbackTestCase):
         """
         transport, client = await self.connect(0)
         transport.registerProducer(transport, True)
-        closeWhenSent(transport)
+        ImmediateWriter(transport).loseConnection()
         self.assertTrue(transport.connected)
         transport.unregisterProducer()
         self.assertEqual(await client.done, b"")
+

@@ -1,0 +1,134 @@
+# -*- test-case-name: tests.test_selftest -*-
+"""
+Tests for L{sockservice._fast.selftest}: it passes on this Twisted, and
+notices each way a Twisted release could change the internals the speed
+tricks rely on.
+"""
+
+import os
+
+from twisted.internet import abstract, tcp
+from twisted.trial.unittest import SkipTest, SynchronousTestCase
+
+from sockservice._fast import selftest
+from sockservice._fast.selftest import InternalsChanged, checkInternals
+
+
+def _openDescriptors():
+    try:
+        return len(os.listdir("/proc/self/fd"))
+    except OSError:
+        raise SkipTest("no /proc/self/fd here")
+
+
+class CheckInternalsTests(SynchronousTestCase):
+    """
+    L{checkInternals} runs the speed tricks on socket pairs and reports the
+    first thing that does not behave.
+    """
+
+    def assertProblem(self, *words):
+        """
+        L{checkInternals} reports a problem, on one line, containing
+        C{words}, and leaves no descriptor open.
+        """
+        before = _openDescriptors()
+        problem = checkInternals()
+        self.assertIsNotNone(problem)
+        self.assertNotIn("\n", problem)
+        for word in words:
+            self.assertIn(word, problem)
+        self.assertEqual(_openDescriptors(), before)
+
+    def test_passes(self):
+        """
+        On the Twisted releases this project supports, every check passes
+        and no descriptor is left open.
+        """
+        before = _openDescriptors()
+        self.assertIsNone(checkInternals())
+        self.assertEqual(_openDescriptors(), before)
+
+    def test_queueRenamed(self):
+        """
+        A Twisted that no longer counts queued bytes in C{_tempDataLen} is
+        noticed (the immediate write would then overtake queued data).
+        """
+
+        def write(self, data):
+            self._tempDataBuffer.append(data)
+            self._queuedLength = getattr(self, "_queuedLength", 0) + len(data)
+            self.startWriting()
+
+        self.patch(abstract.FileDescriptor, "write", write)
+        self.assertProblem("full socket", "_tempDataLen")
+
+    def test_shutdownAlways(self):
+        """
+        A Twisted that no longer reads C{_shouldShutdown} (so that each
+        close costs a C{shutdown()} again) is noticed.
+        """
+        original = tcp.Connection._closeSocket
+
+        def closeSocket(self, orderly):
+            self._shouldShutdown = True
+            original(self, orderly)
+
+        self.patch(tcp.Connection, "_closeSocket", closeSocket)
+        self.assertProblem("shutdown()", "_shouldShutdown")
+
+    def test_closeNotFlushed(self):
+        """
+        A Twisted whose C{doWrite} does not finish a pending close once the
+        queue is flushed is noticed.
+        """
+        self.patch(abstract.FileDescriptor, "_postLoseConnection", lambda self: None)
+        self.assertProblem("flushed close")
+
+    def test_dispatchSignatureChanged(self):
+        """
+        A Twisted whose epoll reactor dispatches with another signature is
+        noticed.
+        """
+        try:
+            from twisted.internet.epollreactor import EPollReactor
+        except ImportError:
+            raise SkipTest("no epoll here")
+        self.patch(EPollReactor, "_doReadOrWrite", lambda self, fd, event: None)
+        self.assertProblem("_doReadOrWrite")
+
+    def test_selectablesRenamed(self):
+        """
+        A Twisted whose epoll reactor keeps its descriptors elsewhere than
+        C{_selectables} is noticed.
+        """
+        try:
+            from twisted.internet.epollreactor import EPollReactor
+        except ImportError:
+            raise SkipTest("no epoll here")
+        original = EPollReactor.__init__
+
+        def init(self):
+            original(self)
+            self._descriptors = self.__dict__.pop("_selectables")
+
+        self.patch(EPollReactor, "__init__", init)
+        self.assertProblem("_selectables")
+
+    def test_unexpectedError(self):
+        """
+        Any other error in a check is reported too, naming the check.
+        """
+
+        def broken(self):
+            raise ZeroDivisionError("boom")
+
+        self.patch(tcp.Connection, "dataBuffer", property(broken))
+        self.assertProblem("checkWriting", "ZeroDivisionError", "boom")
+
+    def test_internalsChanged(self):
+        """
+        L{InternalsChanged} carries what failed as its message.
+        """
+        self.assertEqual(str(InternalsChanged("x failed")), "x failed")
+        self.assertIn("checkWriting", selftest.__all__)
