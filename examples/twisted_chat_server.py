@@ -3,7 +3,7 @@
 The chat server (chat_server.py), reactor-driven: messages are printed the
 moment they arrive, even while the operator is typing, and each line the
 operator types goes to whoever wrote last.  Two event sources, one reactor,
-no threads.  Control characters are shown escaped, never obeyed.  (A relay
+no threads; control characters are shown escaped, never obeyed.  (A relay
 between members, with cookies and presence, is sockservice --chat.)
 
     python examples/twisted_chat_server.py [PORT]        (0 picks a free port)
@@ -11,42 +11,26 @@ between members, with cookies and presence, is sockservice --chat.)
 
 import sys
 
-from zope.interface import implementer
-
-from twisted.internet import defer, interfaces, protocol, stdio, task
+from twisted.internet import defer, protocol, stdio, task
 from twisted.protocols import basic
-
-
-def printable(data):
-    """
-    @return: C{data} decoded, with control characters escaped.
-    """
-    text = data.decode("utf-8", "replace")
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class ChatServer(protocol.DatagramProtocol):
     """
-    Print every message; answer the last sender.
+    Print every message, with its sender; remember who wrote last.
     """
 
     lastSender = None
 
     def datagramReceived(self, data, address):  # recvfrom(1024), as a callback
         self.lastSender = address
-        print("From %s:%s: %s" % (address[0], address[1], printable(data)), flush=True)
-
-    def answer(self, text):
-        if self.lastSender is None:
-            print("(nobody to answer yet)", flush=True)
-        else:
-            self.transport.write(text, self.lastSender)  # sendto(reply, clientAddress)
+        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in data.decode(errors="replace"))
+        print("From %s:%s: %s" % (address[0], address[1], text), flush=True)
 
 
-@implementer(interfaces.IHalfCloseableProtocol)
 class Operator(basic.LineReceiver):
     """
-    Standard input: each line is an answer.
+    Standard input: each line is an answer to the last sender.
     """
 
     delimiter = b"\n"
@@ -55,19 +39,16 @@ class Operator(basic.LineReceiver):
         self.server = server
 
     def lineReceived(self, line):  # reply = input("Reply: ")
-        self.server.answer(line.strip())
-
-    def readConnectionLost(self):  # Ctrl-D: no more answers; keep printing
-        pass
-
-    def writeConnectionLost(self):
-        pass
+        if self.server.lastSender is None:
+            print("(nobody to answer yet)", flush=True)
+        else:  # sendto(reply, clientAddress)
+            self.server.transport.write(line.strip(), self.server.lastSender)
 
 
 async def main(reactor, port):
     server = ChatServer()
     listening = reactor.listenUDP(port, server, interface="127.0.0.1")
-    stdio.StandardIO(Operator(server))
+    stdio.StandardIO(Operator(server))  # at Ctrl-D, answers end; messages still show
     print("The server is ready to receive on port", listening.getHost().port, flush=True)
     await defer.Deferred()  # serve until stopped (Ctrl-C, SIGTERM)
 

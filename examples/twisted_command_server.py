@@ -1,11 +1,9 @@
 # -*- test-case-name: tests.e2e.test_examples -*-
 """
-The remote-command server (command_server.py), reactor-driven.  Framing is
-Twisted's NetstringReceiver (no "sticky packets"), commands come from the
-same fixed table and run without a shell through the reactor, so a slow
-command delays nobody else.  Why the tutorial's shell=True server is a
-backdoor: see command_server.py.  (sockservice --command adds an allow-list
-file, arguments checked by patterns, timeouts, output caps and tokens.)
+The remote-command server (command_server.py), reactor-driven: framing by
+NetstringReceiver (no "sticky packets"), the same fixed table run without a
+shell, and processes run by the reactor, so a slow command delays nobody.
+Why the tutorial's shell=True server is a backdoor: see command_server.py.
 
     python examples/twisted_command_server.py [PORT]     (0 picks a free port)
 """
@@ -19,11 +17,11 @@ from twisted.protocols import basic
 COMMANDS = {b"hello": ["echo", "hello"], b"date": ["date", "-u"], b"uptime": ["uptime"]}
 
 
-def netstrings(fields):
+def netstrings(fields):  # [b"run", b"hello"] -> b"3:run,5:hello,"
     return b"".join(b"%d:%s," % (len(f), f) for f in fields)
 
 
-def fields(payload):
+def fields(payload):  # b"3:run,5:hello," -> [b"run", b"hello"]
     out = []
     while payload:
         length, _, rest = payload.partition(b":")
@@ -32,38 +30,33 @@ def fields(payload):
     return out
 
 
-def run(request):
-    """
-    @return: a Deferred firing with the reply's fields: status, stdout, stderr.
-    """
+def run(request):  # -> Deferred firing with [status, stdout, stderr]
     try:
         verb, name, *args = fields(request)
     except ValueError:
         verb, name, args = b"", b"", []
-    if verb != b"run":
-        return defer.succeed([b"refused bad request", b"", b""])
-    if name not in COMMANDS:
-        return defer.succeed([b"refused unknown command", b"", b""])
-    if args:
-        return defer.succeed([b"refused arguments not allowed", b"", b""])
+    refusal = (b"bad request" if verb != b"run" else
+               b"unknown command" if name not in COMMANDS else
+               b"arguments not allowed" if args else None)
+    if refusal:
+        return defer.succeed([b"refused " + refusal, b"", b""])
     argv = COMMANDS[name]  # no shell: ";", "|" and "$( )" mean nothing
     ran = utils.getProcessOutputAndValue(shutil.which(argv[0]) or argv[0], argv[1:])
-    ran.addCallbacks(lambda r: [b"exit %d" % r[2], r[0], r[1]],
-                     lambda failure: [b"failed", b"", b""])  # killed by a signal
-    return ran
+    return ran.addCallbacks(lambda r: [b"exit %d" % r[2], r[0], r[1]],  # (out, err, code)
+                            lambda failure: [b"failed", b"", b""])  # killed by a signal
 
 
 class CommandServer(basic.NetstringReceiver):
     """
-    One netstring request in, one netstring reply out, in order.
+    One netstring request in, one netstring reply out, in request order.
     """
 
     MAX_LENGTH = 4096
 
     def connectionMade(self):
-        self.queue = defer.succeed(None)  # replies leave in request order
+        self.queue = defer.succeed(None)
 
-    def stringReceived(self, request):  # readNetstring(connectionSocket)
+    def stringReceived(self, request):  # request = readNetstring(connectionSocket)
         self.queue.addCallback(lambda _: run(request))
         self.queue.addCallback(lambda reply: self.sendString(netstrings(reply)))
 
