@@ -20,12 +20,14 @@ from twisted.trial.unittest import TestCase
 from zope.interface.verify import verifyObject
 
 from sockservice.command.allowlist import AllowedCommand, AllowList
+from sockservice.command.backoff import FIRST_DELAY
 from sockservice.command.protocol import CHILD_ENV, CommandFactory, isLocalPeer
 from sockservice.command.netstrings import decodeFields, encodeFields
 from tests.servicefakes import FakeProcessReactor
 
 LOCAL = IPv4Address("TCP", "127.0.0.1", 40000)
 REMOTE = IPv4Address("TCP", "192.0.2.7", 40000)
+OTHER_REMOTE = IPv4Address("TCP", "198.51.100.9", 40000)
 ALLOWED = AllowList(
     [
         AllowedCommand("hello", ["/bin/echo", "hello"], timeout=5, maxOutput=20),
@@ -353,12 +355,37 @@ class TokenTests(CommandTestCase):
         self.assertEqual(self.reactor.spawned, [])
 
     def test_badToken(self) -> None:
-        """A wrong token is refused, the connection closed, and the next request ignored."""
+        """
+        A wrong token is refused after a short wait, the connection closed,
+        and the next request ignored.
+        """
         proto, transport = self.tokenConnect()
         proto.dataReceived(frame(b"auth", b"guess") + frame(b"run", b"hello"))
+        self.assertEqual(replies(transport), [])
+        self.reactor.advance(FIRST_DELAY)
         self.assertEqual(replies(transport), [[b"refused unauthorized", b"", b""]])
         self.assertTrue(transport.disconnecting)
         self.assertEqual(self.reactor.spawned, [])
+
+    def test_repeatedBadTokensSlowDown(self) -> None:
+        """
+        Each failed C{auth} from one address doubles the wait for the next
+        one's reply; another address is not slowed down.
+        """
+        waits = []
+        for _ in range(4):
+            proto, transport = self.tokenConnect()
+            proto.dataReceived(frame(b"auth", b"guess"))
+            waited = 0.0
+            while not replies(transport):
+                self.reactor.advance(0.25)
+                waited += 0.25
+            waits.append(waited)
+        self.assertEqual(waits, [0.5, 1.0, 2.0, 4.0])
+        proto, transport = self.tokenConnect(OTHER_REMOTE)
+        proto.dataReceived(frame(b"auth", b"guess"))
+        self.reactor.advance(FIRST_DELAY)
+        self.assertEqual(replies(transport), [[b"refused unauthorized", b"", b""]])
 
     def test_goodToken(self) -> None:
         """The right token lets a remote client run allowed commands."""

@@ -33,11 +33,13 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IAddress, IPushProducer
 from twisted.internet.protocol import Factory
 from twisted.logger import Logger
+from twisted.internet.task import deferLater
 from twisted.protocols.basic import NetstringReceiver
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from sockservice.command.allowlist import AllowedCommand, AllowList, Refused
+from sockservice.command.backoff import AuthBackoff
 from sockservice.command.netstrings import decodeFields, encodeFields
 from sockservice.command.process import CommandProcess
 from sockservice.command.session import SESSIONS, inSession, killGroup
@@ -225,6 +227,7 @@ class CommandProtocol(NetstringReceiver):
             if self.authenticated:
                 return succeed([b"ok", b"", b""])
             self.log.info("command: bad token from {peer}", peer=self.peer)
+            return self.factory.refuseAuth(self.transport.getPeer())
         if not self.authenticated:
             return succeed([b"refused unauthorized", b"", b""])
         if verb != b"run" or not args:
@@ -285,6 +288,7 @@ class CommandFactory(Factory):
         self.killGroup: Callable[[int], None] = killGroup
         self.running = 0
         self.runs: Set[CommandProcess] = set()
+        self.authBackoff = AuthBackoff()
 
     def buildProtocol(self, addr: IAddress) -> Optional[CommandProtocol]:
         """
@@ -296,6 +300,19 @@ class CommandFactory(Factory):
             )
             return None
         return super().buildProtocol(addr)  # type: ignore[no-any-return]
+
+    def refuseAuth(self, addr: IAddress) -> Deferred[List[bytes]]:
+        """
+        Refuse a bad token from C{addr}, after a wait that doubles with each
+        recent failure from its host (L{AuthBackoff}), so that guessing is
+        slow.
+        """
+        host = getattr(addr, "host", None) or str(addr)
+        delay = self.authBackoff.failed(host, self.reactor.seconds())
+        reply: Deferred[List[bytes]] = deferLater(
+            self.reactor, delay, lambda: [b"refused unauthorized", b"", b""]
+        )
+        return reply
 
     def stopFactory(self) -> None:
         """
