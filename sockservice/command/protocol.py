@@ -39,6 +39,7 @@ from sockservice.command.allowlist import AllowedCommand, AllowList, Refused
 from sockservice.command.process import CommandProcess
 from sockservice.server.limits import isLoopback
 from sockservice.command.netstrings import decodeFields, encodeFields
+from sockservice.peer import describePeer
 
 __all__ = [
     "CommandFactory",
@@ -62,16 +63,6 @@ def isLocalPeer(addr: IAddress) -> bool:
     return isinstance(host, str) and isLoopback(host)
 
 
-def _describe(addr: IAddress) -> str:
-    """
-    @return: C{host:port} for an IP peer, else the address as Twisted shows it.
-    """
-    host, port = getattr(addr, "host", None), getattr(addr, "port", None)
-    if host is None:
-        return str(addr)
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
 class CommandProtocol(NetstringReceiver):
     """
     One client connection: requests are handled one at a time, in order;
@@ -87,7 +78,7 @@ class CommandProtocol(NetstringReceiver):
         Nothing is allowed before C{auth} when the service has a token.
         """
         self.authenticated = self.factory.token is None
-        self.peer = _describe(self.transport.getPeer())
+        self.peer = describePeer(self.transport.getPeer())
         self._pending: Deque[bytes] = deque()
         self._busy = False
         self._lost = False
@@ -209,7 +200,7 @@ class CommandFactory(Factory):
         """
         if self.token is None and not isLocalPeer(addr):
             self.log.warn(
-                "command: refused {peer}: not loopback and no token", peer=_describe(addr)
+                "command: refused {peer}: not loopback and no token", peer=describePeer(addr)
             )
             return None
         return super().buildProtocol(addr)  # type: ignore[no-any-return]
