@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Tuple
 
-from twisted.internet.error import TimeoutError
+from twisted.internet.error import ConnectionRefusedError, TimeoutError
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import TestCase
@@ -117,6 +117,14 @@ class ChatClientTests(TestCase):
         self.assertNoResult(client.joined)
         self.clock.advance(2)
         self.failureResultOf(client.joined, TimeoutError)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_refused(self) -> None:
+        """When nothing listens at the server's address, the join fails at once."""
+        self.network.up = False
+        client = self.member("alice", 40001)
+        client.connectionRefused()
+        self.failureResultOf(client.joined, ConnectionRefusedError)
         self.assertEqual(self.clock.getDelayedCalls(), [])
 
     def test_keepAlive(self) -> None:

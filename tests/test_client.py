@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from twisted.internet.error import (
     ConnectError,
+    ConnectionDone,
+    ConnectionLost,
     ConnectionRefusedError,
     DNSLookupError,
     TimeoutError,
@@ -17,12 +19,15 @@ from twisted.python.failure import Failure
 from twisted.test.iosim import ConnectionCompleter
 from twisted.trial.unittest import SynchronousTestCase
 
+from sockservice.client import formatPeer
 from sockservice.client.calls import uppercaseTCP, uppercaseUDP
 from sockservice.client.errors import (
+    ClientError,
     ConnectFailed,
     NoReply,
     describeConnectFailure,
-    formatPeer,
+    describeError,
+    describeLoss,
 )
 from sockservice.uppercase.tcp import UppercaseFactory
 from sockservice.uppercase.udp import UppercaseDatagramProtocol
@@ -60,6 +65,39 @@ class FailureWordsTests(SynchronousTestCase):
             described = describeConnectFailure(Failure(error), "127.0.0.1", 12000)
             self.assertIsInstance(described, ConnectFailed)
             self.assertEqual(str(described), words)
+
+    def test_describeError(self):
+        """
+        Any error of an exchange reads as one line: refusals and unknown
+        names in the same words as for a connection attempt; a
+        L{ClientError} stays as it is.
+        """
+        own = NoReply("no reply from x:1 after 3 tries")
+        self.assertIs(describeError(own, "x", 1), own)
+        cases = [
+            (ConnectionRefusedError(), "connection refused by [::1]:9"),
+            (DNSLookupError("x"), "cannot resolve host name '::1'"),
+            (TimeoutError(), "no reply from [::1]:9 (timed out)"),
+            (ConnectionDone(), "connection closed by [::1]:9 before replying"),
+            (ValueError("bad reply"), "cannot talk to [::1]:9: bad reply"),
+        ]
+        for error, words in cases:
+            described = describeError(error, "::1", 9)
+            self.assertIsInstance(described, ClientError)
+            self.assertEqual(str(described), words)
+
+    def test_describeLoss(self):
+        """
+        A connection that ends before the reply: closed cleanly, or lost.
+        """
+        self.assertEqual(
+            str(describeLoss(Failure(ConnectionDone()), "localhost", 1)),
+            "connection closed by localhost:1 before replying",
+        )
+        self.assertEqual(
+            str(describeLoss(Failure(ConnectionLost()), "localhost", 1)),
+            "connection to localhost:1 lost before replying",
+        )
 
 
 def _tcpServer():

@@ -15,7 +15,7 @@ import re
 from typing import Any, Callable, Optional
 
 from twisted.internet.defer import Deferred
-from twisted.internet.error import TimeoutError
+from twisted.internet.error import ConnectionRefusedError, TimeoutError
 from twisted.internet.interfaces import IHalfCloseableProtocol
 from twisted.internet.protocol import DatagramProtocol
 from twisted.internet.task import LoopingCall
@@ -69,8 +69,11 @@ class ChatClient(DatagramProtocol):
     """
     One chat member.
 
+    @ivar joined: Fires once the server confirms the join; fails with
+        L{ChatError} (the server's reason), L{TimeoutError} (no answer) or
+        L{ConnectionRefusedError} (nothing listens there).
     @ivar done: Fires when we have left, or fails with L{ChatError} when the
-        server stops answering.
+        server stops answering (L{ConnectionRefusedError} when it is gone).
     """
 
     def __init__(
@@ -173,7 +176,7 @@ class ChatClient(DatagramProtocol):
         """
         Nothing listens at the server's address.
         """
-        self._fail(ChatError(f"connection refused by {self.host}:{self.port}"))
+        self._fail(ConnectionRefusedError())
 
     def say(self, text: str) -> None:
         """

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from twisted.internet import error
 from twisted.python import usage
 
 from sockservice.chat.client import DEFAULT_PORT as CHAT_PORT
@@ -29,9 +28,10 @@ from sockservice.chat.client import HELP, ChatClient, ChatConsole, ChatError
 from sockservice.cli.uppercase import Help
 from sockservice.command.client import DEFAULT_PORT as COMMAND_PORT
 from sockservice.command.client import CommandRefused, runRemoteCommand
-from sockservice.client.errors import ClientError, formatPeer
+from sockservice.client.errors import ClientError, describeError
 from sockservice.timeserver.client import DEFAULT_PORT as TIME_PORT
 from sockservice.timeserver.client import hostAddress, queryTimeTCP, queryTimeUDP
+from sockservice.peer import formatPeer
 
 __all__ = [
     "TimeOptions",
@@ -41,24 +41,6 @@ __all__ = [
     "runChat",
     "runCommand",
 ]
-
-
-def _networkError(e: Exception, host: str, port: int) -> ClientError:
-    """
-    @return: C{e} as one line for the person.
-    """
-    if isinstance(e, ClientError):
-        return e
-    peer = formatPeer(host, port)
-    if isinstance(e, error.ConnectionRefusedError):
-        return ClientError(f"connection refused by {peer}")
-    if isinstance(e, error.DNSLookupError):
-        return ClientError(f"cannot resolve host name {host!r}")
-    if isinstance(e, (error.TimeoutError, TimeoutError)):
-        return ClientError(f"no reply from {peer} (timed out)")
-    if isinstance(e, error.ConnectionDone):
-        return ClientError(f"{peer} closed the connection before replying")
-    return ClientError(f"cannot talk to {peer}: {e}")
 
 
 def _where(port: int, timeout: str) -> list:
@@ -125,7 +107,7 @@ async def runTime(reactor: Any, options: TimeOptions, console: Any) -> None:
                 reactor, host, port, fmt, options["timeout"], options["retries"]
             )
     except Exception as e:
-        raise _networkError(e, host, port) from None
+        raise describeError(e, host, port) from None
     if reply.startswith(b"error: "):
         raise ClientError(f"{formatPeer(host, port)} says {reply.decode('utf-8', 'replace')}")
     console.stdout.write(reply + b"\n")
@@ -157,7 +139,7 @@ async def runChat(reactor: Any, options: ChatOptions, console: Any) -> None:
     try:
         ip = await hostAddress(reactor, host)
     except Exception as e:
-        raise _networkError(e, host, port) from None
+        raise describeError(e, host, port) from None
 
     def early(line: str) -> None:
         console.stdout.write(line.encode("utf-8", "replace") + b"\n")
@@ -170,7 +152,7 @@ async def runChat(reactor: Any, options: ChatOptions, console: Any) -> None:
         except ChatError as e:
             raise ClientError(f"{formatPeer(host, port)}: {e}") from None
         except Exception as e:
-            raise _networkError(e, host, port) from None
+            raise describeError(e, host, port) from None
         typed = ChatConsole()
         typed.client = client
         client.show = typed.show
@@ -180,6 +162,8 @@ async def runChat(reactor: Any, options: ChatOptions, console: Any) -> None:
             await client.done
         except ChatError as e:
             raise ClientError(f"{formatPeer(host, port)}: {e}") from None
+        except Exception as e:
+            raise describeError(e, host, port) from None
         finally:
             await typed.finish(reactor)
     finally:
@@ -227,7 +211,7 @@ async def runCommand(reactor: Any, options: CommandOptions, console: Any) -> Opt
     except CommandRefused as e:
         raise ClientError(f"{formatPeer(host, port)} refused to run {name!r}: {e}") from None
     except Exception as e:
-        raise _networkError(e, host, port) from None
+        raise describeError(e, host, port) from None
     console.stdout.write(result.stdout)
     console.stdout.flush()
     console.stderr.write(result.stderr.decode("utf-8", "replace"))

@@ -30,13 +30,8 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from sockservice.client.errors import (
-    ClientError,
-    ConnectFailed,
-    ConnectionClosed,
-    NoReply,
-    formatPeer,
-)
+from sockservice.client.errors import ClientError, ConnectFailed, ConnectionClosed, NoReply
+from sockservice.peer import formatPeer
 
 __all__ = ["DatagramClient", "DatagramClientProtocol", "MAX_DATAGRAM"]
 
