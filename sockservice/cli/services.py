@@ -30,7 +30,8 @@ from sockservice.command.client import DEFAULT_PORT as COMMAND_PORT
 from sockservice.command.client import CommandRefused, runRemoteCommand
 from sockservice.client.errors import ClientError, describeError
 from sockservice.timeserver.client import DEFAULT_PORT as TIME_PORT
-from sockservice.timeserver.client import hostAddress, queryTimeTCP, queryTimeUDP
+from sockservice.timeserver.client import queryTimeTCP, queryTimeUDP
+from sockservice.client.resolve import hostAddress
 from sockservice.peer import formatPeer
 
 __all__ = [
@@ -137,7 +138,7 @@ async def runChat(reactor: Any, options: ChatOptions, console: Any) -> None:
     """
     host, port = options["host"], options["port"]
     try:
-        ip = await hostAddress(reactor, host)
+        ip = await hostAddress(reactor, host, port)
     except Exception as e:
         raise describeError(e, host, port) from None
 

@@ -4,33 +4,26 @@ The UDP client: one datagram out, one datagram back from the server.
 
 L{DatagramClientProtocol} sends one request at a time to one address,
 accepts replies only from that address, and resends on a timeout.
-L{DatagramClient} resolves the host, owns the port, and answers requests
-one after another.
+L{DatagramClient} resolves the host (with
+L{sockservice.client.resolve.hostAddress}), owns the port, and answers
+requests one after another.
 """
 
 from __future__ import annotations
 
 import ipaddress
 from collections import deque
-from typing import Any, Deque, List, Optional, Tuple, Union
+from typing import Any, Deque, Optional, Tuple, Union
 
-from twisted.internet.abstract import isIPAddress, isIPv6Address
-from twisted.internet.address import IPv4Address, IPv6Address
+from twisted.internet.abstract import isIPv6Address
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import (
-    IAddress,
-    IDelayedCall,
-    IHostResolution,
-    IListeningPort,
-    IReactorTime,
-    IResolutionReceiver,
-)
+from twisted.internet.interfaces import IDelayedCall, IListeningPort, IReactorTime
 from twisted.internet.protocol import DatagramProtocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from zope.interface import implementer
 
-from sockservice.client.errors import ClientError, ConnectFailed, ConnectionClosed, NoReply
+from sockservice.client.errors import ClientError, ConnectionClosed, NoReply
+from sockservice.client.resolve import hostAddress
 from sockservice.peer import formatPeer
 
 __all__ = ["DatagramClient", "DatagramClientProtocol", "MAX_DATAGRAM"]
@@ -149,28 +142,6 @@ class DatagramClientProtocol(DatagramProtocol):
         return waiting
 
 
-@implementer(IResolutionReceiver)
-class _Addresses:
-    """
-    Collects the IP addresses a host name resolves to.
-    """
-
-    def __init__(self) -> None:
-        self.found: List[str] = []
-        self.done: Deferred[List[str]] = Deferred()
-
-    def resolutionBegan(self, resolutionInProgress: IHostResolution) -> None:
-        pass
-
-    def addressResolved(self, address: IAddress) -> None:
-        host = getattr(address, "host", None)
-        if host is not None and host not in self.found:
-            self.found.append(host)
-
-    def resolutionComplete(self) -> None:
-        self.done.callback(self.found)
-
-
 class DatagramClient:
     """
     Requests over UDP to one host and port, answered one after another.
@@ -270,23 +241,7 @@ class DatagramClient:
 
     async def _resolve(self) -> str:
         if self._address is None:
-            if isIPAddress(self._host) or isIPv6Address(self._host):
-                found = [self._host]
-            else:
-                receiver = _Addresses()
-                self._reactor.nameResolver.resolveHostName(
-                    receiver,
-                    self._host,
-                    self._port,
-                    [IPv4Address, IPv6Address],
-                    "UDP",
-                )
-                found = await receiver.done
-            if not found:
-                raise ConnectFailed(f"cannot resolve host name {self._host!r}")
-            # IPv4 first: the textbook server, and a default udp:PORT
-            # listener, serve IPv4 only.
-            self._address = sorted(found, key=isIPv6Address)[0]
+            self._address = await hostAddress(self._reactor, self._host, self._port)
         return self._address
 
     def _openPort(self, address: str) -> DatagramClientProtocol:
