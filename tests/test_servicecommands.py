@@ -63,3 +63,16 @@ class OptionsTests(TestCase):
         for argv in (["-p", "0"], ["-p", "70000"], ["-p", "x"], ["-t", "0"], ["-t", "x"]):
             self.assertRaises(UsageError, TimeOptions().parseOptions, argv)
         self.assertRaises(UsageError, TimeOptions().parseOptions, ["-r", "x"])
+
+    def test_badNumberWords(self) -> None:
+        """A bad number is refused in the same words as by the tcp and udp subcommands."""
+        cases = [
+            (["-p", "0"], "--port must be a number from 1 to 65535, not '0'"),
+            (["-t", "inf"], "--timeout must be a positive number, not 'inf'"),
+            (["-r", "-1"], "--retries must be a number from 0 to 1000, not '-1'"),
+        ]
+        for argv, message in cases:
+            error = self.assertRaises(UsageError, TimeOptions().parseOptions, argv)
+            self.assertEqual(str(error), message)
+        error = self.assertRaises(UsageError, CommandOptions().parseOptions, ["-t", "nan", "x"])
+        self.assertEqual(str(error), "--timeout must be a positive number, not 'nan'")

@@ -13,7 +13,7 @@ status (128 + N when a signal killed it) so the script can exit with it, as
 C{ssh} does. The network work is in L{sockservice.timeserver.client},
 L{sockservice.chat.client} and L{sockservice.command.client}.
 
-The console is a L{sockservice.cli.uppercase.Console}; L{sockservice.cli.main}
+The console is a L{sockservice.cli.console.Console}; L{sockservice.cli.main}
 lists these subcommands next to C{tcp} and C{udp}.
 """
 
@@ -25,14 +25,14 @@ from twisted.python import usage
 
 from sockservice.chat.client import DEFAULT_PORT as CHAT_PORT
 from sockservice.chat.client import HELP, ChatClient, ChatConsole, ChatError
-from sockservice.cli.uppercase import Help
+from sockservice.cli.options import Help, retriesParameter, serverParameters
+from sockservice.client.errors import ClientError, describeError
+from sockservice.client.resolve import hostAddress
 from sockservice.command.client import DEFAULT_PORT as COMMAND_PORT
 from sockservice.command.client import CommandRefused, runRemoteCommand
-from sockservice.client.errors import ClientError, describeError
+from sockservice.peer import formatPeer
 from sockservice.timeserver.client import DEFAULT_PORT as TIME_PORT
 from sockservice.timeserver.client import queryTimeTCP, queryTimeUDP
-from sockservice.client.resolve import hostAddress
-from sockservice.peer import formatPeer
 
 __all__ = [
     "TimeOptions",
@@ -43,56 +43,24 @@ __all__ = [
     "runCommand",
 ]
 
-
-def _where(port: int, timeout: str) -> list:
-    """
-    @return: The C{optParameters} naming the server and the wait.
-    """
-    return [
-        ["host", None, "127.0.0.1", "The server: a host name, IPv4 or IPv6 address."],
-        ["port", "p", str(port), "The server's port."],
-        ["timeout", "t", timeout, "Seconds to wait for the server."],
-    ]
+_WAIT = "Seconds to wait for the server."
 
 
-class _ServiceOptions(Help):
-    """
-    Checks of C{--port} and C{--timeout}, shared by the subcommands.
-    """
-
-    def postOptions(self) -> None:
-        port = self["port"]
-        if not str(port).isdigit() or not 1 <= int(port) <= 65535:
-            raise usage.UsageError(f"--port must be a number from 1 to 65535, not {port!r}")
-        self["port"] = int(port)
-        try:
-            self["timeout"] = float(self["timeout"])
-        except ValueError:
-            self["timeout"] = -1.0
-        if not 0 < self["timeout"] < 1e6:
-            raise usage.UsageError("--timeout must be a positive number")
-
-
-class TimeOptions(_ServiceOptions):
+class TimeOptions(Help):
     """
     Ask a time service for the time in a C{strftime} FORMAT (words are joined
     by spaces; none means the server's default, C{%Y-%m-%d %X}).
     """
 
+    name = "time"
     synopsis = "[--host HOST] [--port PORT] [--tcp] [FORMAT ...]"
     optFlags = [["tcp", None, "Ask over TCP instead of UDP."]]
-    optParameters = _where(TIME_PORT, "2") + [
-        ["retries", "r", "2", "UDP: resend this many times on timeout."]
+    optParameters = serverParameters(TIME_PORT, 2.0, _WAIT) + [
+        retriesParameter(2, "UDP: resend this many times on timeout.")
     ]
 
     def parseArgs(self, *words: str) -> None:
         self["format"] = " ".join(words)
-
-    def postOptions(self) -> None:
-        super().postOptions()
-        if not str(self["retries"]).isdigit():
-            raise usage.UsageError("--retries must be a number")
-        self["retries"] = int(self["retries"])
 
 
 async def runTime(reactor: Any, options: TimeOptions, console: Any) -> None:
@@ -115,19 +83,19 @@ async def runTime(reactor: Any, options: TimeOptions, console: Any) -> None:
     console.stdout.flush()
 
 
-class ChatOptions(_ServiceOptions):
+class ChatOptions(Help):
     """
     Join a chat relay and talk: typed lines go to everyone, C{@name text} to
     one member; C{/who} lists the members, C{/quit} or end of input leaves.
     """
 
+    name = "chat"
     synopsis = "--name NAME [--host HOST] [--port PORT]"
-    optParameters = _where(CHAT_PORT, "2") + [
+    optParameters = serverParameters(CHAT_PORT, 2.0, _WAIT) + [
         ["name", "n", None, "Your name (1-24 letters, digits, _ . -)."]
     ]
 
     def postOptions(self) -> None:
-        super().postOptions()
         if not self["name"]:
             raise usage.UsageError("--name is required")
 
@@ -171,14 +139,15 @@ async def runChat(reactor: Any, options: ChatOptions, console: Any) -> None:
         await listening.stopListening()
 
 
-class CommandOptions(_ServiceOptions):
+class CommandOptions(Help):
     """
     Run the allow-listed command NAME on a command service; its stdout and
     stderr are copied to ours, and its exit status becomes ours.
     """
 
+    name = "command"
     synopsis = "[--host HOST] [--port PORT] [--token-file FILE] NAME [ARG ...]"
-    optParameters = _where(COMMAND_PORT, "60") + [
+    optParameters = serverParameters(COMMAND_PORT, 60.0, _WAIT) + [
         ["token-file", None, None, "File holding the server's shared secret."]
     ]
 
@@ -186,7 +155,6 @@ class CommandOptions(_ServiceOptions):
         self["name"], self["args"] = name, args
 
     def postOptions(self) -> None:
-        super().postOptions()
         self["token"] = None
         if self["token-file"] is not None:
             try:
