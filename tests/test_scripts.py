@@ -292,6 +292,25 @@ class ModeTests(SynchronousTestCase):
         )
 
 
+    def test_helpToClosedPipe(self):
+        """
+        C{--help} into a pipe nobody reads is reported in one line, status 1,
+        instead of leaving the reactor running.
+        """
+
+        class ClosedPipe(io.StringIO):
+            def write(self, text):
+                raise BrokenPipeError(32, "Broken pipe")
+
+        self.patch(sys, "stdout", ClosedPipe())
+        result, console = _run(MemoryReactorClock(), "time", "--help")
+        self.assertEqual(self.successResultOf(result), 1)
+        self.assertEqual(
+            console.stderr.getvalue(),
+            "sockservice-client: unexpected error: BrokenPipeError(32, 'Broken pipe')\n",
+        )
+
+
 class MainTests(SynchronousTestCase):
     """
     The L{react} entry point turns statuses into exits.

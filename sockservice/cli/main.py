@@ -118,10 +118,22 @@ _byName: Dict[str, Subcommand] = {s.name: s for s in SUBCOMMANDS}
 
 async def run(reactor: Any, argv: Sequence[str], console: Console) -> int:
     """
-    Parse C{argv}, run the subcommand, and say how it went.
+    Parse C{argv}, run the subcommand, and say how it went; even a bug is
+    one line on standard error, never a traceback or a hang.
 
     @return: The exit status: 0, 1 (network failure), 2 (usage error), or
         the subcommand's own.
+    """
+    try:
+        return await _run(reactor, argv, console)
+    except Exception as error:
+        console.stderr.write(f"{PROGRAM}: unexpected error: {error!r}\n")
+        return 1
+
+
+async def _run(reactor: Any, argv: Sequence[str], console: Console) -> int:
+    """
+    L{run}, but for an unexpected error.
     """
     config = Options()
     try:
@@ -138,9 +150,6 @@ async def run(reactor: Any, argv: Sequence[str], console: Console) -> int:
         code = await subcommand.run(reactor, config.subOptions, console)
     except ClientError as error:
         console.stderr.write(f"{PROGRAM}: {error}\n")
-        return 1
-    except Exception as error:
-        console.stderr.write(f"{PROGRAM}: unexpected error: {error!r}\n")
         return 1
     return code or 0
 
