@@ -11,7 +11,6 @@ everyone.
 
 from __future__ import annotations
 
-import re
 from typing import Any, Callable, Optional
 
 from twisted.internet.defer import Deferred
@@ -23,7 +22,7 @@ from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from sockservice.chat.relay import MAX_TEXT
+from sockservice.chat.text import MAX_TEXT, hasControl, replaceControl
 
 __all__ = ["DEFAULT_PORT", "ChatClient", "ChatConsole", "ChatError", "describe", "JOIN_SIZE"]
 
@@ -34,8 +33,6 @@ JOIN_SIZE = 64
 """Join requests are padded to this size so the server may answer them."""
 
 HELP = "@name text: private  /who: members  /quit: leave  anything else: to everyone"
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class ChatError(Exception):
@@ -50,7 +47,7 @@ def describe(datagram: bytes) -> Optional[str]:
 
     @return: The line to show, or C{None} for nothing (C{PONG}).
     """
-    text = _CONTROL.sub("\N{REPLACEMENT CHARACTER}", datagram.decode("utf-8", "replace"))
+    text = replaceControl(datagram.decode("utf-8", "replace"))
     verb, _, rest = text.partition(" ")
     name, _, body = rest.partition(" ")
     shown = {
@@ -193,7 +190,7 @@ class ChatClient(DatagramProtocol):
     def _send(self, prefix: str, text: str) -> None:
         if not text.strip():
             return
-        if len(text.encode()) > MAX_TEXT or _CONTROL.search(text):
+        if len(text.encode()) > MAX_TEXT or hasControl(text):
             self.show(f"! not sent: at most {MAX_TEXT} bytes, no control characters")
             return
         self.transport.write(f"{prefix} {text}".encode())
