@@ -7,11 +7,16 @@ from __future__ import annotations
 
 import os
 
+from typing import Any
+
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.task import Clock
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import TestCase
 
-from sockservice.cli.services import ChatOptions, CommandOptions, TimeOptions
-from tests.servicefakes import tempPath
+from sockservice.cli.services import ChatOptions, CommandOptions, TimeOptions, runChat
+from sockservice.client.errors import ClientError
+from tests.servicefakes import FakeDatagramTransport, tempPath
 
 
 class OptionsTests(TestCase):
@@ -76,3 +81,33 @@ class OptionsTests(TestCase):
             self.assertEqual(str(error), message)
         error = self.assertRaises(UsageError, CommandOptions().parseOptions, ["-t", "nan", "x"])
         self.assertEqual(str(error), "--timeout must be a positive number, not 'nan'")
+
+
+class RefusingReactor(Clock):
+    """
+    Binds a datagram protocol to a fake transport, then says that nothing
+    listens where it sent.
+    """
+
+    def listenUDP(self, port: int, protocol: Any, interface: str = "") -> Any:
+        protocol.makeConnection(FakeDatagramTransport())
+        self.callLater(0, protocol.connectionRefused)
+        listening = FakeDatagramTransport()
+        listening.stopListening = lambda: succeed(None)  # type: ignore[attr-defined]
+        return listening
+
+
+class ChatFailureTests(TestCase):
+    """
+    How the C{chat} subcommand reports a failure.
+    """
+
+    def test_refused(self) -> None:
+        """A refused chat reads like any refused connection."""
+        reactor = RefusingReactor()
+        options = ChatOptions()
+        options.parseOptions(["-n", "alice", "-p", "9"])
+        running = Deferred.fromCoroutine(runChat(reactor, options, None))
+        reactor.advance(0)
+        failure = self.failureResultOf(running, ClientError)
+        self.assertEqual(str(failure.value), "connection refused by 127.0.0.1:9")

@@ -19,7 +19,7 @@ lists these subcommands next to C{tcp} and C{udp}.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Awaitable, Optional, TypeVar
 
 from twisted.python import usage
 
@@ -44,6 +44,8 @@ __all__ = [
 ]
 
 _WAIT = "Seconds to wait for the server."
+
+T = TypeVar("T")
 
 
 class TimeOptions(Help):
@@ -100,15 +102,27 @@ class ChatOptions(Help):
             raise usage.UsageError("--name is required")
 
 
+async def _chatStep(step: Awaitable[T], host: str, port: int) -> T:
+    """
+    Wait for a step of joining or chatting.
+
+    @return: What C{step} gives.
+    @raise ClientError: Its failure, in one line naming the server.
+    """
+    try:
+        return await step
+    except ChatError as e:
+        raise ClientError(f"{formatPeer(host, port)}: {e}") from None
+    except Exception as e:
+        raise describeError(e, host, port) from None
+
+
 async def runChat(reactor: Any, options: ChatOptions, console: Any) -> None:
     """
     Join, then relay between the person and the chat until they leave.
     """
     host, port = options["host"], options["port"]
-    try:
-        ip = await hostAddress(reactor, host, port)
-    except Exception as e:
-        raise describeError(e, host, port) from None
+    ip = await _chatStep(hostAddress(reactor, host, port), host, port)
 
     def early(line: str) -> None:
         console.stdout.write(line.encode("utf-8", "replace") + b"\n")
@@ -116,23 +130,14 @@ async def runChat(reactor: Any, options: ChatOptions, console: Any) -> None:
     client = ChatClient(reactor, ip, port, options["name"], early, timeout=options["timeout"])
     listening = reactor.listenUDP(0, client, interface="::" if ":" in ip else "")
     try:
-        try:
-            await client.joined
-        except ChatError as e:
-            raise ClientError(f"{formatPeer(host, port)}: {e}") from None
-        except Exception as e:
-            raise describeError(e, host, port) from None
+        await _chatStep(client.joined, host, port)
         typed = ChatConsole()
         typed.client = client
         client.show = typed.show
         console.attach(typed)
         typed.show(f"* joined as {options['name']}. {HELP}")
         try:
-            await client.done
-        except ChatError as e:
-            raise ClientError(f"{formatPeer(host, port)}: {e}") from None
-        except Exception as e:
-            raise describeError(e, host, port) from None
+            await _chatStep(client.done, host, port)
         finally:
             await typed.finish(reactor)
     finally:
