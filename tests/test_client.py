@@ -14,13 +14,14 @@ from twisted.internet.error import (
     DNSLookupError,
     TimeoutError,
 )
+from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.testing import MemoryReactorClock
 from twisted.python.failure import Failure
 from twisted.test.iosim import ConnectionCompleter
 from twisted.trial.unittest import SynchronousTestCase
 
 from sockservice.client import formatPeer
-from sockservice.client.calls import uppercaseTCP, uppercaseUDP
+from sockservice.client.calls import oneRequest, uppercaseTCP, uppercaseUDP
 from sockservice.client.errors import (
     ClientError,
     ConnectFailed,
@@ -180,3 +181,48 @@ class UppercaseUDPTests(SynchronousTestCase):
         failure = self.failureResultOf(result, NoReply)
         self.assertEqual(str(failure.value), "no reply from [::1]:12000 after 4 tries")
         self.assertEqual(len(reactor.udpPorts[0].written), 4)
+
+
+class _Requester:
+    """
+    Answers one request with C{reply}; closes when asked, once C{closing} fires.
+    """
+
+    def __init__(self, reply):
+        self.reply = reply
+        self.closing = Deferred()
+        self.asked = []
+
+    def request(self, payload):
+        self.asked.append(payload)
+        return self.reply
+
+    def close(self):
+        return self.closing
+
+
+class OneRequestTests(SynchronousTestCase):
+    """
+    L{oneRequest} sends one request and closes the client, whatever happens.
+    """
+
+    def test_reply(self):
+        """
+        The reply comes once the client is closed.
+        """
+        client = _Requester(succeed(b"HI"))
+        result = oneRequest(client, b"hi")
+        self.assertEqual(client.asked, [b"hi"])
+        self.assertNoResult(result)
+        client.closing.callback(None)
+        self.assertEqual(self.successResultOf(result), b"HI")
+
+    def test_failure(self):
+        """
+        A failed request closes the client too, then fails with its error.
+        """
+        client = _Requester(fail(NoReply("no reply from x:1 after 1 try")))
+        result = oneRequest(client, b"hi")
+        self.assertNoResult(result)
+        client.closing.callback(None)
+        self.failureResultOf(result, NoReply)

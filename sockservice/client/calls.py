@@ -1,6 +1,8 @@
 # -*- test-case-name: tests.test_client -*-
 """
-The client library: ask a sockservice (or the textbook server) to upper-case.
+The client library's calls: ask a sockservice (or the textbook server) to
+upper-case, with L{uppercaseTCP} and L{uppercaseUDP}; L{lineClient} makes a
+TCP client for a host and port; L{oneRequest} sends one request and closes.
 
     >>> reply = await uppercaseTCP(reactor, "127.0.0.1", 12000, "hello")
     >>> reply = await uppercaseUDP(reactor, "::1", 12000, "hello", retries=5)

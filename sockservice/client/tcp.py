@@ -7,6 +7,10 @@ L{LineClient} connects lazily through any client endpoint, pipelines
 requests once a connection has shown that it stays open after a reply, and
 reconnects (resending whatever was unanswered) when the server closes after
 replying, which the textbook server does after every reply.
+
+Each connection is a L{sockservice.client.lineprotocol.LineClientProtocol};
+L{sockservice.client.calls.lineClient} makes a L{LineClient} for a host and
+port.
 """
 
 from __future__ import annotations
