@@ -35,6 +35,6 @@ def describePeer(address: IAddress) -> str:
         address as Twisted shows it (a UNIX socket, say).
     """
     host, port = getattr(address, "host", None), getattr(address, "port", None)
-    if not isinstance(host, str):
+    if not isinstance(host, str) or not isinstance(port, int):
         return str(address)
     return formatPeer(host, port)

@@ -23,6 +23,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from sockservice.chat.text import MAX_TEXT, hasControl, replaceControl
+from sockservice.peer import formatPeer
 
 __all__ = ["DEFAULT_PORT", "ChatClient", "ChatConsole", "ChatError", "describe", "JOIN_SIZE"]
 
@@ -131,7 +132,8 @@ class ChatClient(DatagramProtocol):
             self._triesLeft -= 1
             self._sendJoin(self._joinRequest)
         else:
-            self._fail(TimeoutError(f"no answer from the chat server {self.host}:{self.port}"))
+            peer = formatPeer(self.host, self.port)
+            self._fail(TimeoutError(f"no answer from the chat server {peer}"))
 
     def _fail(self, error: Exception) -> None:
         self._cancelTimer()
