@@ -127,6 +127,14 @@ class ChatClientTests(TestCase):
         self.failureResultOf(client.joined, ConnectionRefusedError)
         self.assertEqual(self.clock.getDelayedCalls(), [])
 
+    def test_portClosed(self) -> None:
+        """When the port closes under a join, the join fails and no timer is left."""
+        self.network.up = False
+        client = self.member("alice", 40001)
+        client.doStop()
+        self.failureResultOf(client.joined, ChatError)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
     def test_keepAlive(self) -> None:
         """Keep-alives keep a silent member present far beyond the expiry."""
         alice = self.member("alice", 40001)

@@ -9,7 +9,7 @@ import os
 
 from typing import Any
 
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import TestCase
@@ -89,11 +89,12 @@ class RefusingReactor(Clock):
     listens where it sent.
     """
 
-    def listenUDP(self, port: int, protocol: Any, interface: str = "") -> Any:
+    def listenUDP(self, port: int, protocol: Any, **kwargs: Any) -> Any:
         protocol.makeConnection(FakeDatagramTransport())
         self.callLater(0, protocol.connectionRefused)
         listening = FakeDatagramTransport()
-        listening.stopListening = lambda: succeed(None)  # type: ignore[attr-defined]
+        # A real port that is not connected any more returns None.
+        listening.stopListening = lambda: None  # type: ignore[attr-defined]
         return listening
 
 

@@ -106,6 +106,7 @@ class ChatClient(DatagramProtocol):
         self._triesLeft = retries
         self._timer: Any = None
         self._lastHeard = 0.0
+        self._member = False
         self._pinger = LoopingCall(self._ping)
         self._pinger.clock = clock
         self.keepAlive = keepAlive
@@ -157,6 +158,7 @@ class ChatClient(DatagramProtocol):
             elif datagram == b"JOINED " + self.name.encode():
                 self._cancelTimer()
                 self._pinger.start(self.keepAlive, now=False)
+                self._member = True
                 self.joined.callback(None)
             return
         line = describe(datagram)
@@ -170,6 +172,16 @@ class ChatClient(DatagramProtocol):
             self._fail(ChatError("the chat server stopped answering"))
         else:
             self.transport.write(b"PING")
+
+    def stopProtocol(self) -> None:
+        """
+        The port is closed: stop the timers. If that happens before we have
+        left, the system closed it after an error (an ICMP error reported
+        by C{epoll}), and the join or the chat fails.
+        """
+        if self.joined.called and not self._member:
+            return  # The join failed already; nothing is under way.
+        self._fail(ChatError("unreachable: the system closed the port after an error"))
 
     def connectionRefused(self) -> None:
         """

@@ -28,6 +28,7 @@ from sockservice.chat.client import HELP, ChatClient, ChatConsole, ChatError
 from sockservice.cli.options import Help, retriesParameter, serverParameters
 from sockservice.client.errors import ClientError, describeError
 from sockservice.client.resolve import hostAddress
+from sockservice.client.udp import closePort, openPort
 from sockservice.command.client import DEFAULT_PORT as COMMAND_PORT
 from sockservice.command.client import CommandRefused, runRemoteCommand
 from sockservice.peer import formatPeer
@@ -128,7 +129,7 @@ async def runChat(reactor: Any, options: ChatOptions, console: Any) -> None:
         console.stdout.write(line.encode("utf-8", "replace") + b"\n")
 
     client = ChatClient(reactor, ip, port, options["name"], early, timeout=options["timeout"])
-    listening = reactor.listenUDP(0, client, interface="::" if ":" in ip else "")
+    listening = openPort(reactor, ip, client)
     try:
         await _chatStep(client.joined, host, port)
         typed = ChatConsole()
@@ -141,7 +142,7 @@ async def runChat(reactor: Any, options: ChatOptions, console: Any) -> None:
         finally:
             await typed.finish(reactor)
     finally:
-        await listening.stopListening()
+        await closePort(listening)
 
 
 class CommandOptions(Help):

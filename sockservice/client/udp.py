@@ -6,7 +6,8 @@ L{DatagramClientProtocol} sends one request at a time to one address,
 accepts replies only from that address, and resends on a timeout.
 L{DatagramClient} resolves the host (with
 L{sockservice.client.resolve.hostAddress}), owns the port, and answers
-requests one after another.
+requests one after another. L{openPort} and L{closePort} open and close a
+client's port, for it and for the chat subcommand.
 """
 
 from __future__ import annotations
@@ -26,12 +27,38 @@ from sockservice.client.errors import ClientError, ConnectionClosed, NoReply
 from sockservice.client.resolve import hostAddress
 from sockservice.peer import formatPeer
 
-__all__ = ["DatagramClient", "DatagramClientProtocol", "MAX_DATAGRAM"]
+__all__ = ["DatagramClient", "DatagramClientProtocol", "MAX_DATAGRAM", "closePort", "openPort"]
 
 MAX_DATAGRAM = 65507
 """
 The largest UDP payload over IPv4, and the largest request sent.
 """
+
+
+def openPort(reactor: Any, address: str, protocol: DatagramProtocol) -> IListeningPort:
+    """
+    Listen on a free port, of the family of the server's address, for the
+    replies from it.
+
+    @param reactor: Provides C{listenUDP}.
+    @param address: The server's IP address.
+    @param protocol: Gets the replies.
+    @return: The port.
+    """
+    interface = "::" if isIPv6Address(address) else ""
+    port: IListeningPort = reactor.listenUDP(
+        0, protocol, interface=interface, maxPacketSize=65535
+    )
+    return port
+
+
+async def closePort(listening: IListeningPort) -> None:
+    """
+    Stop a port from L{openPort}; return once it is closed.
+    """
+    stopping = listening.stopListening()
+    if stopping is not None:
+        await stopping
 
 
 def _sameAddress(one: Tuple[str, int], other: Tuple[str, int]) -> bool:
@@ -249,10 +276,7 @@ class DatagramClient:
             protocol = DatagramClientProtocol(
                 (address, self._port), self._reactor, self._timeout, self._retries
             )
-            interface = "::" if isIPv6Address(address) else ""
-            self._listening = self._reactor.listenUDP(
-                0, protocol, interface=interface, maxPacketSize=65535
-            )
+            self._listening = openPort(self._reactor, address, protocol)
             self._protocol = protocol
         return self._protocol
 
@@ -260,6 +284,4 @@ class DatagramClient:
         listening, self._listening = self._listening, None
         self._protocol = None
         if listening is not None:
-            stopping = listening.stopListening()
-            if stopping is not None:
-                await stopping
+            await closePort(listening)
