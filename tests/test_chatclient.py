@@ -1,6 +1,7 @@
 # -*- test-case-name: tests.test_chatclient -*-
 """
-Tests for L{sockservice.chat.client}: clients and the relay talking in memory.
+Tests for L{sockservice.chat.client} and L{sockservice.chat.console}: clients
+and the relay talking in memory.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import TestCase
 
 from sockservice.chat.relay import ChatProtocol
-from sockservice.chat.client import HELP, ChatClient, ChatConsole, ChatError, describe
+from sockservice.chat.client import ChatClient, ChatError, describe
+from sockservice.chat.console import HELP, ChatConsole
 from tests.servicefakes import FakeDatagramTransport
 
 SERVER = ("127.0.0.1", 12014)

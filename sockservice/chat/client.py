@@ -1,12 +1,9 @@
 # -*- test-case-name: tests.test_chatclient -*-
 """
-The chat client: a datagram protocol that joins, keeps itself present and
-turns the server's datagrams into lines for a person, and a console protocol
-for C{StandardIO} that turns typed lines into commands.
-
-Typed lines: C{@name text} is private to C{name}, C{/who} lists the members,
-C{/quit} (or end of input) leaves, C{/help} says so, anything else goes to
-everyone.
+The chat client: L{ChatClient}, a datagram protocol that joins, keeps itself
+present and turns the server's datagrams into lines for a person
+(L{describe}).  What the person types reaches it through
+L{sockservice.chat.console.ChatConsole}.
 """
 
 from __future__ import annotations
@@ -15,25 +12,20 @@ from typing import Any, Callable, Optional
 
 from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectionRefusedError, TimeoutError
-from twisted.internet.interfaces import IHalfCloseableProtocol
 from twisted.internet.protocol import DatagramProtocol
 from twisted.internet.task import LoopingCall
-from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
-from zope.interface import implementer
 
 from sockservice.chat.text import MAX_TEXT, hasControl, replaceControl
 from sockservice.peer import formatPeer
 
-__all__ = ["DEFAULT_PORT", "ChatClient", "ChatConsole", "ChatError", "describe", "JOIN_SIZE"]
+__all__ = ["DEFAULT_PORT", "ChatClient", "ChatError", "describe", "JOIN_SIZE"]
 
 DEFAULT_PORT = 12014
 """The chat service's conventional port in the examples."""
 
 JOIN_SIZE = 64
 """Join requests are padded to this size so the server may answer them."""
-
-HELP = "@name text: private  /who: members  /quit: leave  anything else: to everyone"
 
 
 class ChatError(Exception):
@@ -234,71 +226,3 @@ class ChatClient(DatagramProtocol):
             self._pinger.stop()
         if not self.done.called:
             self.done.callback(None)
-
-
-@implementer(IHalfCloseableProtocol)
-class ChatConsole(LineReceiver):
-    """
-    The person's side, for C{StandardIO}: typed lines become chat commands,
-    and L{show} writes lines as they arrive.
-    """
-
-    delimiter = b"\n"
-
-    def __init__(self) -> None:
-        self.client: Optional[ChatClient] = None
-        self.closed: Deferred[None] = Deferred()
-
-    def show(self, line: str) -> None:
-        """
-        Write one line for the person.
-        """
-        self.transport.write(line.encode("utf-8", "replace") + b"\n")
-
-    def lineReceived(self, raw: bytes) -> None:
-        """
-        Turn a typed line into a chat command.
-        """
-        line = raw.decode("utf-8", "replace").rstrip("\r")
-        if self.client is None or not line.strip():
-            return
-        if line.strip() == "/quit":
-            self.client.leave()
-        elif line.strip() == "/who":
-            self.client.who()
-        elif line.startswith("@"):
-            name, _, text = line[1:].partition(" ")
-            self.client.tell(name, text)
-        elif line.startswith("/"):
-            self.show(HELP)
-        else:
-            self.client.say(line)
-
-    def readConnectionLost(self) -> None:
-        """
-        End of input: leave the chat.
-        """
-        if self.client is not None:
-            self.client.leave()
-
-    def writeConnectionLost(self) -> None:
-        """
-        Nobody reads our output any more; nothing to do.
-        """
-
-    def connectionLost(self, reason: Optional[Failure] = None) -> None:
-        """
-        Standard input and output are closed: fire L{closed}.
-        """
-        if not self.closed.called:
-            self.closed.callback(None)
-
-    def finish(self, clock: Any, timeout: float = 2.0) -> Deferred[None]:
-        """
-        Close standard output once what was written is flushed.
-
-        @return: A Deferred firing when it is closed, or after C{timeout}
-            seconds if nobody reads it.
-        """
-        self.transport.loseConnection()
-        return self.closed.addTimeout(timeout, clock).addErrback(lambda _: None)

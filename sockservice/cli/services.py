@@ -24,7 +24,8 @@ from typing import Any, Awaitable, Optional, TypeVar
 from twisted.python import usage
 
 from sockservice.chat.client import DEFAULT_PORT as CHAT_PORT
-from sockservice.chat.client import HELP, ChatClient, ChatConsole, ChatError
+from sockservice.chat.client import ChatClient, ChatError
+from sockservice.chat.console import HELP, ChatConsole
 from sockservice.cli.options import Help, retriesParameter, serverParameters
 from sockservice.client.errors import ClientError, describeError
 from sockservice.client.resolve import hostAddress
