@@ -1,19 +1,21 @@
 # -*- test-case-name: tests.test_chatclient -*-
 """
-Tests for L{sockservice.chat.client}: clients and the relay talking in memory.
+Tests for L{sockservice.chat.client} and L{sockservice.chat.console}: clients
+and the relay talking in memory.
 """
 
 from __future__ import annotations
 
 from typing import Any, Dict, List, Tuple
 
-from twisted.internet.error import TimeoutError
+from twisted.internet.error import ConnectionRefusedError, TimeoutError
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import TestCase
 
 from sockservice.chat.relay import ChatProtocol
-from sockservice.chat.client import HELP, ChatClient, ChatConsole, ChatError, describe
+from sockservice.chat.client import ChatClient, ChatError, describe
+from sockservice.chat.console import HELP, ChatConsole
 from tests.servicefakes import FakeDatagramTransport
 
 SERVER = ("127.0.0.1", 12014)
@@ -117,6 +119,22 @@ class ChatClientTests(TestCase):
         self.assertNoResult(client.joined)
         self.clock.advance(2)
         self.failureResultOf(client.joined, TimeoutError)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_refused(self) -> None:
+        """When nothing listens at the server's address, the join fails at once."""
+        self.network.up = False
+        client = self.member("alice", 40001)
+        client.connectionRefused()
+        self.failureResultOf(client.joined, ConnectionRefusedError)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_portClosed(self) -> None:
+        """When the port closes under a join, the join fails and no timer is left."""
+        self.network.up = False
+        client = self.member("alice", 40001)
+        client.doStop()
+        self.failureResultOf(client.joined, ChatError)
         self.assertEqual(self.clock.getDelayedCalls(), [])
 
     def test_keepAlive(self) -> None:

@@ -8,21 +8,27 @@ from __future__ import annotations
 
 from twisted.internet.error import (
     ConnectError,
+    ConnectionDone,
+    ConnectionLost,
     ConnectionRefusedError,
     DNSLookupError,
     TimeoutError,
 )
+from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.testing import MemoryReactorClock
 from twisted.python.failure import Failure
 from twisted.test.iosim import ConnectionCompleter
 from twisted.trial.unittest import SynchronousTestCase
 
-from sockservice.client.calls import uppercaseTCP, uppercaseUDP
+from sockservice.client import formatPeer
+from sockservice.client.calls import oneRequest, uppercaseTCP, uppercaseUDP
 from sockservice.client.errors import (
+    ClientError,
     ConnectFailed,
     NoReply,
     describeConnectFailure,
-    formatPeer,
+    describeError,
+    describeLoss,
 )
 from sockservice.uppercase.tcp import UppercaseFactory
 from sockservice.uppercase.udp import UppercaseDatagramProtocol
@@ -60,6 +66,39 @@ class FailureWordsTests(SynchronousTestCase):
             described = describeConnectFailure(Failure(error), "127.0.0.1", 12000)
             self.assertIsInstance(described, ConnectFailed)
             self.assertEqual(str(described), words)
+
+    def test_describeError(self):
+        """
+        Any error of an exchange reads as one line: refusals and unknown
+        names in the same words as for a connection attempt; a
+        L{ClientError} stays as it is.
+        """
+        own = NoReply("no reply from x:1 after 3 tries")
+        self.assertIs(describeError(own, "x", 1), own)
+        cases = [
+            (ConnectionRefusedError(), "connection refused by [::1]:9"),
+            (DNSLookupError("x"), "cannot resolve host name '::1'"),
+            (TimeoutError(), "no reply from [::1]:9 (timed out)"),
+            (ConnectionDone(), "connection closed by [::1]:9 before replying"),
+            (ValueError("bad reply"), "cannot talk to [::1]:9: bad reply"),
+        ]
+        for error, words in cases:
+            described = describeError(error, "::1", 9)
+            self.assertIsInstance(described, ClientError)
+            self.assertEqual(str(described), words)
+
+    def test_describeLoss(self):
+        """
+        A connection that ends before the reply: closed cleanly, or lost.
+        """
+        self.assertEqual(
+            str(describeLoss(Failure(ConnectionDone()), "localhost", 1)),
+            "connection closed by localhost:1 before replying",
+        )
+        self.assertEqual(
+            str(describeLoss(Failure(ConnectionLost()), "localhost", 1)),
+            "connection to localhost:1 lost before replying",
+        )
 
 
 def _tcpServer():
@@ -142,3 +181,48 @@ class UppercaseUDPTests(SynchronousTestCase):
         failure = self.failureResultOf(result, NoReply)
         self.assertEqual(str(failure.value), "no reply from [::1]:12000 after 4 tries")
         self.assertEqual(len(reactor.udpPorts[0].written), 4)
+
+
+class _Requester:
+    """
+    Answers one request with C{reply}; closes when asked, once C{closing} fires.
+    """
+
+    def __init__(self, reply):
+        self.reply = reply
+        self.closing = Deferred()
+        self.asked = []
+
+    def request(self, payload):
+        self.asked.append(payload)
+        return self.reply
+
+    def close(self):
+        return self.closing
+
+
+class OneRequestTests(SynchronousTestCase):
+    """
+    L{oneRequest} sends one request and closes the client, whatever happens.
+    """
+
+    def test_reply(self):
+        """
+        The reply comes once the client is closed.
+        """
+        client = _Requester(succeed(b"HI"))
+        result = oneRequest(client, b"hi")
+        self.assertEqual(client.asked, [b"hi"])
+        self.assertNoResult(result)
+        client.closing.callback(None)
+        self.assertEqual(self.successResultOf(result), b"HI")
+
+    def test_failure(self):
+        """
+        A failed request closes the client too, then fails with its error.
+        """
+        client = _Requester(fail(NoReply("no reply from x:1 after 1 try")))
+        result = oneRequest(client, b"hi")
+        self.assertNoResult(result)
+        client.closing.callback(None)
+        self.failureResultOf(result, NoReply)

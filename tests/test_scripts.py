@@ -19,7 +19,8 @@ from twisted.test.iosim import ConnectionCompleter
 from twisted.trial.unittest import SynchronousTestCase
 
 from sockservice.cli import main as scripts
-from sockservice.cli.uppercase import PROMPT, Console, TCPOptions, UDPOptions
+from sockservice.cli.console import Console
+from sockservice.cli.uppercase import PROMPT, TCPOptions, UDPOptions
 from sockservice.cli.stdin import LinePump
 from sockservice.uppercase.tcp import UppercaseFactory
 from tests.servicefakes import FakeUDPReactor
@@ -105,6 +106,8 @@ class OptionsTests(SynchronousTestCase):
             (["--port", "http"], "--port must be a number from 1 to 65535, not 'http'"),
             (["--timeout", "-1"], "--timeout must be a positive number, not '-1'"),
             (["--timeout", "nan"], "--timeout must be a positive number, not 'nan'"),
+            (["--timeout", "inf"], "--timeout must be a positive number, not 'inf'"),
+            (["--retries", "1001"], "--retries must be a number from 0 to 1000, not '1001'"),
             (["--retries", "x"], "--retries must be a number from 0 to 1000, not 'x'"),
         ]
         for argv, message in cases:
@@ -286,6 +289,25 @@ class ModeTests(SynchronousTestCase):
         self.assertEqual(
             console.stderr.getvalue(),
             "sockservice-client: unexpected error: RuntimeError('oops')\n",
+        )
+
+
+    def test_helpToClosedPipe(self):
+        """
+        C{--help} into a pipe nobody reads is reported in one line, status 1,
+        instead of leaving the reactor running.
+        """
+
+        class ClosedPipe(io.StringIO):
+            def write(self, text):
+                raise BrokenPipeError(32, "Broken pipe")
+
+        self.patch(sys, "stdout", ClosedPipe())
+        result, console = _run(MemoryReactorClock(), "time", "--help")
+        self.assertEqual(self.successResultOf(result), 1)
+        self.assertEqual(
+            console.stderr.getvalue(),
+            "sockservice-client: unexpected error: BrokenPipeError(32, 'Broken pipe')\n",
         )
 
 

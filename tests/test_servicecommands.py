@@ -7,11 +7,16 @@ from __future__ import annotations
 
 import os
 
+from typing import Any
+
+from twisted.internet.defer import Deferred
+from twisted.internet.task import Clock
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import TestCase
 
-from sockservice.cli.services import ChatOptions, CommandOptions, TimeOptions
-from tests.servicefakes import tempPath
+from sockservice.cli.services import ChatOptions, CommandOptions, TimeOptions, runChat
+from sockservice.client.errors import ClientError
+from tests.servicefakes import FakeDatagramTransport, tempPath
 
 
 class OptionsTests(TestCase):
@@ -63,3 +68,47 @@ class OptionsTests(TestCase):
         for argv in (["-p", "0"], ["-p", "70000"], ["-p", "x"], ["-t", "0"], ["-t", "x"]):
             self.assertRaises(UsageError, TimeOptions().parseOptions, argv)
         self.assertRaises(UsageError, TimeOptions().parseOptions, ["-r", "x"])
+
+    def test_badNumberWords(self) -> None:
+        """A bad number is refused in the same words as by the tcp and udp subcommands."""
+        cases = [
+            (["-p", "0"], "--port must be a number from 1 to 65535, not '0'"),
+            (["-t", "inf"], "--timeout must be a positive number, not 'inf'"),
+            (["-r", "-1"], "--retries must be a number from 0 to 1000, not '-1'"),
+        ]
+        for argv, message in cases:
+            error = self.assertRaises(UsageError, TimeOptions().parseOptions, argv)
+            self.assertEqual(str(error), message)
+        error = self.assertRaises(UsageError, CommandOptions().parseOptions, ["-t", "nan", "x"])
+        self.assertEqual(str(error), "--timeout must be a positive number, not 'nan'")
+
+
+class RefusingReactor(Clock):
+    """
+    Binds a datagram protocol to a fake transport, then says that nothing
+    listens where it sent.
+    """
+
+    def listenUDP(self, port: int, protocol: Any, **kwargs: Any) -> Any:
+        protocol.makeConnection(FakeDatagramTransport())
+        self.callLater(0, protocol.connectionRefused)
+        listening = FakeDatagramTransport()
+        # A real port that is not connected any more returns None.
+        listening.stopListening = lambda: None  # type: ignore[attr-defined]
+        return listening
+
+
+class ChatFailureTests(TestCase):
+    """
+    How the C{chat} subcommand reports a failure.
+    """
+
+    def test_refused(self) -> None:
+        """A refused chat reads like any refused connection."""
+        reactor = RefusingReactor()
+        options = ChatOptions()
+        options.parseOptions(["-n", "alice", "-p", "9"])
+        running = Deferred.fromCoroutine(runChat(reactor, options, None))
+        reactor.advance(0)
+        failure = self.failureResultOf(running, ClientError)
+        self.assertEqual(str(failure.value), "connection refused by 127.0.0.1:9")

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any, List, Optional, Tuple
 
 from twisted.internet.address import IPv4Address, IPv6Address
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IListeningPort, IReactorUDP, IUDPTransport
 from twisted.internet.task import Clock
 from twisted.internet.testing import FakeDatagramTransport
@@ -16,6 +17,7 @@ from zope.interface.verify import verifyObject
 
 from sockservice.client.errors import ClientError, ConnectFailed, ConnectionClosed, NoReply
 from sockservice.uppercase.udp import UppercaseDatagramProtocol
+from sockservice.client.resolve import hostAddress
 from sockservice.client.udp import DatagramClient, DatagramClientProtocol
 from tests.servicefakes import FakeUDPPort, FakeUDPReactor
 
@@ -326,3 +328,31 @@ class DatagramClientTests(SynchronousTestCase):
         self.successResultOf(result)
         self.successResultOf(client.close())
         self.assertFalse(reactor.udpPorts[0].listening)
+
+
+class HostAddressTests(SynchronousTestCase):
+    """
+    L{hostAddress}: the one IP address a datagram client uses for a host.
+    """
+
+    def test_addressAsItIs(self):
+        """
+        An IP address is used as it is, without asking the resolver.
+        """
+        reactor = FakeUDPReactor()
+        reactor.nameResolver = resolver = _Resolver([])
+        for host in ("192.0.2.1", "::1"):
+            found = Deferred.fromCoroutine(hostAddress(reactor, host, 9))
+            self.assertEqual(self.successResultOf(found), host)
+        self.assertEqual(resolver.asked, [])
+
+    def test_ipv6Only(self):
+        """
+        A name with only IPv6 addresses gets its first one.
+        """
+        reactor = FakeUDPReactor()
+        reactor.nameResolver = _Resolver(
+            [IPv6Address("UDP", "2001:db8::2", 9), IPv6Address("UDP", "2001:db8::1", 9)]
+        )
+        found = Deferred.fromCoroutine(hostAddress(reactor, "example.test", 9))
+        self.assertEqual(self.successResultOf(found), "2001:db8::2")

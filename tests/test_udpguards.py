@@ -226,9 +226,9 @@ class PrefixOptionsTests(SynchronousTestCase):
         Lengths beyond the address size, or negative, are refused.
         """
         for argv, message in [
-            (("--udp-prefix-v4", "33"), "--udp-prefix-v4: expected 0 to 32, got 33"),
-            (("--udp-prefix-v6", "129"), "--udp-prefix-v6: expected 0 to 128, got 129"),
-            (("--udp-prefix-v4", "-1"), "--udp-prefix-v4: expected 0 to 32, got -1"),
+            (("--udp-prefix-v4", "33"), "--udp-prefix-v4: expected 0 to 32, got '33'"),
+            (("--udp-prefix-v6", "129"), "--udp-prefix-v6: expected 0 to 128, got '129'"),
+            (("--udp-prefix-v4", "-1"), "--udp-prefix-v4: expected 0 to 32, got '-1'"),
         ]:
             with self.assertRaises(UsageError) as e:
                 _parse(*argv)

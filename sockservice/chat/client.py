@@ -1,41 +1,31 @@
 # -*- test-case-name: tests.test_chatclient -*-
 """
-The chat client: a datagram protocol that joins, keeps itself present and
-turns the server's datagrams into lines for a person, and a console protocol
-for C{StandardIO} that turns typed lines into commands.
-
-Typed lines: C{@name text} is private to C{name}, C{/who} lists the members,
-C{/quit} (or end of input) leaves, C{/help} says so, anything else goes to
-everyone.
+The chat client: L{ChatClient}, a datagram protocol that joins, keeps itself
+present and turns the server's datagrams into lines for a person
+(L{describe}).  What the person types reaches it through
+L{sockservice.chat.console.ChatConsole}.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any, Callable, Optional
 
 from twisted.internet.defer import Deferred
-from twisted.internet.error import TimeoutError
-from twisted.internet.interfaces import IHalfCloseableProtocol
+from twisted.internet.error import ConnectionRefusedError, TimeoutError
 from twisted.internet.protocol import DatagramProtocol
 from twisted.internet.task import LoopingCall
-from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
-from zope.interface import implementer
 
-from sockservice.chat.relay import MAX_TEXT
+from sockservice.chat.text import MAX_TEXT, hasControl, replaceControl
+from sockservice.peer import formatPeer
 
-__all__ = ["DEFAULT_PORT", "ChatClient", "ChatConsole", "ChatError", "describe", "JOIN_SIZE"]
+__all__ = ["DEFAULT_PORT", "ChatClient", "ChatError", "describe", "JOIN_SIZE"]
 
 DEFAULT_PORT = 12014
 """The chat service's conventional port in the examples."""
 
 JOIN_SIZE = 64
 """Join requests are padded to this size so the server may answer them."""
-
-HELP = "@name text: private  /who: members  /quit: leave  anything else: to everyone"
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class ChatError(Exception):
@@ -50,7 +40,7 @@ def describe(datagram: bytes) -> Optional[str]:
 
     @return: The line to show, or C{None} for nothing (C{PONG}).
     """
-    text = _CONTROL.sub("\N{REPLACEMENT CHARACTER}", datagram.decode("utf-8", "replace"))
+    text = replaceControl(datagram.decode("utf-8", "replace"))
     verb, _, rest = text.partition(" ")
     name, _, body = rest.partition(" ")
     shown = {
@@ -69,8 +59,11 @@ class ChatClient(DatagramProtocol):
     """
     One chat member.
 
+    @ivar joined: Fires once the server confirms the join; fails with
+        L{ChatError} (the server's reason), L{TimeoutError} (no answer) or
+        L{ConnectionRefusedError} (nothing listens there).
     @ivar done: Fires when we have left, or fails with L{ChatError} when the
-        server stops answering.
+        server stops answering (L{ConnectionRefusedError} when it is gone).
     """
 
     def __init__(
@@ -105,6 +98,7 @@ class ChatClient(DatagramProtocol):
         self._triesLeft = retries
         self._timer: Any = None
         self._lastHeard = 0.0
+        self._member = False
         self._pinger = LoopingCall(self._ping)
         self._pinger.clock = clock
         self.keepAlive = keepAlive
@@ -131,7 +125,8 @@ class ChatClient(DatagramProtocol):
             self._triesLeft -= 1
             self._sendJoin(self._joinRequest)
         else:
-            self._fail(TimeoutError(f"no answer from the chat server {self.host}:{self.port}"))
+            peer = formatPeer(self.host, self.port)
+            self._fail(TimeoutError(f"no answer from the chat server {peer}"))
 
     def _fail(self, error: Exception) -> None:
         self._cancelTimer()
@@ -155,6 +150,7 @@ class ChatClient(DatagramProtocol):
             elif datagram == b"JOINED " + self.name.encode():
                 self._cancelTimer()
                 self._pinger.start(self.keepAlive, now=False)
+                self._member = True
                 self.joined.callback(None)
             return
         line = describe(datagram)
@@ -169,11 +165,21 @@ class ChatClient(DatagramProtocol):
         else:
             self.transport.write(b"PING")
 
+    def stopProtocol(self) -> None:
+        """
+        The port is closed: stop the timers. If that happens before we have
+        left, the system closed it after an error (an ICMP error reported
+        by C{epoll}), and the join or the chat fails.
+        """
+        if self.joined.called and not self._member:
+            return  # The join failed already; nothing is under way.
+        self._fail(ChatError("unreachable: the system closed the port after an error"))
+
     def connectionRefused(self) -> None:
         """
         Nothing listens at the server's address.
         """
-        self._fail(ChatError(f"connection refused by {self.host}:{self.port}"))
+        self._fail(ConnectionRefusedError())
 
     def say(self, text: str) -> None:
         """
@@ -190,7 +196,7 @@ class ChatClient(DatagramProtocol):
     def _send(self, prefix: str, text: str) -> None:
         if not text.strip():
             return
-        if len(text.encode()) > MAX_TEXT or _CONTROL.search(text):
+        if len(text.encode()) > MAX_TEXT or hasControl(text):
             self.show(f"! not sent: at most {MAX_TEXT} bytes, no control characters")
             return
         self.transport.write(f"{prefix} {text}".encode())
@@ -220,71 +226,3 @@ class ChatClient(DatagramProtocol):
             self._pinger.stop()
         if not self.done.called:
             self.done.callback(None)
-
-
-@implementer(IHalfCloseableProtocol)
-class ChatConsole(LineReceiver):
-    """
-    The person's side, for C{StandardIO}: typed lines become chat commands,
-    and L{show} writes lines as they arrive.
-    """
-
-    delimiter = b"\n"
-
-    def __init__(self) -> None:
-        self.client: Optional[ChatClient] = None
-        self.closed: Deferred[None] = Deferred()
-
-    def show(self, line: str) -> None:
-        """
-        Write one line for the person.
-        """
-        self.transport.write(line.encode("utf-8", "replace") + b"\n")
-
-    def lineReceived(self, raw: bytes) -> None:
-        """
-        Turn a typed line into a chat command.
-        """
-        line = raw.decode("utf-8", "replace").rstrip("\r")
-        if self.client is None or not line.strip():
-            return
-        if line.strip() == "/quit":
-            self.client.leave()
-        elif line.strip() == "/who":
-            self.client.who()
-        elif line.startswith("@"):
-            name, _, text = line[1:].partition(" ")
-            self.client.tell(name, text)
-        elif line.startswith("/"):
-            self.show(HELP)
-        else:
-            self.client.say(line)
-
-    def readConnectionLost(self) -> None:
-        """
-        End of input: leave the chat.
-        """
-        if self.client is not None:
-            self.client.leave()
-
-    def writeConnectionLost(self) -> None:
-        """
-        Nobody reads our output any more; nothing to do.
-        """
-
-    def connectionLost(self, reason: Optional[Failure] = None) -> None:
-        """
-        Standard input and output are closed: fire L{closed}.
-        """
-        if not self.closed.called:
-            self.closed.callback(None)
-
-    def finish(self, clock: Any, timeout: float = 2.0) -> Deferred[None]:
-        """
-        Close standard output once what was written is flushed.
-
-        @return: A Deferred firing when it is closed, or after C{timeout}
-            seconds if nobody reads it.
-        """
-        self.transport.loseConnection()
-        return self.closed.addTimeout(timeout, clock).addErrback(lambda _: None)

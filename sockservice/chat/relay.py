@@ -30,9 +30,10 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.internet.protocol import DatagramProtocol
 from twisted.logger import Logger
 
+from sockservice.chat.text import MAX_TEXT, hasControl
 from sockservice.server.limits import RateLimiter, SourceGuard
 
-__all__ = ["ChatProtocol", "isValidName", "MAX_DATAGRAM", "MAX_TEXT", "NAME_PATTERN"]
+__all__ = ["ChatProtocol", "isValidName", "MAX_DATAGRAM", "NAME_PATTERN"]
 
 Address = Tuple[str, int]
 
@@ -41,11 +42,6 @@ NAME_PATTERN = re.compile(r"[\w.-]{1,24}")
 
 MAX_DATAGRAM = 1024
 """Longest datagram handled, in bytes; longer ones are refused."""
-
-MAX_TEXT = 512
-"""Longest message text, in bytes."""
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def isValidName(name: str) -> bool:
@@ -289,7 +285,7 @@ class ChatProtocol(DatagramProtocol):
             error = b"ERROR empty message"
         elif len(text.encode()) > MAX_TEXT:
             error = b"ERROR message longer than %d bytes" % (MAX_TEXT,)
-        elif _CONTROL.search(text):
+        elif hasControl(text):
             error = b"ERROR control characters in message"
         if error is not None:
             self._send(error, member.addr)

@@ -17,7 +17,7 @@ error), 2 on a usage error (with the usage text); C{command} exits with the
 remote command's status instead of 0.
 
 Each subcommand is a row of L{SUBCOMMANDS}: its options class (a
-L{sockservice.cli.uppercase.Help}) and the coroutine that runs it, which
+L{sockservice.cli.options.Help}) and the coroutine that runs it, which
 raises L{ClientError} on a network failure. A new subcommand is a new row.
 This module only parses, calls, prints and maps failures to exit codes; the
 network work is in the library.
@@ -42,16 +42,8 @@ from typing import (
 from twisted.internet.defer import Deferred
 from twisted.python import usage
 
-from sockservice.cli.uppercase import (
-    PROGRAM,
-    Console,
-    Help,
-    TCPOptions,
-    UDPOptions,
-    runTCP,
-    runUDP,
-)
-from sockservice.client.errors import ClientError
+from sockservice.cli.console import Console
+from sockservice.cli.options import PROGRAM, Help
 from sockservice.cli.services import (
     ChatOptions,
     CommandOptions,
@@ -60,6 +52,8 @@ from sockservice.cli.services import (
     runCommand,
     runTime,
 )
+from sockservice.cli.uppercase import TCPOptions, UDPOptions, runTCP, runUDP
+from sockservice.client.errors import ClientError
 
 __all__ = ["Options", "SUBCOMMANDS", "Subcommand", "main", "run", "runMain"]
 
@@ -124,10 +118,22 @@ _byName: Dict[str, Subcommand] = {s.name: s for s in SUBCOMMANDS}
 
 async def run(reactor: Any, argv: Sequence[str], console: Console) -> int:
     """
-    Parse C{argv}, run the subcommand, and say how it went.
+    Parse C{argv}, run the subcommand, and say how it went; even a bug is
+    one line on standard error, never a traceback or a hang.
 
     @return: The exit status: 0, 1 (network failure), 2 (usage error), or
         the subcommand's own.
+    """
+    try:
+        return await _run(reactor, argv, console)
+    except Exception as error:
+        console.stderr.write(f"{PROGRAM}: unexpected error: {error!r}\n")
+        return 1
+
+
+async def _run(reactor: Any, argv: Sequence[str], console: Console) -> int:
+    """
+    L{run}, but for an unexpected error.
     """
     config = Options()
     try:
@@ -144,9 +150,6 @@ async def run(reactor: Any, argv: Sequence[str], console: Console) -> int:
         code = await subcommand.run(reactor, config.subOptions, console)
     except ClientError as error:
         console.stderr.write(f"{PROGRAM}: {error}\n")
-        return 1
-    except Exception as error:
-        console.stderr.write(f"{PROGRAM}: unexpected error: {error!r}\n")
         return 1
     return code or 0
 

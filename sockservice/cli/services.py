@@ -13,25 +13,28 @@ status (128 + N when a signal killed it) so the script can exit with it, as
 C{ssh} does. The network work is in L{sockservice.timeserver.client},
 L{sockservice.chat.client} and L{sockservice.command.client}.
 
-The console is a L{sockservice.cli.uppercase.Console}; L{sockservice.cli.main}
+The console is a L{sockservice.cli.console.Console}; L{sockservice.cli.main}
 lists these subcommands next to C{tcp} and C{udp}.
 """
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Awaitable, Optional, TypeVar
 
-from twisted.internet import error
 from twisted.python import usage
 
 from sockservice.chat.client import DEFAULT_PORT as CHAT_PORT
-from sockservice.chat.client import HELP, ChatClient, ChatConsole, ChatError
-from sockservice.cli.uppercase import Help
+from sockservice.chat.client import ChatClient, ChatError
+from sockservice.chat.console import HELP, ChatConsole
+from sockservice.cli.options import Help, retriesParameter, serverParameters
+from sockservice.client.errors import ClientError, describeError
+from sockservice.client.resolve import hostAddress
+from sockservice.client.udp import closePort, openPort
 from sockservice.command.client import DEFAULT_PORT as COMMAND_PORT
 from sockservice.command.client import CommandRefused, runRemoteCommand
-from sockservice.client.errors import ClientError, formatPeer
+from sockservice.peer import formatPeer
 from sockservice.timeserver.client import DEFAULT_PORT as TIME_PORT
-from sockservice.timeserver.client import hostAddress, queryTimeTCP, queryTimeUDP
+from sockservice.timeserver.client import queryTimeTCP, queryTimeUDP
 
 __all__ = [
     "TimeOptions",
@@ -42,74 +45,26 @@ __all__ = [
     "runCommand",
 ]
 
+_WAIT = "Seconds to wait for the server."
 
-def _networkError(e: Exception, host: str, port: int) -> ClientError:
-    """
-    @return: C{e} as one line for the person.
-    """
-    if isinstance(e, ClientError):
-        return e
-    peer = formatPeer(host, port)
-    if isinstance(e, error.ConnectionRefusedError):
-        return ClientError(f"connection refused by {peer}")
-    if isinstance(e, error.DNSLookupError):
-        return ClientError(f"cannot resolve host name {host!r}")
-    if isinstance(e, (error.TimeoutError, TimeoutError)):
-        return ClientError(f"no reply from {peer} (timed out)")
-    if isinstance(e, error.ConnectionDone):
-        return ClientError(f"{peer} closed the connection before replying")
-    return ClientError(f"cannot talk to {peer}: {e}")
+T = TypeVar("T")
 
 
-def _where(port: int, timeout: str) -> list:
-    """
-    @return: The C{optParameters} naming the server and the wait.
-    """
-    return [
-        ["host", None, "127.0.0.1", "The server: a host name, IPv4 or IPv6 address."],
-        ["port", "p", str(port), "The server's port."],
-        ["timeout", "t", timeout, "Seconds to wait for the server."],
-    ]
-
-
-class _ServiceOptions(Help):
-    """
-    Checks of C{--port} and C{--timeout}, shared by the subcommands.
-    """
-
-    def postOptions(self) -> None:
-        port = self["port"]
-        if not str(port).isdigit() or not 1 <= int(port) <= 65535:
-            raise usage.UsageError(f"--port must be a number from 1 to 65535, not {port!r}")
-        self["port"] = int(port)
-        try:
-            self["timeout"] = float(self["timeout"])
-        except ValueError:
-            self["timeout"] = -1.0
-        if not 0 < self["timeout"] < 1e6:
-            raise usage.UsageError("--timeout must be a positive number")
-
-
-class TimeOptions(_ServiceOptions):
+class TimeOptions(Help):
     """
     Ask a time service for the time in a C{strftime} FORMAT (words are joined
     by spaces; none means the server's default, C{%Y-%m-%d %X}).
     """
 
+    name = "time"
     synopsis = "[--host HOST] [--port PORT] [--tcp] [FORMAT ...]"
     optFlags = [["tcp", None, "Ask over TCP instead of UDP."]]
-    optParameters = _where(TIME_PORT, "2") + [
-        ["retries", "r", "2", "UDP: resend this many times on timeout."]
+    optParameters = serverParameters(TIME_PORT, 2.0, _WAIT) + [
+        retriesParameter(2, "UDP: resend this many times on timeout.")
     ]
 
     def parseArgs(self, *words: str) -> None:
         self["format"] = " ".join(words)
-
-    def postOptions(self) -> None:
-        super().postOptions()
-        if not str(self["retries"]).isdigit():
-            raise usage.UsageError("--retries must be a number")
-        self["retries"] = int(self["retries"])
 
 
 async def runTime(reactor: Any, options: TimeOptions, console: Any) -> None:
@@ -125,28 +80,43 @@ async def runTime(reactor: Any, options: TimeOptions, console: Any) -> None:
                 reactor, host, port, fmt, options["timeout"], options["retries"]
             )
     except Exception as e:
-        raise _networkError(e, host, port) from None
+        raise describeError(e, host, port) from None
     if reply.startswith(b"error: "):
         raise ClientError(f"{formatPeer(host, port)} says {reply.decode('utf-8', 'replace')}")
     console.stdout.write(reply + b"\n")
     console.stdout.flush()
 
 
-class ChatOptions(_ServiceOptions):
+class ChatOptions(Help):
     """
     Join a chat relay and talk: typed lines go to everyone, C{@name text} to
     one member; C{/who} lists the members, C{/quit} or end of input leaves.
     """
 
+    name = "chat"
     synopsis = "--name NAME [--host HOST] [--port PORT]"
-    optParameters = _where(CHAT_PORT, "2") + [
+    optParameters = serverParameters(CHAT_PORT, 2.0, _WAIT) + [
         ["name", "n", None, "Your name (1-24 letters, digits, _ . -)."]
     ]
 
     def postOptions(self) -> None:
-        super().postOptions()
         if not self["name"]:
             raise usage.UsageError("--name is required")
+
+
+async def _chatStep(step: Awaitable[T], host: str, port: int) -> T:
+    """
+    Wait for a step of joining or chatting.
+
+    @return: What C{step} gives.
+    @raise ClientError: Its failure, in one line naming the server.
+    """
+    try:
+        return await step
+    except ChatError as e:
+        raise ClientError(f"{formatPeer(host, port)}: {e}") from None
+    except Exception as e:
+        raise describeError(e, host, port) from None
 
 
 async def runChat(reactor: Any, options: ChatOptions, console: Any) -> None:
@@ -154,46 +124,37 @@ async def runChat(reactor: Any, options: ChatOptions, console: Any) -> None:
     Join, then relay between the person and the chat until they leave.
     """
     host, port = options["host"], options["port"]
-    try:
-        ip = await hostAddress(reactor, host)
-    except Exception as e:
-        raise _networkError(e, host, port) from None
+    ip = await _chatStep(hostAddress(reactor, host, port), host, port)
 
     def early(line: str) -> None:
         console.stdout.write(line.encode("utf-8", "replace") + b"\n")
 
     client = ChatClient(reactor, ip, port, options["name"], early, timeout=options["timeout"])
-    listening = reactor.listenUDP(0, client, interface="::" if ":" in ip else "")
+    listening = openPort(reactor, ip, client)
     try:
-        try:
-            await client.joined
-        except ChatError as e:
-            raise ClientError(f"{formatPeer(host, port)}: {e}") from None
-        except Exception as e:
-            raise _networkError(e, host, port) from None
+        await _chatStep(client.joined, host, port)
         typed = ChatConsole()
         typed.client = client
         client.show = typed.show
         console.attach(typed)
         typed.show(f"* joined as {options['name']}. {HELP}")
         try:
-            await client.done
-        except ChatError as e:
-            raise ClientError(f"{formatPeer(host, port)}: {e}") from None
+            await _chatStep(client.done, host, port)
         finally:
             await typed.finish(reactor)
     finally:
-        await listening.stopListening()
+        await closePort(listening)
 
 
-class CommandOptions(_ServiceOptions):
+class CommandOptions(Help):
     """
     Run the allow-listed command NAME on a command service; its stdout and
     stderr are copied to ours, and its exit status becomes ours.
     """
 
+    name = "command"
     synopsis = "[--host HOST] [--port PORT] [--token-file FILE] NAME [ARG ...]"
-    optParameters = _where(COMMAND_PORT, "60") + [
+    optParameters = serverParameters(COMMAND_PORT, 60.0, _WAIT) + [
         ["token-file", None, None, "File holding the server's shared secret."]
     ]
 
@@ -201,7 +162,6 @@ class CommandOptions(_ServiceOptions):
         self["name"], self["args"] = name, args
 
     def postOptions(self) -> None:
-        super().postOptions()
         self["token"] = None
         if self["token-file"] is not None:
             try:
@@ -227,7 +187,7 @@ async def runCommand(reactor: Any, options: CommandOptions, console: Any) -> Opt
     except CommandRefused as e:
         raise ClientError(f"{formatPeer(host, port)} refused to run {name!r}: {e}") from None
     except Exception as e:
-        raise _networkError(e, host, port) from None
+        raise describeError(e, host, port) from None
     console.stdout.write(result.stdout)
     console.stdout.flush()
     console.stderr.write(result.stderr.decode("utf-8", "replace"))

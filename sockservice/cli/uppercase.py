@@ -1,7 +1,8 @@
 # -*- test-case-name: tests.test_scripts -*-
 """
-The C{tcp} and C{udp} subcommands of C{sockservice-client}, and what every
-subcommand shares: L{Console}, the C{--version} option, option checks.
+The C{tcp} and C{udp} subcommands of C{sockservice-client}: their options
+and the coroutines that run them, sending the MESSAGE or each line of
+standard input through L{sockservice.client} and printing the replies.
 
 A subcommand is an options class and a coroutine C{run(reactor, options,
 console)} that raises L{ClientError} on a network failure;
@@ -11,102 +12,20 @@ L{sockservice.cli.main.SUBCOMMANDS} lists them.
 from __future__ import annotations
 
 import os
-import sys
-from dataclasses import dataclass
-from typing import IO, Any, Awaitable, Callable, List, NoReturn
+from typing import Any, Awaitable, Callable, List
 
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IProtocol
 from twisted.python import usage
 
-from sockservice import __version__
-from sockservice.client.calls import DatagramClient, lineClient
+from sockservice.cli.console import Console
+from sockservice.cli.options import Help, retriesParameter, serverParameters
 from sockservice.cli.stdin import LinePump, OutputClosed
+from sockservice.client.calls import lineClient
+from sockservice.client.udp import DatagramClient
 
-__all__ = [
-    "Console",
-    "Help",
-    "PROGRAM",
-    "PROMPT",
-    "TCPOptions",
-    "UDPOptions",
-    "runTCP",
-    "runUDP",
-]
+__all__ = ["PROMPT", "TCPOptions", "UDPOptions", "runTCP", "runUDP"]
 
-PROGRAM = "sockservice-client"
 PROMPT = b"Input lowercase sentence: "
-
-
-@dataclass
-class Console:
-    """
-    Where a subcommand reads and writes.
-
-    @ivar stdout: Replies are written here in the one-shot mode.
-    @ivar stderr: The one error line, or the usage text, is written here.
-    @ivar interactive: Whether standard input is a terminal.
-    @ivar attach: Connects a protocol to standard input and output.
-    """
-
-    stdout: IO[bytes]
-    stderr: IO[str]
-    interactive: bool
-    attach: Callable[[IProtocol], object]
-
-    @classmethod
-    def fromSystem(cls, reactor: Any) -> "Console":
-        """
-        The process's own standard input, output and error.
-        """
-        from twisted.internet.stdio import StandardIO
-
-        return cls(
-            sys.stdout.buffer,
-            sys.stderr,
-            os.isatty(0),
-            lambda protocol: StandardIO(protocol, reactor=reactor),
-        )
-
-
-def _port(value: str) -> int:
-    if not value.isdigit() or not 1 <= int(value) <= 65535:
-        raise usage.UsageError(
-            f"--port must be a number from 1 to 65535, not {value!r}"
-        )
-    return int(value)
-
-
-def _seconds(value: str) -> float:
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = -1.0
-    if not 0 < seconds < 1e6:
-        raise usage.UsageError(f"--timeout must be a positive number, not {value!r}")
-    return seconds
-
-
-def _count(value: str) -> int:
-    if not value.isdigit() or int(value) > 1000:
-        raise usage.UsageError(
-            f"--retries must be a number from 0 to 1000, not {value!r}"
-        )
-    return int(value)
-
-
-class Help(usage.Options):
-    """
-    Options with this program's own C{--version}: the base of every
-    subcommand's options.
-    """
-
-    def opt_version(self) -> NoReturn:
-        """
-        Display the version and exit.
-        """
-        print(f"{PROGRAM} {__version__}")
-        sys.exit(0)
 
 
 def _parameters(
@@ -115,11 +34,8 @@ def _parameters(
     """
     The C{optParameters} of an upper-casing subcommand, with its defaults.
     """
-    return [
-        ["host", None, "127.0.0.1", "The server: a host name, IPv4 or IPv6 address."],
-        ["port", "p", "12000", "The server's port."],
-        ["timeout", "t", str(timeout), timeoutHelp],
-        ["retries", "r", str(retries), retriesHelp],
+    return serverParameters(12000, timeout, timeoutHelp) + [
+        retriesParameter(retries, retriesHelp)
     ]
 
 
@@ -128,25 +44,17 @@ class _UppercaseOptions(Help):
     The options of an upper-casing subcommand: where, how long, and what.
     """
 
-    name = ""
+    synopsis = "[options] [MESSAGE ...]"
 
     def __init__(self) -> None:
         super().__init__()
         self["message"] = ()
-
-    def getSynopsis(self) -> str:
-        return f"Usage: {PROGRAM} {self.name} [options] [MESSAGE ...]"
 
     def parseArgs(self, *message: str) -> None:
         """
         MESSAGE words, joined by spaces, are the one request to send.
         """
         self["message"] = message
-
-    def postOptions(self) -> None:
-        self["port"] = _port(str(self["port"]))
-        self["timeout"] = _seconds(str(self["timeout"]))
-        self["retries"] = _count(str(self["retries"]))
 
 
 class TCPOptions(_UppercaseOptions):

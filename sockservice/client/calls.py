@@ -1,6 +1,8 @@
 # -*- test-case-name: tests.test_client -*-
 """
-The client library: ask a sockservice (or the textbook server) to upper-case.
+The client library's calls: ask a sockservice (or the textbook server) to
+upper-case, with L{uppercaseTCP} and L{uppercaseUDP}; L{lineClient} makes a
+TCP client for a host and port; L{oneRequest} sends one request and closes.
 
     >>> reply = await uppercaseTCP(reactor, "127.0.0.1", 12000, "hello")
     >>> reply = await uppercaseUDP(reactor, "::1", 12000, "hello", retries=5)
@@ -12,42 +14,34 @@ L{ClientError}s whose message is one line naming the server and the cause.
 
 For many requests, keep one L{LineClient} or L{DatagramClient} and call its
 C{request} method; L{LineClient} pipelines them over one connection.
+L{oneRequest} is the one-request-then-close step the calls share (and the
+time client uses with its own requests).
 """
 
 from __future__ import annotations
 
-from typing import Any, Union, overload
+from typing import Any, Protocol, Union, overload
 
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import HostnameEndpoint
 
-from sockservice.client.errors import (
-    ClientError,
-    ConnectFailed,
-    ConnectionClosed,
-    NoReply,
-    formatPeer,
-)
-from sockservice.client.lineprotocol import LineClientProtocol
 from sockservice.client.tcp import LineClient
-from sockservice.client.udp import DatagramClient, DatagramClientProtocol
+from sockservice.client.udp import DatagramClient
 
-__all__ = [
-    "ClientError",
-    "ConnectFailed",
-    "ConnectionClosed",
-    "DatagramClient",
-    "DatagramClientProtocol",
-    "LineClient",
-    "LineClientProtocol",
-    "NoReply",
-    "formatPeer",
-    "lineClient",
-    "uppercaseTCP",
-    "uppercaseUDP",
-]
+__all__ = ["Requester", "lineClient", "oneRequest", "uppercaseTCP", "uppercaseUDP"]
 
 Text = Union[str, bytes]
+
+
+class Requester(Protocol):
+    """
+    A client that answers requests one by one and can be closed: a
+    L{LineClient} or a L{DatagramClient}.
+    """
+
+    def request(self, payload: bytes) -> Deferred[bytes]: ...
+
+    def close(self) -> Deferred[None]: ...
 
 
 def _encode(text: Text) -> bytes:
@@ -56,10 +50,13 @@ def _encode(text: Text) -> bytes:
     return text.encode("utf-8", "surrogateescape")
 
 
-def _decodeLike(original: Text, reply: bytes) -> Text:
+def _decodedLike(original: Text, reply: Deferred[bytes]) -> Deferred[Any]:
+    """
+    @return: C{reply}, decoded to C{str} if C{original} is one.
+    """
     if isinstance(original, bytes):
         return reply
-    return reply.decode("utf-8", "surrogateescape")
+    return reply.addCallback(lambda data: data.decode("utf-8", "surrogateescape"))
 
 
 def lineClient(
@@ -114,8 +111,7 @@ def uppercaseTCP(
     @param timeout: Seconds to wait for the connection, and for the reply.
     @return: Fires with the reply, of the same type as C{text}.
     """
-
-    return Deferred.fromCoroutine(_exchange(lineClient(reactor, host, port, timeout), text))
+    return _decodedLike(text, oneRequest(lineClient(reactor, host, port, timeout), _encode(text)))
 
 
 @overload
@@ -162,18 +158,24 @@ def uppercaseUDP(
     @param retries: How many times to send again before giving up.
     @return: Fires with the reply, of the same type as C{text}.
     """
-
     client = DatagramClient(reactor, host, port, timeout, retries)
-    return Deferred.fromCoroutine(_exchange(client, text))
+    return _decodedLike(text, oneRequest(client, _encode(text)))
 
 
-async def _exchange(client: Any, text: Text) -> Text:
+def oneRequest(client: Requester, request: bytes) -> Deferred[bytes]:
     """
-    Send one request on C{client}, close it whatever happens, and return the
-    reply in the type of C{text}.
+    Send one request on C{client} and close it, whatever happens.
+
+    @param client: A fresh client, used for this request only.
+    @param request: The request, as bytes.
+    @return: Fires with the reply once the client is closed, or fails with
+        the request's error.
     """
-    try:
-        reply = await client.request(_encode(text))
-    finally:
-        await client.close()
-    return _decodeLike(text, reply)
+
+    async def exchange() -> bytes:
+        try:
+            return await client.request(request)
+        finally:
+            await client.close()
+
+    return Deferred.fromCoroutine(exchange())

@@ -1,7 +1,12 @@
 # -*- test-case-name: tests.test_tcpclient -*-
 """
-The client side of one TCP connection: newline-framed requests, replies
-matched to them in order.
+The client side of one TCP connection: L{LineClientProtocol} sends
+newline-framed requests and matches the reply lines to them in order, with a
+reply timeout and a cap on a reply's length (L{MAX_REPLY_LENGTH}); requests
+left waiting when the connection goes fail with L{Unanswered}.
+
+One connection only: connecting, reconnecting and resending are
+L{sockservice.client.tcp.LineClient}'s.
 """
 
 from __future__ import annotations

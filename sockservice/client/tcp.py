@@ -7,6 +7,10 @@ L{LineClient} connects lazily through any client endpoint, pipelines
 requests once a connection has shown that it stays open after a reply, and
 reconnects (resending whatever was unanswered) when the server closes after
 replying, which the textbook server does after every reply.
+
+Each connection is a L{sockservice.client.lineprotocol.LineClientProtocol};
+L{sockservice.client.calls.lineClient} makes a L{LineClient} for a host and
+port.
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ from collections import deque
 from typing import Deque, List, Optional, cast
 
 from twisted.internet.defer import Deferred, succeed
-from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import (
     IDelayedCall,
     IReactorTime,
@@ -28,9 +31,10 @@ from sockservice.client.errors import (
     ClientError,
     ConnectionClosed,
     describeConnectFailure,
-    formatPeer,
+    describeLoss,
 )
 from sockservice.client.lineprotocol import LineClientProtocol, Unanswered
+from sockservice.peer import formatPeer
 
 __all__ = ["LineClient"]
 
@@ -178,14 +182,7 @@ class LineClient:
             # The server answered earlier requests, then closed: ask again.
             self._resend.append(request)
             return
-        request.result.errback(self._describeLoss(unanswered.reason))
-
-    def _describeLoss(self, reason: Failure) -> ClientError:
-        if isinstance(reason.value, ConnectionDone):
-            return ConnectionClosed(
-                f"connection closed by {self._peer} before replying"
-            )
-        return ConnectionClosed(f"connection to {self._peer} lost before replying")
+        request.result.errback(describeLoss(unanswered.reason, self._host, self._port))
 
     def _connect(self) -> None:
         factory = Factory.forProtocol(

@@ -4,46 +4,61 @@ The UDP client: one datagram out, one datagram back from the server.
 
 L{DatagramClientProtocol} sends one request at a time to one address,
 accepts replies only from that address, and resends on a timeout.
-L{DatagramClient} resolves the host, owns the port, and answers requests
-one after another.
+L{DatagramClient} resolves the host (with
+L{sockservice.client.resolve.hostAddress}), owns the port, and answers
+requests one after another. L{openPort} and L{closePort} open and close a
+client's port, for it and for the chat subcommand.
 """
 
 from __future__ import annotations
 
 import ipaddress
 from collections import deque
-from typing import Any, Deque, List, Optional, Tuple, Union
+from typing import Any, Deque, Optional, Tuple, Union
 
-from twisted.internet.abstract import isIPAddress, isIPv6Address
-from twisted.internet.address import IPv4Address, IPv6Address
+from twisted.internet.abstract import isIPv6Address
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import (
-    IAddress,
-    IDelayedCall,
-    IHostResolution,
-    IListeningPort,
-    IReactorTime,
-    IResolutionReceiver,
-)
+from twisted.internet.interfaces import IDelayedCall, IListeningPort, IReactorTime
 from twisted.internet.protocol import DatagramProtocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from zope.interface import implementer
 
-from sockservice.client.errors import (
-    ClientError,
-    ConnectFailed,
-    ConnectionClosed,
-    NoReply,
-    formatPeer,
-)
+from sockservice.client.errors import ClientError, ConnectionClosed, NoReply
+from sockservice.client.resolve import hostAddress
+from sockservice.peer import formatPeer
 
-__all__ = ["DatagramClient", "DatagramClientProtocol", "MAX_DATAGRAM"]
+__all__ = ["DatagramClient", "DatagramClientProtocol", "MAX_DATAGRAM", "closePort", "openPort"]
 
 MAX_DATAGRAM = 65507
 """
 The largest UDP payload over IPv4, and the largest request sent.
 """
+
+
+def openPort(reactor: Any, address: str, protocol: DatagramProtocol) -> IListeningPort:
+    """
+    Listen on a free port, of the family of the server's address, for the
+    replies from it.
+
+    @param reactor: Provides C{listenUDP}.
+    @param address: The server's IP address.
+    @param protocol: Gets the replies.
+    @return: The port.
+    """
+    interface = "::" if isIPv6Address(address) else ""
+    port: IListeningPort = reactor.listenUDP(
+        0, protocol, interface=interface, maxPacketSize=65535
+    )
+    return port
+
+
+async def closePort(listening: IListeningPort) -> None:
+    """
+    Stop a port from L{openPort}; return once it is closed.
+    """
+    stopping = listening.stopListening()
+    if stopping is not None:
+        await stopping
 
 
 def _sameAddress(one: Tuple[str, int], other: Tuple[str, int]) -> bool:
@@ -154,28 +169,6 @@ class DatagramClientProtocol(DatagramProtocol):
         return waiting
 
 
-@implementer(IResolutionReceiver)
-class _Addresses:
-    """
-    Collects the IP addresses a host name resolves to.
-    """
-
-    def __init__(self) -> None:
-        self.found: List[str] = []
-        self.done: Deferred[List[str]] = Deferred()
-
-    def resolutionBegan(self, resolutionInProgress: IHostResolution) -> None:
-        pass
-
-    def addressResolved(self, address: IAddress) -> None:
-        host = getattr(address, "host", None)
-        if host is not None and host not in self.found:
-            self.found.append(host)
-
-    def resolutionComplete(self) -> None:
-        self.done.callback(self.found)
-
-
 class DatagramClient:
     """
     Requests over UDP to one host and port, answered one after another.
@@ -275,23 +268,7 @@ class DatagramClient:
 
     async def _resolve(self) -> str:
         if self._address is None:
-            if isIPAddress(self._host) or isIPv6Address(self._host):
-                found = [self._host]
-            else:
-                receiver = _Addresses()
-                self._reactor.nameResolver.resolveHostName(
-                    receiver,
-                    self._host,
-                    self._port,
-                    [IPv4Address, IPv6Address],
-                    "UDP",
-                )
-                found = await receiver.done
-            if not found:
-                raise ConnectFailed(f"cannot resolve host name {self._host!r}")
-            # IPv4 first: the textbook server, and a default udp:PORT
-            # listener, serve IPv4 only.
-            self._address = sorted(found, key=isIPv6Address)[0]
+            self._address = await hostAddress(self._reactor, self._host, self._port)
         return self._address
 
     def _openPort(self, address: str) -> DatagramClientProtocol:
@@ -299,10 +276,7 @@ class DatagramClient:
             protocol = DatagramClientProtocol(
                 (address, self._port), self._reactor, self._timeout, self._retries
             )
-            interface = "::" if isIPv6Address(address) else ""
-            self._listening = self._reactor.listenUDP(
-                0, protocol, interface=interface, maxPacketSize=65535
-            )
+            self._listening = openPort(self._reactor, address, protocol)
             self._protocol = protocol
         return self._protocol
 
@@ -310,6 +284,4 @@ class DatagramClient:
         listening, self._listening = self._listening, None
         self._protocol = None
         if listening is not None:
-            stopping = listening.stopListening()
-            if stopping is not None:
-                await stopping
+            await closePort(listening)

@@ -32,8 +32,8 @@ from twisted.internet.address import UNIXAddress
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IAddress, IPushProducer
 from twisted.internet.protocol import Factory
-from twisted.logger import Logger
 from twisted.internet.task import deferLater
+from twisted.logger import Logger
 from twisted.protocols.basic import NetstringReceiver
 from twisted.python.failure import Failure
 from zope.interface import implementer
@@ -43,6 +43,7 @@ from sockservice.command.backoff import AuthBackoff
 from sockservice.command.netstrings import decodeFields, encodeFields
 from sockservice.command.process import CommandProcess
 from sockservice.command.session import SESSIONS, inSession, killGroup
+from sockservice.peer import describePeer
 from sockservice.server.limits import isLoopback
 
 __all__ = [
@@ -65,16 +66,6 @@ def isLocalPeer(addr: IAddress) -> bool:
         return True
     host = getattr(addr, "host", None)
     return isinstance(host, str) and isLoopback(host)
-
-
-def _describe(addr: IAddress) -> str:
-    """
-    @return: C{host:port} for an IP peer, else the address as Twisted shows it.
-    """
-    host, port = getattr(addr, "host", None), getattr(addr, "port", None)
-    if host is None:
-        return str(addr)
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 @implementer(IPushProducer)
@@ -101,7 +92,7 @@ class CommandProtocol(NetstringReceiver):
         Nothing is allowed before C{auth} when the service has a token.
         """
         self.authenticated = self.factory.token is None
-        self.peer = _describe(self.transport.getPeer())
+        self.peer = describePeer(self.transport.getPeer())
         self._pending: Deque[bytes] = deque()
         self._busy = False
         self._lost = False
@@ -296,7 +287,7 @@ class CommandFactory(Factory):
         """
         if self.token is None and not isLocalPeer(addr):
             self.log.warn(
-                "command: refused {peer}: not loopback and no token", peer=_describe(addr)
+                "command: refused {peer}: not loopback and no token", peer=describePeer(addr)
             )
             return None
         return super().buildProtocol(addr)  # type: ignore[no-any-return]

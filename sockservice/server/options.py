@@ -58,8 +58,8 @@ class ServerOptions(usage.Options):
         ["udp-rate", None, "50", "UDP datagrams answered per second per source prefix (--udp-prefix-v4/-v6), per service (0: no limit); with --workers N, each worker allows 1/N of it, so the total stays within it.", number("--udp-rate")],
         ["udp-burst", None, 100, "UDP datagrams a source prefix may send at once before --udp-rate applies (divided among --workers too).", whole("--udp-burst")],
         ["udp-sources", None, 10000, "How many UDP source prefixes the rate limiter remembers; one is forgotten only once its allowance is whole again, and a new prefix that finds the table full of limited ones is not answered.", whole("--udp-sources", 1, template="{option}: must be at least 1")],
-        ["udp-prefix-v4", None, 24, "UDP rate limit: IPv4 sources are accounted per prefix of this length, 0-32 (32: per address).", whole("--udp-prefix-v4", 0, 32, "{option}: expected 0 to 32, got {value}")],
-        ["udp-prefix-v6", None, 56, "UDP rate limit: IPv6 sources are accounted per prefix of this length, 0-128 (128: per address).", whole("--udp-prefix-v6", 0, 128, "{option}: expected 0 to 128, got {value}")],
+        ["udp-prefix-v4", None, 24, "UDP rate limit: IPv4 sources are accounted per prefix of this length, 0-32 (32: per address).", whole("--udp-prefix-v4", 0, 32, "{option}: expected 0 to 32, got {value!r}")],
+        ["udp-prefix-v6", None, 56, "UDP rate limit: IPv6 sources are accounted per prefix of this length, 0-128 (128: per address).", whole("--udp-prefix-v6", 0, 128, "{option}: expected 0 to 128, got {value!r}")],
         [
             "drain",
             None,

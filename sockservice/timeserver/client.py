@@ -3,35 +3,26 @@
 Clients for the time service: ask for the time in a format, get it back.
 
 Both take the reactor first and return Deferreds; they are the upper-casing
-clients of L{sockservice.client.calls} with a format as the request. Over UDP the
-request is resent on timeout and only the server's address is listened to;
-over TCP the format is sent as one line and one line is read. Failures are
+clients of L{sockservice.client} with a format as the request, sent with
+L{sockservice.client.calls.oneRequest}. Over UDP the request is resent on
+timeout and only the server's address is listened to; over TCP the format is
+sent as one line and one line is read. Failures are
 L{sockservice.client.errors.ClientError}s.
 """
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any
 
 from twisted.internet.defer import Deferred
 
-from sockservice.client.calls import DatagramClient, lineClient
+from sockservice.client.calls import lineClient, oneRequest
+from sockservice.client.udp import DatagramClient
 
-__all__ = ["DEFAULT_PORT", "hostAddress", "queryTimeTCP", "queryTimeUDP"]
+__all__ = ["DEFAULT_PORT", "queryTimeTCP", "queryTimeUDP"]
 
 DEFAULT_PORT = 12013
 """The time service's conventional port in the examples (13 is daytime)."""
-
-
-async def hostAddress(reactor: Any, host: str) -> str:
-    """
-    @return: C{host} if it is an IP address, else its IPv4 address.
-    """
-    try:
-        return str(ipaddress.ip_address(host))
-    except ValueError:
-        return str(await reactor.resolve(host))
 
 
 def queryTimeUDP(
@@ -50,15 +41,7 @@ def queryTimeUDP(
     @param retries: How many times to send again before giving up.
     @return: A Deferred firing with the reply (the time, or C{error: ...}).
     """
-
-    async def query() -> bytes:
-        client = DatagramClient(reactor, host, port, timeout, retries)
-        try:
-            return await client.request(fmt)
-        finally:
-            await client.close()
-
-    return Deferred.fromCoroutine(query())
+    return oneRequest(DatagramClient(reactor, host, port, timeout, retries), fmt)
 
 
 def queryTimeTCP(
@@ -71,12 +54,4 @@ def queryTimeTCP(
     @param timeout: Seconds to wait for the connection, and for the reply.
     @return: A Deferred firing with the reply line.
     """
-
-    async def query() -> bytes:
-        client = lineClient(reactor, host, port, timeout)
-        try:
-            return await client.request(fmt)
-        finally:
-            await client.close()
-
-    return Deferred.fromCoroutine(query())
+    return oneRequest(lineClient(reactor, host, port, timeout), fmt)
