@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from twisted.internet.task import Clock
 from twisted.trial.unittest import TestCase
 
-from sockservice.chat.relay import ChatProtocol, isValidName
+from sockservice.chat.relay import ChatProtocol
+from sockservice.chat.text import isValidName
 from sockservice.server.limits import RateLimiter
 from tests.servicefakes import FakeDatagramTransport
 
@@ -222,13 +223,30 @@ class RelayTests(ChatTestCase):
         self.assertIn(ALICE, self.chat.members)
 
     def test_rateLimit(self) -> None:
-        """A member over its rate limit (loopback too) has its datagrams dropped; others are not."""
+        """A member over its rate limit has its datagrams dropped; other hosts' are not."""
         self.chat.limiter = RateLimiter(rate=1, burst=3, maxSources=100)
-        relayed = [len(self.send(b"MSG spam", ALICE)) for _ in range(10)]
+        relayed = [len(self.send(b"MSG spam", CAROL)) for _ in range(10)]
         self.assertEqual(relayed, [2, 2, 2] + [0] * 7)
         self.assertEqual(len(self.send(b"MSG hi", BOB)), 2)
         self.clock.advance(1)
-        self.assertEqual(len(self.send(b"MSG again", ALICE)), 2)
+        self.assertEqual(len(self.send(b"MSG again", CAROL)), 2)
+
+    def test_rateLimitPerAddress(self) -> None:
+        """
+        The rate limit counts an IP address, whatever its ports: two members
+        on one host share one allowance (with C{--limit-loopback}, for
+        loopback ones).
+        """
+        self.chat.limitLoopback = True
+        self.chat.limiter = RateLimiter(rate=1, burst=4, maxSources=100)
+        relayed = [len(self.send(b"MSG spam", addr)) for addr in [ALICE, BOB] * 4]
+        self.assertEqual(relayed, [2, 2, 2, 2, 0, 0, 0, 0])
+
+    def test_loopbackExempt(self) -> None:
+        """By default loopback members are not rate-limited (the project's rule)."""
+        self.chat.limiter = RateLimiter(rate=1, burst=1, maxSources=100)
+        relayed = [len(self.send(b"MSG hi", ALICE)) for _ in range(5)]
+        self.assertEqual(relayed, [2] * 5)
 
     def test_inadmissiblePorts(self) -> None:
         """Datagrams from port 0, privileged ports or the relay's own port are ignored."""
@@ -240,3 +258,78 @@ class RelayTests(ChatTestCase):
         self.chat.doStop()
         self.assertEqual(self.clock.getDelayedCalls(), [])
         self.assertEqual(self.chat.members, {})
+
+
+class PerAddressTests(ChatTestCase):
+    """
+    One host cannot fill the room (issue 14, finding 5).
+    """
+
+    def remote(self, n: int) -> Tuple[str, int]:
+        return ("203.0.113.5", 41000 + n)
+
+    def test_memberCap(self) -> None:
+        """
+        One address gets at most C{maxPerAddress} members; the next join is
+        refused, and another address still joins.
+        """
+        self.chat.maxPerAddress = 2
+        self.join("m0", self.remote(0))
+        self.join("m1", self.remote(1))
+        self.assertEqual(
+            self.join("m2", self.remote(2)), [(b"ERROR too many members", self.remote(2))]
+        )
+        self.assertEqual(len(self.chat.members), 2)
+        self.assertEqual(self.join("carol", CAROL)[-1], (b"JOINED carol", CAROL))
+
+    def test_leaveFreesPlace(self) -> None:
+        """A member that leaves frees its address's place."""
+        self.chat.maxPerAddress = 1
+        self.join("m0", self.remote(0))
+        self.send(b"LEAVE", self.remote(0))
+        self.assertIn((b"JOINED m1", self.remote(1)), self.join("m1", self.remote(1)))
+
+    def test_defaultCap(self) -> None:
+        """
+        By default one remote address holds 4 members, however fast it asks.
+        """
+        for n in range(96):
+            self.join(f"m{n}", self.remote(n)) if n < 4 else self.send(
+                pad(b"JOIN m%d" % n), self.remote(n)
+            )
+        self.assertEqual(len(self.chat.members), 4)
+
+    def test_loopbackExempt(self) -> None:
+        """Loopback is exempt from the member cap unless C{limitLoopback}."""
+        self.chat.maxPerAddress = 1
+        self.join("alice", ALICE)
+        self.assertEqual(self.join("bob", BOB)[-1][0], b"JOINED bob")
+        self.chat.limitLoopback = True
+        self.assertEqual(
+            self.join("dave", ("127.0.0.1", 40004)),
+            [(b"ERROR too many members", ("127.0.0.1", 40004))],
+        )
+
+
+class InvisibleTextTests(ChatTestCase):
+    """
+    Message text with bidirectional overrides or invisible format characters
+    is refused.
+    """
+
+    def test_refused(self) -> None:
+        """Cf, Zl and Zp characters in a message are refused like control characters."""
+        self.join("alice", ALICE)
+        self.join("bob", BOB)
+        for text in ("abc\u202egnp.exe", "zero\u200bwidth", "line\u2028sep", "para\u2029sep", "\ufeffbom"):
+            self.assertEqual(
+                self.send(b"MSG " + text.encode(), ALICE),
+                [(b"ERROR control characters in message", ALICE)],
+            )
+
+    def test_names(self) -> None:
+        """Names carrying them are refused."""
+        for name in ("a\u202eb", "a\u200db", "a\ufeffb"):
+            self.assertEqual(
+                self.send(pad(b"JOIN " + name.encode()), ALICE), [(b"ERROR bad name", ALICE)]
+            )

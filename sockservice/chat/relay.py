@@ -22,45 +22,29 @@ from __future__ import annotations
 
 import hmac
 import os
-import re
 from hashlib import sha256
+from collections import Counter
 from typing import Dict, Optional, Set, Tuple
 
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.internet.protocol import DatagramProtocol
 from twisted.logger import Logger
 
-from sockservice.chat.text import MAX_TEXT, hasControl
-from sockservice.server.limits import RateLimiter, SourceGuard
+from sockservice.chat.text import MAX_DATAGRAM, MAX_TEXT, hasControl, isValidName, stripLineEnd
+from sockservice.server.limits import RateLimiter, SourceGuard, isLoopback
 
-__all__ = ["ChatProtocol", "isValidName", "MAX_DATAGRAM", "NAME_PATTERN"]
+__all__ = ["ChatProtocol", "DEFAULT_MEMBERS_PER_ADDRESS"]
 
 Address = Tuple[str, int]
 
-NAME_PATTERN = re.compile(r"[\w.-]{1,24}")
-"""Names: 1 to 24 letters, digits, C{_}, C{.} or C{-} (any script)."""
+DEFAULT_MEMBERS_PER_ADDRESS = 4
+"""Most members from one IP address, by default (C{--chat-members-per-ip})."""
 
-MAX_DATAGRAM = 1024
-"""Longest datagram handled, in bytes; longer ones are refused."""
+DEFAULT_RATE = 5.0
+"""Datagrams per second that one IP address may send, by default."""
 
-
-def isValidName(name: str) -> bool:
-    """
-    @return: Whether C{name} is a valid member name (L{NAME_PATTERN}).
-    """
-    return NAME_PATTERN.fullmatch(name) is not None
-
-
-def _stripLineEnd(text: str) -> str:
-    """
-    @return: C{text} without one trailing LF or CRLF.
-    """
-    if text.endswith("\n"):
-        text = text[:-1]
-        if text.endswith("\r"):
-            text = text[:-1]
-    return text
-
+DEFAULT_BURST = 10
+"""Datagrams one IP address may send at once, by default."""
 
 class _Member:
     """
@@ -93,14 +77,20 @@ class ChatProtocol(DatagramProtocol):
         secret: Optional[bytes] = None,
         cookieLifetime: float = 30.0,
         udpPorts: Optional[Set[int]] = None,
+        maxPerAddress: int = DEFAULT_MEMBERS_PER_ADDRESS,
+        limitLoopback: bool = False,
     ) -> None:
         """
         @param clock: Timers and time (the reactor, or a C{task.Clock}).
         @param maxMembers: Most members at once; later joins are refused.
         @param expiry: Seconds of silence after which a member is dropped.
-        @param limiter: Per-source limit keyed by address (loopback
-            included); by default 5 datagrams per second with bursts of 10,
-            for up to 4096 sources.
+        @param limiter: Per-source limit keyed by IP address, whatever the
+            port (one host does not get one allowance per port); by default
+            L{DEFAULT_RATE} datagrams per second with bursts of
+            L{DEFAULT_BURST}, for up to 4096 addresses.
+        @param maxPerAddress: Most members from one IP address (0: no cap).
+        @param limitLoopback: Apply the per-address cap and rate limit to
+            loopback sources too; by default they are exempt.
         @param secret: Key for join cookies; random by default.
         @param cookieLifetime: A cookie is valid for between one and two of
             these periods.
@@ -111,15 +101,17 @@ class ChatProtocol(DatagramProtocol):
         self.maxMembers = maxMembers
         self.expiry = expiry
         if limiter is None:
-            limiter = RateLimiter(rate=5, burst=10, maxSources=4096)
+            limiter = RateLimiter(rate=DEFAULT_RATE, burst=DEFAULT_BURST, maxSources=4096)
         self.limiter = limiter
+        self.maxPerAddress = maxPerAddress
+        self.limitLoopback = limitLoopback
+        self._perAddress: Counter[str] = Counter()
         self._secret = secret if secret is not None else os.urandom(32)
         self.cookieLifetime = cookieLifetime
         self.members: Dict[Address, _Member] = {}
         self._byName: Dict[str, _Member] = {}
         self.dropped = 0
-        # Port checks only: the chat's own limiter is keyed by host and port
-        # (members may share a host) and spares no one.
+        # Port checks only: the chat has its own limiter, keyed by host.
         self.guard = SourceGuard(ports=udpPorts)
 
     def startProtocol(self) -> None:
@@ -136,6 +128,21 @@ class ChatProtocol(DatagramProtocol):
             member.expiry.cancel()
         self.members.clear()
         self._byName.clear()
+
+    def _exempt(self, host: str) -> bool:
+        """
+        Whether C{host} is spared the per-address limits: loopback, unless
+        C{limitLoopback}.
+        """
+        return not self.limitLoopback and isLoopback(host)
+
+    def _addressFull(self, host: str) -> bool:
+        """
+        Whether C{host} already has as many members as one address may.
+        """
+        if not self.maxPerAddress or self._exempt(host):
+            return False
+        return self._perAddress[host] >= self.maxPerAddress
 
     def cookie(self, addr: Address, age: int = 0) -> str:
         """
@@ -154,8 +161,8 @@ class ChatProtocol(DatagramProtocol):
         the rate limit), then handle one command from a member, or a join.
         """
         addr = (addr[0], addr[1])
-        if self.guard.refusal(addr[0], addr[1]) is not None or not self.limiter.allow(
-            f"{addr[0]} {addr[1]}", self.clock.seconds()
+        if self.guard.refusal(addr[0], addr[1]) is not None or not (
+            self._exempt(addr[0]) or self.limiter.allow(addr[0], self.clock.seconds())
         ):
             self.dropped += 1
             return
@@ -173,7 +180,7 @@ class ChatProtocol(DatagramProtocol):
         elif text is None:
             self._send(b"ERROR not UTF-8", addr)
         else:
-            self._command(member, _stripLineEnd(text))
+            self._command(member, stripLineEnd(text))
 
     def _stranger(self, datagram: bytes, text: Optional[str], addr: Address) -> None:
         """
@@ -198,6 +205,10 @@ class ChatProtocol(DatagramProtocol):
             for age in (0, 1)
         ):
             reply = b"ERROR bad cookie"
+        elif self._addressFull(addr[0]):
+            # Checked once the address is proved: the reply is then no
+            # larger than the request (which carries a cookie).
+            reply = b"ERROR too many members"
         else:
             self._join(name, addr)
             return
@@ -214,6 +225,7 @@ class ChatProtocol(DatagramProtocol):
         member = _Member(name, addr, expiry)
         self.members[addr] = member
         self._byName[name.casefold()] = member
+        self._perAddress[addr[0]] += 1
         self.log.info(
             "chat: {name} joined from {host}:{port}", name=name, host=addr[0], port=addr[1]
         )
@@ -227,6 +239,10 @@ class ChatProtocol(DatagramProtocol):
             member.expiry.cancel()
         del self.members[member.addr]
         del self._byName[member.name.casefold()]
+        host = member.addr[0]
+        self._perAddress[host] -= 1
+        if self._perAddress[host] <= 0:
+            del self._perAddress[host]
         self.log.info("chat: {name} {why}", name=member.name, why=why)
         notice = b"LEFT " + member.name.encode()
         self._broadcast(notice)

@@ -1,7 +1,8 @@
 # -*- test-case-name: tests.test_fragments -*-
 """
 The chat relay's part of C{twistd sockservice}: C{--chat DESC}, a UDP port
-or C{udp:PORT[:interface=ADDR]}, one room per listener.
+or C{udp:PORT[:interface=ADDR]}, one room per listener; and
+C{--chat-members-per-ip}.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from typing import List, Tuple
 from twisted.application.service import IServiceCollection
 from twisted.python import usage
 
-from sockservice.chat.relay import ChatProtocol
+from sockservice.chat.relay import DEFAULT_MEMBERS_PER_ADDRESS, ChatProtocol
+from sockservice.coerce import whole
 from sockservice.server.addresses import InetAddress
 from sockservice.server.options import ServerConfig, Shared, udpAddress
 
@@ -24,6 +26,17 @@ class ChatOptions(usage.Options):
     The chat relay's options, composed into L{sockservice.tap.Options}.
     """
 
+    optParameters = [
+        [
+            "chat-members-per-ip",
+            None,
+            DEFAULT_MEMBERS_PER_ADDRESS,
+            "Most chat members from one IP address (0: no cap); loopback is exempt "
+            "unless --limit-loopback.",
+            whole("--chat-members-per-ip"),
+        ],
+    ]
+
     def opt_chat(self, description: str) -> None:
         """Serve the chat relay on UDP: a port or udp:PORT[:interface=ADDR] (repeatable)."""
         self.setdefault("chat", []).append(description)
@@ -33,7 +46,8 @@ class ChatOptions(usage.Options):
         @return: this service's options, parsed and checked.
         """
         return ChatConfig(
-            [(d, udpAddress("--chat", d)) for d in dict.fromkeys(self.get("chat", []))]
+            [(d, udpAddress("--chat", d)) for d in dict.fromkeys(self.get("chat", []))],
+            self["chat-members-per-ip"],
         )
 
 
@@ -46,6 +60,7 @@ class ChatConfig:
     """
 
     udp: List[Tuple[str, InetAddress]] = field(default_factory=list)
+    membersPerAddress: int = DEFAULT_MEMBERS_PER_ADDRESS
 
     def __bool__(self) -> bool:
         return bool(self.udp)
@@ -56,5 +71,10 @@ def addServices(top: IServiceCollection, config: ChatConfig, shared: Shared) -> 
     Add one relay per C{--chat} to C{top}.
     """
     for description, address in config.udp:
-        protocol = ChatProtocol(shared.reactor, udpPorts=shared.udpPorts)
+        protocol = ChatProtocol(
+            shared.reactor,
+            udpPorts=shared.udpPorts,
+            maxPerAddress=config.membersPerAddress,
+            limitLoopback=shared.config.limitLoopback,
+        )
         shared.listenUDP(top, f"UDP {description} (chat)", address, protocol)
