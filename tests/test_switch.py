@@ -87,19 +87,19 @@ class FastWriterTests(SynchronousTestCase):
 
 class InstallReactorTests(SynchronousTestCase):
     """
-    L{switch.installReactor} installs the fast epoll reactor while the switch
-    is on, and Twisted's own while it is off.
+    L{switch.install} installs the fast epoll reactor while the switch is on,
+    and Twisted's own while it is off.
     """
 
     def installed(self, enabled):
         try:
-            from sockservice._fast import reactor as module
+            import sockservice._fast.reactor  # noqa: F401
         except ImportError:
             raise SkipTest("no epoll here")
         installed = []
-        self.patch(module, "installReactor", installed.append)
+        self.patch(switch, "installReactor", installed.append)
         self.patch(switch, "enabled", enabled)
-        switch.installReactor()
+        switch.install()
         [reactor] = installed
         _closeReactor(reactor)
         return type(reactor)

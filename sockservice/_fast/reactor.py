@@ -17,9 +17,9 @@ unchanged.
 It reads the private C{_poller}, C{_selectables} and C{_doReadOrWrite} of
 Twisted's L{EPollReactor}, so it is installed only where
 L{sockservice._fast.switch} found them behaving: C{twistd sockservice}
-installs it unless a reactor was chosen with C{twistd -r}, and C{twistd -r
-sockservice-epoll} selects it for any plugin; with the switch off, both get
-Twisted's own L{EPollReactor}.
+installs it (L{sockservice._fast.switch.install}) unless a reactor was chosen
+with C{twistd -r}, and C{twistd -r sockservice-epoll} selects it for any
+plugin; with the switch off, both get Twisted's own L{EPollReactor}.
 """
 
 from __future__ import annotations
@@ -27,10 +27,9 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional, Tuple
 
 from twisted.internet.epollreactor import EPollReactor
-from twisted.internet.main import installReactor
 from twisted.python import context, log
 
-__all__ = ["DirectEPollReactor", "install"]
+__all__ = ["DirectEPollReactor"]
 
 
 class DirectEPollReactor(EPollReactor):
@@ -80,15 +79,3 @@ class DirectEPollReactor(EPollReactor):
             except BaseException:
                 # As callWithLogger: log it as the descriptor's and go on.
                 log.err()
-
-
-def install() -> EPollReactor:
-    """
-    Install a L{DirectEPollReactor} as the global reactor, or Twisted's
-    L{EPollReactor} where L{sockservice._fast.switch} is off.
-    """
-    from sockservice._fast import switch
-
-    reactor = DirectEPollReactor() if switch.enabled else EPollReactor()
-    installReactor(reactor)
-    return reactor

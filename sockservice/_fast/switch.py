@@ -4,7 +4,7 @@ The one switch for the speed tricks, and the calls the services make.
 
 At import, L{sockservice._fast.selftest} runs the tricks on socket pairs
 and a throwaway reactor.  If every check passes, L{enabled} is true and
-L{fastWriter}, L{installReactor} and L{tuneJIT} use the tricks.  If one
+L{fastWriter}, L{install} and L{tuneJIT} use the tricks.  If one
 fails (a Twisted release renamed or changed an internal they rely on), one
 line is logged naming the Twisted version and what failed, L{enabled} is
 false, and all three take Twisted's public path: C{transport.write} and
@@ -19,6 +19,7 @@ from typing import Optional, Protocol
 
 import twisted
 from twisted.internet.interfaces import ITransport
+from twisted.internet.main import installReactor
 from twisted.logger import Logger
 
 from sockservice._fast.jit import raiseTraceLimit
@@ -29,7 +30,8 @@ __all__ = [
     "Writer",
     "enabled",
     "fastWriter",
-    "installReactor",
+    "install",
+    "installEPoll",
     "problem",
     "serverReactor",
     "tuneJIT",
@@ -89,17 +91,32 @@ def fastWriter(transport: ITransport) -> Writer:
     return transport  # type: ignore[return-value]
 
 
-def installReactor() -> None:
+def install() -> object:
     """
-    Install L{sockservice._fast.reactor}'s reactor as the global one where
-    this system has epoll, and Twisted's own epoll reactor where the switch
-    is off; elsewhere do nothing, so that Twisted's default applies.
+    Install L{sockservice._fast.reactor}'s reactor as the global one, or
+    Twisted's own epoll reactor where the switch is off.  The entry point of
+    C{twistd -r sockservice-epoll}.
+
+    @raise ImportError: where this system has no epoll.
+    """
+    from twisted.internet.epollreactor import EPollReactor
+
+    from sockservice._fast.reactor import DirectEPollReactor
+
+    reactor = DirectEPollReactor() if enabled else EPollReactor()
+    installReactor(reactor)
+    return reactor
+
+
+def installEPoll() -> None:
+    """
+    L{install} where this system has epoll; elsewhere do nothing, so that
+    Twisted's default reactor applies.
     """
     try:
-        from sockservice._fast.reactor import install
+        install()
     except ImportError:
-        return  # no epoll here: Twisted's default will do
-    install()
+        pass  # no epoll here: Twisted's default will do
 
 
 def tuneJIT() -> bool:
@@ -115,11 +132,11 @@ def tuneJIT() -> bool:
 def serverReactor() -> object:
     """
     The global reactor, set up for a server process: installed by
-    L{installReactor} unless one is installed already (C{twistd -r}, a test
+    L{installEPoll} unless one is installed already (C{twistd -r}, a test
     runner), with PyPy's JIT tuned (L{tuneJIT}).
     """
     if "twisted.internet.reactor" not in sys.modules:
-        installReactor()
+        installEPoll()
     from twisted.internet import reactor
 
     tuneJIT()

@@ -1,6 +1,7 @@
 """
 The C{twistd sockservice} plugin, a lazy pointer to L{sockservice.tap}, and
-the C{sockservice-epoll} reactor (L{sockservice._fast.reactor}) for C{twistd -r}.
+the C{sockservice-epoll} reactor (L{sockservice._fast.reactor}, installed by
+L{sockservice._fast.switch}) for C{twistd -r}.
 
 Nothing here imports the reactor, so C{twistd -r REACTOR sockservice} works.
 """
@@ -17,6 +18,6 @@ sockservice = ServiceMaker(
 
 sockserviceEPoll = Reactor(
     "sockservice-epoll",
-    "sockservice._fast.reactor",
+    "sockservice._fast.switch",
     "epoll, dispatching events without the legacy log context (Linux).",
 )
