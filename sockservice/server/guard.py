@@ -14,10 +14,14 @@ C{--max-per-ip} and C{--idle-timeout} apply to every TCP listener at once.
 from __future__ import annotations
 
 import math
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Iterable, Optional, cast
 
-from twisted.internet.interfaces import IAddress, IProtocolFactory, IReactorTime
-from twisted.internet.protocol import Protocol
+from twisted.internet.interfaces import (
+    IAddress,
+    IProtocolFactory,
+    IReactorTime,
+    ITCPTransport,
+)
 from twisted.logger import Logger
 from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
 from twisted.python.failure import Failure
@@ -99,7 +103,7 @@ class ConnectionGuard:
                 current=current,
             )
 
-    def admit(self, addr: IAddress, service: str = "") -> Optional[str]:
+    def admit(self, addr: Optional[IAddress], service: str = "") -> Optional[str]:
         """
         Count a new connection from C{addr}, or refuse it (and log why) when
         a cap is reached.
@@ -164,11 +168,15 @@ class GuardedProtocol(ProtocolWrapper):
     """
 
     factory: GuardedFactory
+    transport: ITCPTransport  # the guard serves TCP listeners only
     peer = ""
     quietSweeps = 0
 
     def connectionMade(self) -> None:
-        drainable = self if IDrainable.providedBy(self.wrappedProtocol) else None
+        drainable: Optional[IDrainable] = None
+        if IDrainable.providedBy(self.wrappedProtocol):
+            # closeGracefully forwards to the wrapped protocol.
+            drainable = cast(IDrainable, self)
         self.factory.guard.opened(self, self.transport, drainable)
         super().connectionMade()
 
@@ -177,7 +185,7 @@ class GuardedProtocol(ProtocolWrapper):
         The service is stopping: let the service's protocol close (only
         called when it provides L{IDrainable}).
         """
-        self.wrappedProtocol.closeGracefully()
+        IDrainable(self.wrappedProtocol).closeGracefully()
 
     def dataReceived(self, data: bytes) -> None:
         self.quietSweeps = 0
@@ -187,7 +195,7 @@ class GuardedProtocol(ProtocolWrapper):
         self.quietSweeps = 0
         self.transport.write(data)
 
-    def writeSequence(self, data: Any) -> None:
+    def writeSequence(self, data: Iterable[bytes]) -> None:
         self.quietSweeps = 0
         self.transport.writeSequence(data)
 
@@ -208,7 +216,13 @@ class GuardedProtocol(ProtocolWrapper):
         super().connectionLost(reason)
 
 
-class GuardedFactory(WrappingFactory):
+if TYPE_CHECKING:
+    _WrappingFactory = WrappingFactory[GuardedProtocol]
+else:  # WrappingFactory is generic only in recent Twisted releases
+    _WrappingFactory = WrappingFactory
+
+
+class GuardedFactory(_WrappingFactory):
     """
     Wrap a service's factory so that its connections count against the
     process's caps and are closed when idle.
@@ -227,7 +241,10 @@ class GuardedFactory(WrappingFactory):
         self.guard = guard
         self.service = service
 
-    def buildProtocol(self, addr: IAddress) -> Optional[Protocol]:
+    # WrappingFactory's annotation says it never refuses; Factory's allows it.
+    def buildProtocol(  # type: ignore[override]
+        self, addr: Optional[IAddress]
+    ) -> Optional[GuardedProtocol]:
         """
         Refuse (return L{None}) when a cap is reached or the service itself
         refuses; otherwise wrap the service's protocol.
