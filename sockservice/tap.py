@@ -11,7 +11,7 @@ L{SockService}.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Optional
 
 from twisted.application.service import IService
 from twisted.python import usage
@@ -21,6 +21,7 @@ from sockservice.command.tap import CommandConfig, CommandOptions
 from sockservice.server.drain import DrainService
 from sockservice.server.listeners import SockService
 from sockservice.server.options import ServerConfig, ServerOptions, Shared
+from sockservice.server.interfaces import IServerReactor
 from sockservice.server.systemd import Notifier, ReadinessService
 from sockservice.server.workers import ParentWatch
 from sockservice.timeserver.tap import TimeConfig, TimeOptions
@@ -72,7 +73,7 @@ class Options(UppercaseOptions, TimeOptions, ChatOptions, CommandOptions, Server
         self.config = Config(server, self.uppercaseConfig(server, byDefault), time, chat, command)
 
 
-def makeService(options: Options, reactor: Optional[Any] = None) -> IService:
+def makeService(options: Options, reactor: Optional[IServerReactor] = None) -> IService:
     """
     Build the service tree: each service's listeners (the uppercase one
     possibly as a pool of C{--workers}); the drain of every open TCP
