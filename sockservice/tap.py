@@ -14,23 +14,21 @@ from dataclasses import dataclass
 from typing import Optional
 
 from twisted.application.service import IService
-from twisted.python import usage
-
-from sockservice.chat.tap import ChatConfig, ChatOptions
-from sockservice.command.tap import CommandConfig, CommandOptions
-from sockservice.server.drain import DrainService
-from sockservice.server.listeners import SockService
-from sockservice.server.options import ServerConfig, ServerOptions, Shared
-from sockservice.server.interfaces import IServerReactor
-from sockservice.server.systemd import Notifier, ReadinessService
-from sockservice.server.workers import ParentWatch
-from sockservice.timeserver.tap import TimeConfig, TimeOptions
-from sockservice.uppercase.tap import DEFAULT_PORT, UppercaseConfig, UppercaseOptions
 
 import sockservice.chat.tap
 import sockservice.command.tap
 import sockservice.timeserver.tap
 import sockservice.uppercase.tap
+from sockservice.chat.tap import ChatConfig, ChatOptions
+from sockservice.command.tap import CommandConfig, CommandOptions
+from sockservice.server.drain import DrainService
+from sockservice.server.interfaces import IServerReactor
+from sockservice.server.listeners import SockService
+from sockservice.server.options import ServerConfig, ServerOptions, Shared
+from sockservice.server.systemd import Notifier, ReadinessService
+from sockservice.server.workers import ParentWatch
+from sockservice.timeserver.tap import TimeConfig, TimeOptions
+from sockservice.uppercase.tap import DEFAULT_PORT, UppercaseConfig, UppercaseOptions
 
 __all__ = ["Config", "Options", "makeService"]
 

@@ -12,8 +12,8 @@ import socket
 import sys
 from typing import Any, Optional, cast
 
-from twisted.application.service import MultiService, Service
 from twisted.application.internet import UDPServer
+from twisted.application.service import MultiService, Service
 from twisted.internet.defer import Deferred, maybeDeferred, succeed
 from twisted.internet.error import CannotListenError, InvalidAddressError
 from twisted.internet.fdesc import setNonBlocking
@@ -237,7 +237,7 @@ class SockService(MultiService):
             try:
                 child.privilegedStartService()
             except (CannotListenError, InvalidAddressError, OSError) as e:
-                raise ListenFailed(getattr(child, "description", child.name), e)
+                raise ListenFailed(getattr(child, "description", child.name), e) from e
 
 
 def raiseFileLimit(wanted: int) -> int:

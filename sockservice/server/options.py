@@ -30,9 +30,9 @@ from sockservice.server.addresses import (
 )
 from sockservice.server.drain import DEFAULT_DRAIN
 from sockservice.server.guard import ConnectionGuard
+from sockservice.server.interfaces import IServerReactor
 from sockservice.server.limits import PrefixKey, RateLimiter
 from sockservice.server.listeners import TCPListener, UDPListener
-from sockservice.server.interfaces import IServerReactor
 
 __all__ = ["ServerConfig", "ServerOptions", "Shared", "tcpEndpoint", "udpAddress"]
 

@@ -38,8 +38,8 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from sockservice.server.addresses import InetAddress
-from sockservice.server.listeners import ListenFailed
 from sockservice.server.interfaces import IServerReactor
+from sockservice.server.listeners import ListenFailed
 
 __all__ = [
     "Listener",
@@ -94,7 +94,7 @@ def bindShared(listener: Listener, count: int) -> list[socket.socket]:
     except OSError as e:
         for s in sockets:
             s.close()
-        raise CannotListenError(host, port, e)
+        raise CannotListenError(host, port, e) from e
     return sockets
 
 
@@ -182,7 +182,7 @@ class WorkerPool(Service):
             try:
                 shared = bindShared(listener, self.count)
             except CannotListenError as e:
-                raise ListenFailed(f"{listener.kind.upper()} {listener.description}", e)
+                raise ListenFailed(f"{listener.kind.upper()} {listener.description}", e) from e
             self.sockets.append(shared)
             host, port = shared[0].getsockname()[:2]
             if listener.kind == "udp":

@@ -21,7 +21,7 @@ a reflection attack: a longer answer is refused with a short error
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Optional, Set, Tuple
 
 from twisted.internet.interfaces import IPushProducer, IReactorTime, IUDPTransport
 from twisted.internet.protocol import DatagramProtocol, Factory
