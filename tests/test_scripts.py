@@ -19,8 +19,8 @@ from twisted.test.iosim import ConnectionCompleter
 from twisted.trial.unittest import SynchronousTestCase
 
 from sockservice.cli import main as scripts
-from sockservice.cli.uppercase import PROMPT, Console, TCPOptions, UDPOptions
 from sockservice.cli.stdin import LinePump
+from sockservice.cli.uppercase import PROMPT, Console, TCPOptions, UDPOptions
 from sockservice.uppercase.tcp import UppercaseFactory
 from tests.servicefakes import FakeUDPReactor
 
