@@ -90,7 +90,7 @@ class CommandProcess(ProcessProtocol):
         """
         self.flags.append(why)
         if self._group is not None:
-            self.killGroup(self._group)  # type: ignore[misc]
+            self.killGroup(self._group)  # type: ignore[misc]  # set when _group is
         try:
             self.transport.signalProcess("KILL")
         except ProcessExitedAlready:
@@ -112,7 +112,7 @@ class CommandProcess(ProcessProtocol):
             if call is not None and call.active():
                 call.cancel()
         if self._group is not None:
-            self.killGroup(self._group)  # type: ignore[misc]
+            self.killGroup(self._group)  # type: ignore[misc]  # set when _group is
             self._group = None
         ended = cast(ProcessTerminated, reason.value)  # or ProcessDone: both have exitCode
         code, signal = ended.exitCode, getattr(ended, "signal", None)

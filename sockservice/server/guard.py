@@ -22,6 +22,7 @@ from twisted.internet.interfaces import (
     IReactorTime,
     ITCPTransport,
 )
+from twisted.internet.protocol import connectionDone
 from twisted.logger import Logger
 from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
 from twisted.python.failure import Failure
@@ -168,7 +169,8 @@ class GuardedProtocol(ProtocolWrapper):
     """
 
     factory: GuardedFactory
-    transport: ITCPTransport  # the guard serves TCP listeners only
+    # A stream connection's (TCP, or TLS or UNIX with the same methods).
+    transport: ITCPTransport
     peer = ""
     quietSweeps = 0
 
@@ -185,7 +187,7 @@ class GuardedProtocol(ProtocolWrapper):
         The service is stopping: let the service's protocol close (only
         called when it provides L{IDrainable}).
         """
-        IDrainable(self.wrappedProtocol).closeGracefully()
+        cast(IDrainable, self.wrappedProtocol).closeGracefully()
 
     def dataReceived(self, data: bytes) -> None:
         self.quietSweeps = 0
@@ -211,7 +213,7 @@ class GuardedProtocol(ProtocolWrapper):
         )
         self.transport.abortConnection()
 
-    def connectionLost(self, reason: Failure) -> None:  # type: ignore[override]
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         self.factory.guard.closed(self, self.transport, self.peer)
         super().connectionLost(reason)
 

@@ -120,7 +120,9 @@ class UppercaseOptions(usage.Options):
         ones and C{--case}, without the listeners and the worker count.
         """
         workers = self["workers"]
-        return [f"--case={self['case']}", *self.sharedArguments(workers)]  # type: ignore[attr-defined]
+        # sharedArguments is ServerOptions', composed with this in tap.Options.
+        shared = self.sharedArguments(workers)  # type: ignore[attr-defined]
+        return [f"--case={self['case']}", *shared]
 
 
 @dataclass(frozen=True)
