@@ -14,7 +14,7 @@ C{--max-per-ip} and C{--idle-timeout} apply to every TCP listener at once.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Iterable, Optional, cast
+from typing import TYPE_CHECKING, Iterable, Optional, cast
 
 from twisted.internet.interfaces import (
     IAddress,
@@ -137,7 +137,7 @@ class ConnectionGuard:
     def opened(
         self,
         connection: IdleConnection,
-        transport: Any,
+        transport: ITCPTransport,
         drainable: Optional[IDrainable] = None,
     ) -> None:
         """
@@ -151,7 +151,7 @@ class ConnectionGuard:
         if self.idle is not None:
             self.idle.watch(connection)
 
-    def closed(self, connection: IdleConnection, transport: Any, peer: str) -> None:
+    def closed(self, connection: IdleConnection, transport: ITCPTransport, peer: str) -> None:
         """
         Forget a connection that was L{opened}, or at least L{admit}ted.
         """
