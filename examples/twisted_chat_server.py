@@ -24,7 +24,8 @@ class ChatServer(protocol.DatagramProtocol):
 
     def datagramReceived(self, data, address):  # recvfrom(1024), as a callback
         self.lastSender = address
-        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in data.decode(errors="replace"))
+        text = data.decode(errors="replace")
+        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
         print("From %s:%s: %s" % (address[0], address[1], text), flush=True)
 
 

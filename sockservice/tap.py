@@ -11,25 +11,24 @@ L{SockService}.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Optional
 
 from twisted.application.service import IService
-from twisted.python import usage
 
+import sockservice.chat.tap
+import sockservice.command.tap
+import sockservice.timeserver.tap
+import sockservice.uppercase.tap
 from sockservice.chat.tap import ChatConfig, ChatOptions
 from sockservice.command.tap import CommandConfig, CommandOptions
 from sockservice.server.drain import DrainService
+from sockservice.server.interfaces import IServerReactor
 from sockservice.server.listeners import SockService
 from sockservice.server.options import ServerConfig, ServerOptions, Shared
 from sockservice.server.systemd import Notifier, ReadinessService
 from sockservice.server.workers import ParentWatch
 from sockservice.timeserver.tap import TimeConfig, TimeOptions
 from sockservice.uppercase.tap import DEFAULT_PORT, UppercaseConfig, UppercaseOptions
-
-import sockservice.chat.tap
-import sockservice.command.tap
-import sockservice.timeserver.tap
-import sockservice.uppercase.tap
 
 __all__ = ["Config", "Options", "makeService"]
 
@@ -72,7 +71,7 @@ class Options(UppercaseOptions, TimeOptions, ChatOptions, CommandOptions, Server
         self.config = Config(server, self.uppercaseConfig(server, byDefault), time, chat, command)
 
 
-def makeService(options: Options, reactor: Optional[Any] = None) -> IService:
+def makeService(options: Options, reactor: Optional[IServerReactor] = None) -> IService:
     """
     Build the service tree: each service's listeners (the uppercase one
     possibly as a pool of C{--workers}); the drain of every open TCP

@@ -13,9 +13,9 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import TestCase
 
-from sockservice.chat.relay import ChatProtocol
 from sockservice.chat.client import ChatClient, ChatError, describe
 from sockservice.chat.console import HELP, ChatConsole
+from sockservice.chat.relay import ChatProtocol
 from tests.servicefakes import FakeDatagramTransport
 
 SERVER = ("127.0.0.1", 12014)
@@ -180,7 +180,7 @@ class ChatConsoleTests(TestCase):
         console = ChatConsole()
         console.client = client = FakeClient()  # type: ignore[assignment]
         console.makeConnection(StringTransport())
-        console.dataReceived("hi there\r\n@bob psst\n/who\n\n/quit\n".encode())
+        console.dataReceived(b"hi there\r\n@bob psst\n/who\n\n/quit\n")
         console.readConnectionLost()
         self.assertEqual(
             client.calls,

@@ -6,6 +6,7 @@ calls, against the real server protocols connected in memory.
 
 from __future__ import annotations
 
+from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.error import (
     ConnectError,
     ConnectionDone,
@@ -14,7 +15,6 @@ from twisted.internet.error import (
     DNSLookupError,
     TimeoutError,
 )
-from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.testing import MemoryReactorClock
 from twisted.python.failure import Failure
 from twisted.test.iosim import ConnectionCompleter

@@ -10,8 +10,8 @@ from twisted.test.iosim import connect, makeFakeClient, makeFakeServer
 from twisted.trial.unittest import TestCase
 
 from sockservice.command.allowlist import AllowedCommand, AllowList
-from sockservice.command.protocol import CommandFactory
 from sockservice.command.client import CommandClient, CommandResult
+from sockservice.command.protocol import CommandFactory
 from tests.servicefakes import FakeProcessReactor
 from tests.test_command import LOCAL
 

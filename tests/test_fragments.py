@@ -17,10 +17,10 @@ from twisted.trial.unittest import TestCase
 
 from sockservice.chat.relay import ChatProtocol
 from sockservice.command.protocol import CommandFactory
+from sockservice.command.tap import isLocalDescription
 from sockservice.server.guard import GuardedFactory
 from sockservice.server.listeners import TCPListener, UDPListener
 from sockservice.tap import Options, makeService
-from sockservice.command.tap import isLocalDescription
 from sockservice.timeserver.protocol import TimeDatagramProtocol, TimeLineFactory
 from tests.servicefakes import tempPath
 

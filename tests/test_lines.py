@@ -14,8 +14,8 @@ from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
-from sockservice.client.errors import ClientError, NoReply
 from sockservice.cli.stdin import LinePump, OutputClosed
+from sockservice.client.errors import ClientError, NoReply
 
 
 class _Server:

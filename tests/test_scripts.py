@@ -20,8 +20,8 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from sockservice.cli import main as scripts
 from sockservice.cli.console import Console
-from sockservice.cli.uppercase import PROMPT, TCPOptions, UDPOptions
 from sockservice.cli.stdin import LinePump
+from sockservice.cli.uppercase import PROMPT, TCPOptions, UDPOptions
 from sockservice.uppercase.tcp import UppercaseFactory
 from tests.servicefakes import FakeUDPReactor
 

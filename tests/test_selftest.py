@@ -18,7 +18,7 @@ def _openDescriptors():
     try:
         return len(os.listdir("/proc/self/fd"))
     except OSError:
-        raise SkipTest("no /proc/self/fd here")
+        raise SkipTest("no /proc/self/fd here") from None
 
 
 class CheckInternalsTests(SynchronousTestCase):
@@ -93,7 +93,7 @@ class CheckInternalsTests(SynchronousTestCase):
         try:
             from twisted.internet.epollreactor import EPollReactor
         except ImportError:
-            raise SkipTest("no epoll here")
+            raise SkipTest("no epoll here") from None
         self.patch(EPollReactor, "_doReadOrWrite", lambda self, fd, event: None)
         self.assertProblem("_doReadOrWrite")
 
@@ -105,7 +105,7 @@ class CheckInternalsTests(SynchronousTestCase):
         try:
             from twisted.internet.epollreactor import EPollReactor
         except ImportError:
-            raise SkipTest("no epoll here")
+            raise SkipTest("no epoll here") from None
         original = EPollReactor.__init__
 
         def init(self):

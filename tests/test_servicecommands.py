@@ -6,7 +6,6 @@ Tests for the options of the C{time}, C{chat} and C{command} subcommands.
 from __future__ import annotations
 
 import os
-
 from typing import Any
 
 from twisted.internet.defer import Deferred

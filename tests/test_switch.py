@@ -95,7 +95,7 @@ class InstallReactorTests(SynchronousTestCase):
         try:
             import sockservice._fast.reactor  # noqa: F401
         except ImportError:
-            raise SkipTest("no epoll here")
+            raise SkipTest("no epoll here") from None
         installed = []
         self.patch(switch, "installReactor", installed.append)
         self.patch(switch, "enabled", enabled)

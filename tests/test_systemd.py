@@ -26,8 +26,8 @@ from sockservice.server.systemd import (
     Notifier,
     ReadinessService,
 )
-from sockservice.tap import Options, makeService
 from sockservice.server.workers import WorkerPool
+from sockservice.tap import Options, makeService
 
 
 class InheritedSocketsMixin:

@@ -24,8 +24,8 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from sockservice.client.errors import ClientError, ConnectFailed, ConnectionClosed, NoReply
 from sockservice.client.lineprotocol import LineClientProtocol, Unanswered
-from sockservice.uppercase.tcp import UppercaseFactory
 from sockservice.client.tcp import LineClient
+from sockservice.uppercase.tcp import UppercaseFactory
 
 PEER = "127.0.0.1:12000"
 

@@ -16,9 +16,9 @@ from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
 from sockservice.client.errors import ClientError, ConnectFailed, ConnectionClosed, NoReply
-from sockservice.uppercase.udp import UppercaseDatagramProtocol
 from sockservice.client.resolve import hostAddress
 from sockservice.client.udp import DatagramClient, DatagramClientProtocol
+from sockservice.uppercase.udp import UppercaseDatagramProtocol
 from tests.servicefakes import FakeUDPPort, FakeUDPReactor
 
 SERVER = ("127.0.0.1", 12000)

@@ -9,8 +9,8 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from sockservice.server.addresses import InetAddress
 from sockservice.server.drain import DrainService
-from sockservice.tap import Options, makeService
 from sockservice.server.workers import WorkerPool, restartDelay
+from sockservice.tap import Options, makeService
 
 
 class _FakeProcess:

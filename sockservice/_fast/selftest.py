@@ -92,7 +92,7 @@ def _receive(skt: socket.socket) -> Tuple[bytes, bool]:
     Everything C{skt} can read now, and whether its peer has closed.
     """
     skt.setblocking(False)
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         try:
             chunk = skt.recv(65536)

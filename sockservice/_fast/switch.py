@@ -15,7 +15,7 @@ Twisted upgrade can then make the server slower, never break it.
 from __future__ import annotations
 
 import sys
-from typing import Optional, Protocol
+from typing import Any, Optional, Protocol
 
 import twisted
 from twisted.internet.interfaces import ITransport
@@ -87,8 +87,8 @@ def fastWriter(transport: ITransport) -> Writer:
         the switch is on; otherwise C{transport} itself.
     """
     if enabled and isPlainTCP(transport):
-        return ImmediateWriter(transport)  # type: ignore[arg-type]
-    return transport  # type: ignore[return-value]
+        return ImmediateWriter(transport)  # type: ignore[arg-type]  # isPlainTCP checked it
+    return transport
 
 
 def install() -> object:
@@ -129,7 +129,7 @@ def tuneJIT() -> bool:
     return enabled and raiseTraceLimit()
 
 
-def serverReactor() -> object:
+def serverReactor() -> Any:
     """
     The global reactor, set up for a server process: installed by
     L{installEPoll} unless one is installed already (C{twistd -r}, a test

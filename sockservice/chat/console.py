@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IHalfCloseableProtocol
+from twisted.internet.interfaces import IHalfCloseableProtocol, ITransport
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 from zope.interface import implementer
@@ -32,6 +32,8 @@ class ChatConsole(LineReceiver):
     The person's side, for C{StandardIO}: typed lines become chat commands,
     and L{show} writes lines as they arrive.
     """
+
+    transport: ITransport
 
     delimiter = b"\n"
 

@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import hmac
 import os
-from hashlib import sha256
 from collections import Counter
+from hashlib import sha256
 from typing import Dict, Optional, Set, Tuple
 
-from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.internet.interfaces import IDelayedCall, IReactorTime, IUDPTransport
 from twisted.internet.protocol import DatagramProtocol
 from twisted.logger import Logger
 
@@ -66,6 +66,7 @@ class ChatProtocol(DatagramProtocol):
     """
 
     log = Logger()
+    transport: IUDPTransport
     noisy = False
 
     def __init__(
@@ -280,12 +281,12 @@ class ChatProtocol(DatagramProtocol):
                 body = b"FROM %s %s" % (member.name.encode(), rest.encode())
                 self._broadcast(body, exclude=member)
         elif verb == "TO":
-            target, _, body = rest.partition(" ")
+            target, _, text = rest.partition(" ")
             recipient = self._byName.get(target.casefold())
             if recipient is None:
                 self._send(b"ERROR no such member " + target.encode()[:100], member.addr)
-            elif self._checkText(member, body):
-                message = b"PRIVATE %s %s" % (member.name.encode(), body.encode())
+            elif self._checkText(member, text):
+                message = b"PRIVATE %s %s" % (member.name.encode(), text.encode())
                 self._send(message, recipient.addr)
         else:
             self._send(b"ERROR unknown command", member.addr)

@@ -6,10 +6,11 @@ cap, a timeout, and a reply when both the process and its pipes are done.
 
 from __future__ import annotations
 
-from typing import Any, Callable, List, Optional
+from typing import Callable, List, Optional, cast
 
 from twisted.internet.defer import Deferred
-from twisted.internet.error import ProcessExitedAlready
+from twisted.internet.error import ProcessExitedAlready, ProcessTerminated
+from twisted.internet.interfaces import IDelayedCall, IProcessTransport, IReactorTime
 from twisted.internet.protocol import ProcessProtocol
 from twisted.python.failure import Failure
 
@@ -35,11 +36,12 @@ class CommandProcess(ProcessProtocol):
     """
 
     exitGrace = 2.0
+    transport: IProcessTransport
 
     def __init__(
         self,
         command: AllowedCommand,
-        clock: Any,
+        clock: IReactorTime,
         killGroup: Optional[Callable[[int], None]] = None,
     ) -> None:
         """
@@ -56,7 +58,7 @@ class CommandProcess(ProcessProtocol):
         self.flags: List[str] = []
         self.finished: Deferred[List[bytes]] = Deferred()
         self._timer = clock.callLater(command.timeout, self.kill, "timeout")
-        self._grace: Any = None
+        self._grace: Optional[IDelayedCall] = None
         self._group: Optional[int] = None
 
     def connectionMade(self) -> None:
@@ -88,7 +90,7 @@ class CommandProcess(ProcessProtocol):
         """
         self.flags.append(why)
         if self._group is not None:
-            self.killGroup(self._group)  # type: ignore[misc]
+            self.killGroup(self._group)  # type: ignore[misc]  # set when _group is
         try:
             self.transport.signalProcess("KILL")
         except ProcessExitedAlready:
@@ -110,9 +112,10 @@ class CommandProcess(ProcessProtocol):
             if call is not None and call.active():
                 call.cancel()
         if self._group is not None:
-            self.killGroup(self._group)  # type: ignore[misc]
+            self.killGroup(self._group)  # type: ignore[misc]  # set when _group is
             self._group = None
-        code, signal = reason.value.exitCode, getattr(reason.value, "signal", None)
+        ended = cast(ProcessTerminated, reason.value)  # or ProcessDone: both have exitCode
+        code, signal = ended.exitCode, getattr(ended, "signal", None)
         status = f"signal {signal}" if signal is not None else f"exit {code}"
         status = " ".join([status] + self.flags)
         self.finished.callback([status.encode(), b"".join(self.out[0]), b"".join(self.out[1])])

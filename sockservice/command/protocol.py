@@ -26,7 +26,7 @@ from __future__ import annotations
 import hmac
 import os
 from collections import deque
-from typing import Any, Callable, Deque, List, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Callable, Deque, List, Optional, Set, Tuple, cast
 
 from twisted.internet.address import UNIXAddress
 from twisted.internet.defer import Deferred, succeed
@@ -44,6 +44,7 @@ from sockservice.command.netstrings import decodeFields, encodeFields
 from sockservice.command.process import CommandProcess
 from sockservice.command.session import SESSIONS, inSession, killGroup
 from sockservice.peer import describePeer
+from sockservice.server.interfaces import IServerReactor, IStreamTransport
 from sockservice.server.limits import isLoopback
 
 __all__ = [
@@ -57,7 +58,7 @@ CHILD_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
 """The whole environment of every command (nothing of the server's leaks)."""
 
 
-def isLocalPeer(addr: IAddress) -> bool:
+def isLocalPeer(addr: Optional[IAddress]) -> bool:
     """
     @return: Whether C{addr} is on this machine: a loopback IP address
         (IPv4-mapped included) or a UNIX socket.
@@ -86,6 +87,8 @@ class CommandProtocol(NetstringReceiver):
     MAX_LENGTH = 4096
     maxPending = 8
     log = Logger()
+    factory: CommandFactory
+    transport: IStreamTransport
 
     def connectionMade(self) -> None:
         """
@@ -236,7 +239,13 @@ class CommandProtocol(NetstringReceiver):
         return self.factory.run(command, argv, self.peer)
 
 
-class CommandFactory(Factory):
+if TYPE_CHECKING:
+    _Factory = Factory[CommandProtocol]
+else:  # Factory is generic only in recent Twisted releases
+    _Factory = Factory
+
+
+class CommandFactory(_Factory):
     """
     The command service: shared allow-list, token and concurrency limit.
 
@@ -254,14 +263,15 @@ class CommandFactory(Factory):
     def __init__(
         self,
         allowList: AllowList,
-        reactor: Any = None,
+        reactor: Optional[IServerReactor] = None,
         token: Optional[bytes] = None,
         maxConcurrent: int = 4,
         sessions: bool = SESSIONS,
     ) -> None:
         """
         @param allowList: What may run.
-        @param reactor: An C{IReactorProcess} and C{IReactorTime}.
+        @param reactor: Spawns the commands and times them out (by default,
+            the global reactor).
         @param token: The shared secret clients must present; C{None} for
             none, in which case only loopback clients are served.
         @param maxConcurrent: Most commands running at once, all clients
@@ -270,7 +280,9 @@ class CommandFactory(Factory):
             (by default, wherever the platform allows it).
         """
         if reactor is None:
-            from twisted.internet import reactor  # type: ignore[assignment]
+            from twisted.internet import reactor as globalReactor
+
+            reactor = cast(IServerReactor, globalReactor)
         self.allowList = allowList
         self.reactor = reactor
         self.token = token
@@ -281,16 +293,17 @@ class CommandFactory(Factory):
         self.runs: Set[CommandProcess] = set()
         self.authBackoff = AuthBackoff()
 
-    def buildProtocol(self, addr: IAddress) -> Optional[CommandProtocol]:
+    def buildProtocol(self, addr: Optional[IAddress]) -> Optional[CommandProtocol]:
         """
         Refuse clients off this machine unless a token is required.
         """
         if self.token is None and not isLocalPeer(addr):
             self.log.warn(
-                "command: refused {peer}: not loopback and no token", peer=describePeer(addr)
+                "command: refused {peer}: not loopback and no token",
+                peer=describePeer(addr) if addr is not None else "?",
             )
             return None
-        return super().buildProtocol(addr)  # type: ignore[no-any-return]
+        return super().buildProtocol(addr)
 
     def refuseAuth(self, addr: IAddress) -> Deferred[List[bytes]]:
         """
@@ -314,7 +327,7 @@ class CommandFactory(Factory):
             run.kill("shutdown")
 
     def run(
-        self, command: AllowedCommand, argv: Tuple[str, ...], peer: Any
+        self, command: AllowedCommand, argv: Tuple[str, ...], peer: str
     ) -> Deferred[List[bytes]]:
         """
         Spawn C{argv} for C{command} unless too many already run.

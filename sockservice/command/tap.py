@@ -12,7 +12,7 @@ C{--command-token-file}; C{--command-allow FILE} is required.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import List, Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
 from twisted.application.service import IServiceCollection
 from twisted.python import usage
@@ -34,7 +34,7 @@ class CommandOptions(usage.Options):
     The command service's options, composed into L{sockservice.tap.Options}.
     """
 
-    optParameters = [
+    optParameters: list[list[Any]] = [
         ["command-allow", None, None, "Allow-list of the command service (INI; see docs/protocols.md)."],
         ["command-token-file", None, None, "File holding the command service's shared secret; required to listen beyond loopback."],
         [

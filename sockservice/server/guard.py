@@ -14,10 +14,15 @@ C{--max-per-ip} and C{--idle-timeout} apply to every TCP listener at once.
 from __future__ import annotations
 
 import math
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Iterable, Optional, cast
 
-from twisted.internet.interfaces import IAddress, IProtocolFactory, IReactorTime
-from twisted.internet.protocol import Protocol
+from twisted.internet.interfaces import (
+    IAddress,
+    IProtocolFactory,
+    IReactorTime,
+    ITCPTransport,
+)
+from twisted.internet.protocol import connectionDone
 from twisted.logger import Logger
 from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
 from twisted.python.failure import Failure
@@ -99,7 +104,7 @@ class ConnectionGuard:
                 current=current,
             )
 
-    def admit(self, addr: IAddress, service: str = "") -> Optional[str]:
+    def admit(self, addr: Optional[IAddress], service: str = "") -> Optional[str]:
         """
         Count a new connection from C{addr}, or refuse it (and log why) when
         a cap is reached.
@@ -132,7 +137,7 @@ class ConnectionGuard:
     def opened(
         self,
         connection: IdleConnection,
-        transport: Any,
+        transport: ITCPTransport,
         drainable: Optional[IDrainable] = None,
     ) -> None:
         """
@@ -146,7 +151,7 @@ class ConnectionGuard:
         if self.idle is not None:
             self.idle.watch(connection)
 
-    def closed(self, connection: IdleConnection, transport: Any, peer: str) -> None:
+    def closed(self, connection: IdleConnection, transport: ITCPTransport, peer: str) -> None:
         """
         Forget a connection that was L{opened}, or at least L{admit}ted.
         """
@@ -164,11 +169,16 @@ class GuardedProtocol(ProtocolWrapper):
     """
 
     factory: GuardedFactory
+    # A stream connection's (TCP, or TLS or UNIX with the same methods).
+    transport: ITCPTransport
     peer = ""
     quietSweeps = 0
 
     def connectionMade(self) -> None:
-        drainable = self if IDrainable.providedBy(self.wrappedProtocol) else None
+        drainable: Optional[IDrainable] = None
+        if IDrainable.providedBy(self.wrappedProtocol):
+            # closeGracefully forwards to the wrapped protocol.
+            drainable = cast(IDrainable, self)
         self.factory.guard.opened(self, self.transport, drainable)
         super().connectionMade()
 
@@ -177,7 +187,7 @@ class GuardedProtocol(ProtocolWrapper):
         The service is stopping: let the service's protocol close (only
         called when it provides L{IDrainable}).
         """
-        self.wrappedProtocol.closeGracefully()
+        cast(IDrainable, self.wrappedProtocol).closeGracefully()
 
     def dataReceived(self, data: bytes) -> None:
         self.quietSweeps = 0
@@ -187,7 +197,7 @@ class GuardedProtocol(ProtocolWrapper):
         self.quietSweeps = 0
         self.transport.write(data)
 
-    def writeSequence(self, data: Any) -> None:
+    def writeSequence(self, data: Iterable[bytes]) -> None:
         self.quietSweeps = 0
         self.transport.writeSequence(data)
 
@@ -203,12 +213,18 @@ class GuardedProtocol(ProtocolWrapper):
         )
         self.transport.abortConnection()
 
-    def connectionLost(self, reason: Failure) -> None:  # type: ignore[override]
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         self.factory.guard.closed(self, self.transport, self.peer)
         super().connectionLost(reason)
 
 
-class GuardedFactory(WrappingFactory):
+if TYPE_CHECKING:
+    _WrappingFactory = WrappingFactory[GuardedProtocol]
+else:  # WrappingFactory is generic only in recent Twisted releases
+    _WrappingFactory = WrappingFactory
+
+
+class GuardedFactory(_WrappingFactory):
     """
     Wrap a service's factory so that its connections count against the
     process's caps and are closed when idle.
@@ -227,7 +243,10 @@ class GuardedFactory(WrappingFactory):
         self.guard = guard
         self.service = service
 
-    def buildProtocol(self, addr: IAddress) -> Optional[Protocol]:
+    # WrappingFactory's annotation says it never refuses; Factory's allows it.
+    def buildProtocol(  # type: ignore[override]
+        self, addr: Optional[IAddress]
+    ) -> Optional[GuardedProtocol]:
         """
         Refuse (return L{None}) when a cap is reached or the service itself
         refuses; otherwise wrap the service's protocol.

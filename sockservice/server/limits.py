@@ -18,8 +18,9 @@ import ipaddress
 import socket
 from collections import Counter, OrderedDict
 from functools import lru_cache
-from typing import Any, Callable, Hashable, Optional, Set
+from typing import Callable, Hashable, Optional, Set
 
+from twisted.internet.interfaces import IUDPTransport
 from twisted.logger import Logger
 
 __all__ = [
@@ -270,7 +271,7 @@ class SourceGuard:
         self.ports: Set[int] = set() if ports is None else ports
         self.key = PrefixKey() if key is None else key
 
-    def bound(self, transport: Any, log: Logger, service: str = "") -> None:
+    def bound(self, transport: IUDPTransport, log: Logger, service: str = "") -> None:
         """
         Learn the port a UDP service's C{transport} is bound to (adding it to
         C{ports}), and log where it listens (C{service}: a name for the log

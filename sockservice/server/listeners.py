@@ -10,19 +10,20 @@ import os
 import resource
 import socket
 import sys
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
-from twisted.application.service import MultiService, Service
 from twisted.application.internet import UDPServer
+from twisted.application.service import MultiService, Service
 from twisted.internet.defer import Deferred, maybeDeferred, succeed
 from twisted.internet.error import CannotListenError, InvalidAddressError
 from twisted.internet.fdesc import setNonBlocking
 from twisted.internet.interfaces import (
     IListeningPort,
+    IProtocolFactory,
     IReactorSocket,
     IStreamServerEndpoint,
 )
-from twisted.internet.protocol import DatagramProtocol, Factory
+from twisted.internet.protocol import DatagramProtocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -61,7 +62,7 @@ class TCPListener(Service):
     log = Logger()
 
     def __init__(
-        self, description: str, endpoint: IStreamServerEndpoint, factory: Factory
+        self, description: str, endpoint: IStreamServerEndpoint, factory: IProtocolFactory
     ) -> None:
         self.description = description
         self.endpoint = endpoint
@@ -75,7 +76,9 @@ class TCPListener(Service):
         self._waiting = self.endpoint.listen(self.factory)
         self._waiting.addCallbacks(self._listening, failures.append)
         if failures:
-            raise ListenFailed(self.description, failures[0].value)
+            error = failures[0].value
+            assert error is not None  # a Failure made from an exception
+            raise ListenFailed(self.description, error)
 
     def _listening(self, port: IListeningPort) -> None:
         self.port = port
@@ -100,9 +103,7 @@ class TCPListener(Service):
         if self._waiting is not None:
             self._waiting.cancel()
         port, self.port = self.port, None
-        if port is None:
-            return succeed(None)
-        return maybeDeferred(port.stopListening)
+        return succeed(None) if port is None else _stopListening(port)
 
 
 class UDPListener(UDPServer):
@@ -151,7 +152,20 @@ class AdoptedUDPListener(Service):
     def stopService(self) -> Deferred[None]:
         super().stopService()
         port, self.port = self.port, None
-        return succeed(None) if port is None else maybeDeferred(port.stopListening)
+        return succeed(None) if port is None else _stopListening(port)
+
+
+def _stopListening(port: IListeningPort) -> Deferred[None]:
+    """
+    Stop listening on C{port}.
+
+    @return: a L{Deferred} that fires with L{None} once C{port} has stopped
+        (at once if C{stopListening} returns no L{Deferred}), or fails with
+        what C{stopListening} raised.
+    """
+    # A Deferred returned by stopListening is chained: the result is None,
+    # which maybeDeferred's annotations cannot express.
+    return cast("Deferred[None]", maybeDeferred(lambda: port.stopListening()))
 
 
 def _ensureNonBlocking(port: object) -> None:
@@ -188,7 +202,7 @@ def setListenerNoDelay(port: object) -> bool:
     return True
 
 
-def socketFamily(fileno: int) -> int:
+def socketFamily(fileno: int) -> socket.AddressFamily:
     """
     @return: the address family of the socket open as C{fileno}.
     """
@@ -223,7 +237,7 @@ class SockService(MultiService):
             try:
                 child.privilegedStartService()
             except (CannotListenError, InvalidAddressError, OSError) as e:
-                raise ListenFailed(getattr(child, "description", child.name), e)
+                raise ListenFailed(getattr(child, "description", child.name), e) from e
 
 
 def raiseFileLimit(wanted: int) -> int:

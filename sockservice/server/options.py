@@ -30,6 +30,7 @@ from sockservice.server.addresses import (
 )
 from sockservice.server.drain import DEFAULT_DRAIN
 from sockservice.server.guard import ConnectionGuard
+from sockservice.server.interfaces import IServerReactor
 from sockservice.server.limits import PrefixKey, RateLimiter
 from sockservice.server.listeners import TCPListener, UDPListener
 
@@ -41,7 +42,8 @@ class ServerOptions(usage.Options):
     The shared options, composed into L{sockservice.tap.Options}.
     """
 
-    optFlags = [
+    # usage.Options' tables: [long, short, (default,) doc(, coerce)].
+    optFlags: list[list[Any]] = [
         [
             "limit-loopback",
             None,
@@ -50,7 +52,7 @@ class ServerOptions(usage.Options):
         ],
     ]
 
-    optParameters = [
+    optParameters: list[list[Any]] = [
         ["idle-timeout", None, 300, "Close a TCP connection idle this many seconds, or up to 1 s more (0: never).", number("--idle-timeout")],
         ["max-connections", None, 10000, "Cap on open TCP connections, all services together (0: none).", whole("--max-connections")],
         ["max-per-ip", None, 100, "Cap on open TCP connections per client IP address, all services together (0: none).", whole("--max-per-ip")],
@@ -203,12 +205,12 @@ class Shared:
     """
 
     config: ServerConfig
-    reactor: Any
+    reactor: IServerReactor
     guard: ConnectionGuard
     udpPorts: Set[int] = field(default_factory=set)
 
     @classmethod
-    def forProcess(cls, config: ServerConfig, reactor: Any) -> Shared:
+    def forProcess(cls, config: ServerConfig, reactor: IServerReactor) -> Shared:
         """
         @return: a new L{Shared} for C{config}, with its own guard.
         """

@@ -78,7 +78,9 @@ def _inheritedDescriptor(selector: str, value: str) -> int:
     return fileno
 
 
-def _probe(option: str, description: str, selector: str, value: str) -> tuple[int, int, int]:
+def _probe(
+    option: str, description: str, selector: str, value: str
+) -> tuple[int, socket.AddressFamily, socket.SocketKind]:
     """
     Find the inherited descriptor that C{selector=value} names, and read its
     address family and socket type from the socket itself.

@@ -26,18 +26,19 @@ import os
 import socket
 import sys
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Union
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, DeferredList, succeed
 from twisted.internet.error import CannotListenError, ConnectionDone, ProcessExitedAlready
-from twisted.internet.interfaces import IReadDescriptor
+from twisted.internet.interfaces import IDelayedCall, IProcessTransport, IReadDescriptor
 from twisted.internet.protocol import ProcessProtocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from sockservice.server.addresses import InetAddress
+from sockservice.server.interfaces import IServerReactor
 from sockservice.server.listeners import ListenFailed
 
 __all__ = [
@@ -93,7 +94,7 @@ def bindShared(listener: Listener, count: int) -> list[socket.socket]:
     except OSError as e:
         for s in sockets:
             s.close()
-        raise CannotListenError(host, port, e)
+        raise CannotListenError(host, port, e) from e
     return sockets
 
 
@@ -152,7 +153,7 @@ class WorkerPool(Service):
         listeners: list[Listener],
         count: int,
         workerArgs: list[str],
-        reactor: Any,
+        reactor: IServerReactor,
         killAfter: float = 10.0,
         udpPorts: Optional[set[int]] = None,
     ) -> None:
@@ -172,7 +173,7 @@ class WorkerPool(Service):
         self.sockets: list[list[socket.socket]] = []
         self.workers: dict[int, _Worker] = {}
         self.failures = [0] * count
-        self._restarts: dict[int, Any] = {}
+        self._restarts: dict[int, IDelayedCall] = {}
         self.udpPorts: set[int] = set() if udpPorts is None else udpPorts
 
     def privilegedStartService(self) -> None:
@@ -181,7 +182,7 @@ class WorkerPool(Service):
             try:
                 shared = bindShared(listener, self.count)
             except CannotListenError as e:
-                raise ListenFailed(f"{listener.kind.upper()} {listener.description}", e)
+                raise ListenFailed(f"{listener.kind.upper()} {listener.description}", e) from e
             self.sockets.append(shared)
             host, port = shared[0].getsockname()[:2]
             if listener.kind == "udp":
@@ -201,7 +202,7 @@ class WorkerPool(Service):
         for index in range(self.count):
             self._spawn(index)
 
-    def _command(self, index: int) -> tuple[list[str], dict[int, Any]]:
+    def _command(self, index: int) -> tuple[list[str], dict[int, Union[int, str]]]:
         """
         The command line and descriptor map of worker C{index}.
         """
@@ -210,7 +211,7 @@ class WorkerPool(Service):
         # gone ("w": this process holds the write end, and never writes).
         parentPipe = 3 + len(self.listeners)
         args = twistdCommand(f"--parent-pipe={parentPipe}", *busy, *self.workerArgs)
-        fds: dict[int, Any] = {0: "w", 1: 1, 2: 2, parentPipe: "w"}
+        fds: dict[int, Union[int, str]] = {0: "w", 1: 1, 2: 2, parentPipe: "w"}
         for n, (listener, shared) in enumerate(zip(self.listeners, self.sockets)):
             fds[3 + n] = shared[index].fileno()
             args += ["--inherit", f"{listener.kind}:{3 + n}"]
@@ -280,7 +281,7 @@ class WorkerPool(Service):
 
 
 def _signal(worker: _Worker, name: str) -> None:
-    transport: Optional[Any] = worker.transport
+    transport: Optional[IProcessTransport] = worker.transport
     if transport is not None and transport.pid is not None:
         try:
             transport.signalProcess(name)
@@ -328,7 +329,10 @@ class ParentWatch(Service):
     log = Logger()
 
     def __init__(
-        self, fd: int, reactor: Any, stop: Optional[Callable[[], None]] = None
+        self,
+        fd: int,
+        reactor: IServerReactor,
+        stop: Optional[Callable[[], None]] = None,
     ) -> None:
         """
         @param stop: what stops this process; C{reactor.stop} by default,

@@ -21,15 +21,16 @@ a reflection attack: a longer answer is refused with a short error
 from __future__ import annotations
 
 import time
-from typing import Any, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Optional, Set, Tuple
 
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.interfaces import IPushProducer, IReactorTime, IUDPTransport
 from twisted.internet.protocol import DatagramProtocol, Factory
 from twisted.logger import Logger
 from twisted.protocols.basic import LineReceiver
 from zope.interface import implementer
 
 from sockservice.server.drain import IDrainable
+from sockservice.server.interfaces import IStreamTransport
 from sockservice.server.limits import PrefixKey, RateLimiter, SourceGuard
 
 __all__ = [
@@ -130,6 +131,7 @@ class TimeDatagramProtocol(DatagramProtocol):
 
     log = Logger()
     noisy = False
+    transport: IUDPTransport
 
     def __init__(
         self,
@@ -181,7 +183,7 @@ class TimeDatagramProtocol(DatagramProtocol):
         self.transport.write(reply, addr)
 
 
-@implementer(IDrainable)
+@implementer(IDrainable, IPushProducer)
 class TimeLineProtocol(LineReceiver):
     """
     TCP time service: one format per line, one reply line per request.
@@ -197,7 +199,8 @@ class TimeLineProtocol(LineReceiver):
     delimiter = b"\n"
     MAX_LENGTH = MAX_FORMAT + 1
     log = Logger()
-    factory: "TimeLineFactory"
+    factory: TimeLineFactory
+    transport: IStreamTransport
 
     def connectionMade(self) -> None:
         """
@@ -232,7 +235,13 @@ class TimeLineProtocol(LineReceiver):
         self.transport.loseConnection()
 
 
-class TimeLineFactory(Factory):
+if TYPE_CHECKING:
+    _Factory = Factory[TimeLineProtocol]
+else:  # Factory is generic only in recent Twisted releases
+    _Factory = Factory
+
+
+class TimeLineFactory(_Factory):
     """
     Builds L{TimeLineProtocol}s sharing one clock and time zone choice.
     """

@@ -10,7 +10,7 @@ endpoint description serves TCP (one format per line).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import List, Tuple
+from typing import Any, List, Tuple
 
 from twisted.application.service import IServiceCollection
 from twisted.python import usage
@@ -28,7 +28,7 @@ class TimeOptions(usage.Options):
     The time service's options, composed into L{sockservice.tap.Options}.
     """
 
-    optFlags = [["utc", None, "The time service answers in UTC instead of local time."]]
+    optFlags: list[list[Any]] = [["utc", None, "The time service answers in UTC instead of local time."]]
 
     def opt_time(self, description: str) -> None:
         """Serve the time service: a port (UDP and TCP), udp:PORT[:interface=ADDR] (UDP), or a TCP endpoint description (repeatable)."""

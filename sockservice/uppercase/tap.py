@@ -15,7 +15,7 @@ C{--case}, C{--workers}, and the listeners they add.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import List, Tuple, Union
+from typing import Any, List, Tuple, Union
 
 from twisted.application.service import IServiceCollection
 from twisted.internet.endpoints import AdoptedStreamServerEndpoint
@@ -46,7 +46,7 @@ class UppercaseOptions(usage.Options):
     The uppercase service's options, composed into L{sockservice.tap.Options}.
     """
 
-    optParameters = [
+    optParameters: list[list[Any]] = [
         [
             "case",
             None,
@@ -120,7 +120,9 @@ class UppercaseOptions(usage.Options):
         ones and C{--case}, without the listeners and the worker count.
         """
         workers = self["workers"]
-        return [f"--case={self['case']}", *self.sharedArguments(workers)]  # type: ignore[attr-defined]
+        # sharedArguments is ServerOptions', composed with this in tap.Options.
+        shared = self.sharedArguments(workers)  # type: ignore[attr-defined]
+        return [f"--case={self['case']}", *shared]
 
 
 @dataclass(frozen=True)

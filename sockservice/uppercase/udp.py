@@ -18,7 +18,7 @@ from collections import Counter
 from typing import Optional, Set
 
 from twisted.internet.error import MessageLengthError
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.interfaces import IReactorTime, IUDPTransport
 from twisted.internet.protocol import DatagramProtocol
 from twisted.logger import Logger
 
@@ -58,6 +58,7 @@ class UppercaseDatagramProtocol(DatagramProtocol):
     """
 
     log = Logger()
+    transport: IUDPTransport
     noisy = False
 
     def __init__(
@@ -94,7 +95,7 @@ class UppercaseDatagramProtocol(DatagramProtocol):
         if reactor is None:
             from twisted.internet import reactor as _reactor
 
-            reactor = _reactor  # type: ignore[assignment]
+            reactor = _reactor
         self.mode = mode
         self.guard = SourceGuard(
             RateLimiter(rate, max(burst, 1), maxSources) if rate > 0 else None,

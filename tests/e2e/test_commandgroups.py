@@ -63,7 +63,7 @@ class ProcessGroupTests(TestCase):
         self.addCleanup(factory.stopFactory)
         return factory
 
-    def run_(self, factory: CommandFactory) -> "Deferred[List[bytes]]":
+    def run_(self, factory: CommandFactory) -> Deferred[List[bytes]]:
         command = factory.allowList.resolve(b"forker", [])[0]
         return factory.run(command, command.argv, "test")
 

@@ -95,7 +95,7 @@ class Program:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.communicate()
-            raise AssertionError("still running after %s s" % (timeout,))
+            raise AssertionError("still running after %s s" % (timeout,)) from None
         self.output += rest
         return self.process.returncode
 

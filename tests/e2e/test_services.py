@@ -17,9 +17,9 @@ from typing import Any, List
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 from sockservice.command.netstrings import decodeFields, encodeFields
-from tests.servicefakes import tempPath
-from tests.support import assertUsageExit, EXAMPLES, startServer, twistdCommand
 from tests.e2e.test_client import clientCommand, runClient
+from tests.servicefakes import tempPath
+from tests.support import EXAMPLES, assertUsageExit, startServer, twistdCommand
 
 HOST = "127.0.0.1"
 

@@ -12,8 +12,8 @@ import tempfile
 from unittest import SkipTest
 
 from twisted.internet import reactor
-from twisted.internet.endpoints import TCP4ServerEndpoint, UNIXServerEndpoint
 from twisted.internet.defer import Deferred, gatherResults
+from twisted.internet.endpoints import TCP4ServerEndpoint, UNIXServerEndpoint
 from twisted.internet.protocol import ClientFactory, DatagramProtocol, Protocol
 from twisted.internet.task import LoopingCall
 from twisted.trial.unittest import TestCase

@@ -15,11 +15,7 @@ from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import TestCase
 
-from sockservice.command.allowlist import loadAllowList
 from sockservice.chat.relay import ChatProtocol
-from sockservice.command.protocol import CommandFactory
-from sockservice.command.client import CommandRefused, runRemoteCommand
-from sockservice.client.errors import ClientError
 from sockservice.cli.services import (
     ChatOptions,
     CommandOptions,
@@ -28,6 +24,10 @@ from sockservice.cli.services import (
     runCommand,
     runTime,
 )
+from sockservice.client.errors import ClientError
+from sockservice.command.allowlist import loadAllowList
+from sockservice.command.client import CommandRefused, runRemoteCommand
+from sockservice.command.protocol import CommandFactory
 from sockservice.timeserver.client import queryTimeTCP, queryTimeUDP
 from sockservice.timeserver.protocol import TimeDatagramProtocol, TimeLineFactory
 from tests.servicefakes import tempPath

@@ -16,7 +16,6 @@ from sockservice._fast.writing import ImmediateWriter
 from sockservice.uppercase.tcp import UppercaseFactory
 
 
-
 class _Client(Protocol):
     """
     Sends C{request}, optionally half-closes, and collects the reply until
@@ -87,7 +86,7 @@ class _ServiceOnBothPaths:
         taken is the one the switch says.
         """
         client = self.connect(_Client("hello straße ".encode() + b"\xc3", halfClose=True))
-        self.assertEqual(await client.done, "HELLO STRASSE ".encode() + b"\xc3")
+        self.assertEqual(await client.done, b"HELLO STRASSE " + b"\xc3")
         await self.lost[0]
         [protocol] = self.built
         self.assertEqual(isinstance(protocol._out, ImmediateWriter), self.fast)

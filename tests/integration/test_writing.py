@@ -12,7 +12,6 @@ from twisted.trial.unittest import TestCase
 from sockservice._fast.writing import ImmediateWriter
 
 
-
 class _Server(Protocol):
     lost = None
 
