@@ -25,8 +25,8 @@ from sockservice.server.drain import DrainService
 from sockservice.server.interfaces import IServerReactor
 from sockservice.server.listeners import SockService
 from sockservice.server.options import ServerConfig, ServerOptions, Shared
+from sockservice.server.parent import ParentWatch
 from sockservice.server.systemd import Notifier, ReadinessService
-from sockservice.server.workers import ParentWatch
 from sockservice.timeserver.tap import TimeConfig, TimeOptions
 from sockservice.uppercase.tap import DEFAULT_PORT, UppercaseConfig, UppercaseOptions
 

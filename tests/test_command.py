@@ -21,8 +21,8 @@ from zope.interface.verify import verifyObject
 
 from sockservice.command.allowlist import AllowedCommand, AllowList
 from sockservice.command.backoff import FIRST_DELAY
+from sockservice.command.factory import CHILD_ENV, CommandFactory, isLocalPeer
 from sockservice.command.netstrings import decodeFields, encodeFields
-from sockservice.command.protocol import CHILD_ENV, CommandFactory, isLocalPeer
 from tests.servicefakes import FakeProcessReactor
 
 LOCAL = IPv4Address("TCP", "127.0.0.1", 40000)

@@ -11,7 +11,7 @@ from twisted.trial.unittest import TestCase
 
 from sockservice.command.allowlist import AllowedCommand, AllowList
 from sockservice.command.client import CommandClient, CommandResult
-from sockservice.command.protocol import CommandFactory
+from sockservice.command.factory import CommandFactory
 from tests.servicefakes import FakeProcessReactor
 from tests.test_command import LOCAL
 

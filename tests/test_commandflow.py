@@ -21,9 +21,10 @@ from twisted.trial.unittest import TestCase
 from zope.interface.verify import verifyObject
 
 from sockservice.command.allowlist import AllowedCommand, AllowList
+from sockservice.command.factory import CommandFactory
 from sockservice.command.netstrings import encodeFields
 from sockservice.command.process import CommandProcess
-from sockservice.command.protocol import CommandFactory, CommandProtocol
+from sockservice.command.protocol import CommandProtocol
 from sockservice.command.session import inSession
 from tests.servicefakes import FakeProcessReactor
 

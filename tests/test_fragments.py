@@ -16,7 +16,7 @@ from twisted.python.usage import UsageError
 from twisted.trial.unittest import TestCase
 
 from sockservice.chat.relay import ChatProtocol
-from sockservice.command.protocol import CommandFactory
+from sockservice.command.factory import CommandFactory
 from sockservice.command.tap import isLocalDescription
 from sockservice.server.guard import GuardedFactory
 from sockservice.server.listeners import TCPListener, UDPListener

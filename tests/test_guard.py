@@ -16,7 +16,7 @@ from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase
 
 from sockservice.command.allowlist import AllowList
-from sockservice.command.protocol import CommandFactory
+from sockservice.command.factory import CommandFactory
 from sockservice.command.tap import isLocalDescription
 from sockservice.server.guard import DESCRIPTOR_RESERVE, ConnectionGuard, GuardedFactory
 from sockservice.tap import Options

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
-from typing import Dict, Set
+from typing import Dict, Iterator, Set
 
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -50,9 +50,22 @@ def _modules() -> Dict[str, Path]:
     return found
 
 
+def _runtimeNodes(tree: ast.AST) -> Iterator[ast.AST]:
+    """
+    The nodes of C{tree}, less the blocks of C{if TYPE_CHECKING:} (imports
+    for type hints only, which never run).
+    """
+    for node in ast.iter_child_nodes(tree):
+        if isinstance(node, ast.If) and getattr(node.test, "id", "") == "TYPE_CHECKING":
+            yield from (n for child in node.orelse for n in ast.walk(child))
+            continue
+        yield node
+        yield from _runtimeNodes(node)
+
+
 def _imports(path: Path) -> Set[str]:
     names: Set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in _runtimeNodes(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
             names.update(a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
@@ -122,3 +135,11 @@ class LayoutTests(SynchronousTestCase):
             if _isServer(target)
         ]
         self.assertEqual(wrong, [])
+    def test_small(self) -> None:
+        """Every module is under about 300 lines."""
+        long = {
+            name: n
+            for name, path in _modules().items()
+            if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES
+        }
+        self.assertEqual(long, {})

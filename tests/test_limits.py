@@ -6,7 +6,8 @@ Tests for L{sockservice.server.limits}.
 from twisted.logger import Logger, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
-from sockservice.server.limits import ConnectionCounter, RateLimiter, SourceGuard, isLoopback
+from sockservice.server.limits import ConnectionCounter, RateLimiter, isLoopback
+from sockservice.server.sources import SourceGuard
 from tests.servicefakes import FakeDatagramTransport
 
 

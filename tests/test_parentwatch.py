@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.test_parentwatch -*-
 """
-Tests for L{sockservice.server.workers.ParentWatch}: a C{--workers} worker
+Tests for L{sockservice.server.parent.ParentWatch}: a C{--workers} worker
 stops when its parent dies.
 """
 
@@ -14,7 +14,8 @@ from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase
 
 from sockservice.server.addresses import InetAddress
-from sockservice.server.workers import Listener, ParentWatch, WorkerPool
+from sockservice.server.parent import ParentWatch
+from sockservice.server.workers import Listener, WorkerPool
 from sockservice.tap import Options, makeService
 
 

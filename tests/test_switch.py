@@ -12,7 +12,8 @@ from twisted.logger import Logger, formatEvent
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 from sockservice._fast import switch
-from sockservice._fast.selftest import _closeReactor, checkInternals
+from sockservice._fast.reactorcheck import closeReactor
+from sockservice._fast.selftest import checkInternals
 from sockservice._fast.writing import ImmediateWriter
 
 
@@ -101,7 +102,7 @@ class InstallReactorTests(SynchronousTestCase):
         self.patch(switch, "enabled", enabled)
         switch.install()
         [reactor] = installed
-        _closeReactor(reactor)
+        closeReactor(reactor)
         return type(reactor)
 
     def test_on(self):

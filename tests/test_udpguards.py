@@ -18,8 +18,9 @@ from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase
 
 from sockservice.chat.relay import ChatProtocol
-from sockservice.server.limits import PrefixKey, RateLimiter, SourceGuard
+from sockservice.server.limits import PrefixKey, RateLimiter
 from sockservice.server.listeners import UDPListener
+from sockservice.server.sources import SourceGuard
 from sockservice.server.workers import WorkerPool
 from sockservice.tap import Options, makeService
 from sockservice.timeserver.protocol import (

@@ -20,18 +20,17 @@ C{PONG}, C{ERROR reason}.
 
 from __future__ import annotations
 
-import hmac
-import os
 from collections import Counter
-from hashlib import sha256
 from typing import Dict, Optional, Set, Tuple
 
 from twisted.internet.interfaces import IDelayedCall, IReactorTime, IUDPTransport
 from twisted.internet.protocol import DatagramProtocol
 from twisted.logger import Logger
 
-from sockservice.chat.text import MAX_DATAGRAM, MAX_TEXT, hasControl, isValidName, stripLineEnd
-from sockservice.server.limits import RateLimiter, SourceGuard, isLoopback
+from sockservice.chat.cookies import JoinCookies
+from sockservice.chat.text import MAX_DATAGRAM, isValidName, refusal, stripLineEnd
+from sockservice.server.limits import RateLimiter, isLoopback
+from sockservice.server.sources import SourceGuard
 
 __all__ = ["ChatProtocol", "DEFAULT_MEMBERS_PER_ADDRESS"]
 
@@ -107,8 +106,7 @@ class ChatProtocol(DatagramProtocol):
         self.maxPerAddress = maxPerAddress
         self.limitLoopback = limitLoopback
         self._perAddress: Counter[str] = Counter()
-        self._secret = secret if secret is not None else os.urandom(32)
-        self.cookieLifetime = cookieLifetime
+        self.cookies = JoinCookies(clock.seconds, secret, cookieLifetime)
         self.members: Dict[Address, _Member] = {}
         self._byName: Dict[str, _Member] = {}
         self.dropped = 0
@@ -144,16 +142,6 @@ class ChatProtocol(DatagramProtocol):
         if not self.maxPerAddress or self._exempt(host):
             return False
         return self._perAddress[host] >= self.maxPerAddress
-
-    def cookie(self, addr: Address, age: int = 0) -> str:
-        """
-        @param addr: The address the cookie is for.
-        @param age: 0 for the current period, 1 for the previous one.
-        @return: The join cookie for C{addr}: 16 hex digits.
-        """
-        period = int(self.clock.seconds() // self.cookieLifetime) - age
-        message = f"{period} {addr[0]} {addr[1]}".encode()
-        return hmac.new(self._secret, message, sha256).hexdigest()[:16]
 
     def datagramReceived(self, datagram: bytes, addr: Address) -> None:
         """
@@ -200,11 +188,8 @@ class ChatProtocol(DatagramProtocol):
         elif len(self.members) >= self.maxMembers:
             reply = b"ERROR chat full"
         elif len(words) == 2:
-            reply = b"COOKIE " + self.cookie(addr).encode()
-        elif not any(
-            hmac.compare_digest(words[2].encode(), self.cookie(addr, age).encode())
-            for age in (0, 1)
-        ):
+            reply = b"COOKIE " + self.cookies.make(addr).encode()
+        elif not self.cookies.valid(addr, words[2]):
             reply = b"ERROR bad cookie"
         elif self._addressFull(addr[0]):
             # Checked once the address is proved: the reply is then no
@@ -293,19 +278,11 @@ class ChatProtocol(DatagramProtocol):
 
     def _checkText(self, member: _Member, text: str) -> bool:
         """
-        Refuse empty, over-long or control-character message text.
-
-        @return: C{True} if C{text} may be relayed.
+        @return: C{True} if C{text} may be relayed; else tell the member why not.
         """
-        error = None
-        if not text.strip():
-            error = b"ERROR empty message"
-        elif len(text.encode()) > MAX_TEXT:
-            error = b"ERROR message longer than %d bytes" % (MAX_TEXT,)
-        elif hasControl(text):
-            error = b"ERROR control characters in message"
+        error = refusal(text)
         if error is not None:
-            self._send(error, member.addr)
+            self._send(b"ERROR " + error.encode(), member.addr)
         return error is None
 
     def _broadcast(self, data: bytes, exclude: Optional[_Member] = None) -> None:

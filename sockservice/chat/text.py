@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Optional
 
 __all__ = [
     "MAX_DATAGRAM",
@@ -23,6 +24,7 @@ __all__ = [
     "hasControl",
     "isControl",
     "isValidName",
+    "refusal",
     "replaceControl",
     "stripLineEnd",
 ]
@@ -86,3 +88,17 @@ def stripLineEnd(text: str) -> str:
         if text.endswith("\r"):
             text = text[:-1]
     return text
+
+
+def refusal(text: str) -> Optional[str]:
+    """
+    @return: Why message C{text} may not be relayed (empty, over-long, or
+        holding a character L{isControl} forbids), or L{None}.
+    """
+    if not text.strip():
+        return "empty message"
+    if len(text.encode()) > MAX_TEXT:
+        return f"message longer than {MAX_TEXT} bytes"
+    if hasControl(text):
+        return "control characters in message"
+    return None

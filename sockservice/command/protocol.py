@@ -19,55 +19,33 @@ Requests: C{[b"run", name, arg...]} or C{[b"auth", token]}. Replies:
 C{[status, stdout, stderr]} where status is C{exit N}, C{signal N} (either
 followed by C{ timeout} and/or C{ truncated} when the service killed the
 process), C{refused REASON} (nothing ran), or C{ok} (after C{auth}).
+
+This module holds the protocol, one per connection; the factory that they
+share (the allow-list, the token, the runs) is L{sockservice.command.factory}.
 """
 
 from __future__ import annotations
 
 import hmac
-import os
 from collections import deque
-from typing import TYPE_CHECKING, Callable, Deque, List, Optional, Set, Tuple, cast
+from typing import TYPE_CHECKING, Deque, List, Optional
 
-from twisted.internet.address import UNIXAddress
 from twisted.internet.defer import Deferred, succeed
-from twisted.internet.interfaces import IAddress, IPushProducer
-from twisted.internet.protocol import Factory
-from twisted.internet.task import deferLater
+from twisted.internet.interfaces import IPushProducer
 from twisted.logger import Logger
 from twisted.protocols.basic import NetstringReceiver
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from sockservice.command.allowlist import AllowedCommand, AllowList, Refused
-from sockservice.command.backoff import AuthBackoff
+from sockservice.command.allowlist import Refused
 from sockservice.command.netstrings import decodeFields, encodeFields
-from sockservice.command.process import CommandProcess
-from sockservice.command.session import SESSIONS, inSession, killGroup
 from sockservice.peer import describePeer
-from sockservice.server.interfaces import IServerReactor, IStreamTransport
-from sockservice.server.limits import isLoopback
+from sockservice.server.interfaces import IStreamTransport
 
-__all__ = [
-    "CommandFactory",
-    "CommandProtocol",
-    "isLocalPeer",
-    "CHILD_ENV",
-]
+__all__ = ["CommandProtocol"]
 
-CHILD_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
-"""The whole environment of every command (nothing of the server's leaks)."""
-
-
-def isLocalPeer(addr: Optional[IAddress]) -> bool:
-    """
-    @return: Whether C{addr} is on this machine: a loopback IP address
-        (IPv4-mapped included) or a UNIX socket.
-    """
-    if isinstance(addr, UNIXAddress):
-        return True
-    host = getattr(addr, "host", None)
-    return isinstance(host, str) and isLoopback(host)
-
+if TYPE_CHECKING:
+    from sockservice.command.factory import CommandFactory
 
 @implementer(IPushProducer)
 class CommandProtocol(NetstringReceiver):
@@ -237,133 +215,3 @@ class CommandProtocol(NetstringReceiver):
             )
             return succeed([b"refused " + str(e).encode(), b"", b""])
         return self.factory.run(command, argv, self.peer)
-
-
-if TYPE_CHECKING:
-    _Factory = Factory[CommandProtocol]
-else:  # Factory is generic only in recent Twisted releases
-    _Factory = Factory
-
-
-class CommandFactory(_Factory):
-    """
-    The command service: shared allow-list, token and concurrency limit.
-
-    @ivar running: How many commands run now.
-    @ivar runs: The runs in progress.
-    @ivar sessions: Whether each run leads a session (and process group) of
-        its own, killed as a whole (see L{sockservice.command.session}).
-    @ivar killGroup: Kills every process of a group, given its ID.
-    """
-
-    protocol = CommandProtocol
-    log = Logger()
-    noisy = False
-
-    def __init__(
-        self,
-        allowList: AllowList,
-        reactor: Optional[IServerReactor] = None,
-        token: Optional[bytes] = None,
-        maxConcurrent: int = 4,
-        sessions: bool = SESSIONS,
-    ) -> None:
-        """
-        @param allowList: What may run.
-        @param reactor: Spawns the commands and times them out (by default,
-            the global reactor).
-        @param token: The shared secret clients must present; C{None} for
-            none, in which case only loopback clients are served.
-        @param maxConcurrent: Most commands running at once, all clients
-            together; requests beyond it are refused with C{busy}.
-        @param sessions: Whether to run each command in a session of its own
-            (by default, wherever the platform allows it).
-        """
-        if reactor is None:
-            from twisted.internet import reactor as globalReactor
-
-            reactor = cast(IServerReactor, globalReactor)
-        self.allowList = allowList
-        self.reactor = reactor
-        self.token = token
-        self.maxConcurrent = maxConcurrent
-        self.sessions = sessions
-        self.killGroup: Callable[[int], None] = killGroup
-        self.running = 0
-        self.runs: Set[CommandProcess] = set()
-        self.authBackoff = AuthBackoff()
-
-    def buildProtocol(self, addr: Optional[IAddress]) -> Optional[CommandProtocol]:
-        """
-        Refuse clients off this machine unless a token is required.
-        """
-        if self.token is None and not isLocalPeer(addr):
-            self.log.warn(
-                "command: refused {peer}: not loopback and no token",
-                peer=describePeer(addr) if addr is not None else "?",
-            )
-            return None
-        return super().buildProtocol(addr)
-
-    def refuseAuth(self, addr: IAddress) -> Deferred[List[bytes]]:
-        """
-        Refuse a bad token from C{addr}, after a wait that doubles with each
-        recent failure from its host (L{AuthBackoff}), so that guessing is
-        slow.
-        """
-        host = getattr(addr, "host", None) or str(addr)
-        delay = self.authBackoff.failed(host, self.reactor.seconds())
-        reply: Deferred[List[bytes]] = deferLater(
-            self.reactor, delay, lambda: [b"refused unauthorized", b"", b""]
-        )
-        return reply
-
-    def stopFactory(self) -> None:
-        """
-        The service stops listening: kill every run in progress, with all
-        it started.
-        """
-        for run in list(self.runs):
-            run.kill("shutdown")
-
-    def run(
-        self, command: AllowedCommand, argv: Tuple[str, ...], peer: str
-    ) -> Deferred[List[bytes]]:
-        """
-        Spawn C{argv} for C{command} unless too many already run.
-
-        @return: A Deferred firing with the reply fields.
-        """
-        if self.running >= self.maxConcurrent:
-            self.log.info("command: {peer} {name}: busy", peer=peer, name=command.name)
-            return succeed([b"refused busy", b"", b""])
-        args = list(argv)
-        if self.sessions:
-            run = CommandProcess(command, self.reactor, self.killGroup)
-            args = inSession(args)
-        else:
-            run = CommandProcess(command, self.reactor)
-        self.running += 1
-        try:
-            if self.sessions and not os.access(argv[0], os.X_OK):
-                raise OSError(f"{argv[0]}: not executable")
-            self.reactor.spawnProcess(run, args[0], args, env=CHILD_ENV, path="/")
-        except Exception as e:
-            self.running -= 1
-            run._timer.cancel()
-            self.log.failure("command: {name} could not start", Failure(e), name=command.name)
-            return succeed([b"refused cannot start", b"", b""])
-        self.runs.add(run)
-
-        def ended(fields: List[bytes]) -> List[bytes]:
-            self.running -= 1
-            self.runs.discard(run)
-            self.log.info(
-                "command: {peer} ran {name}: {status}",
-                peer=peer,
-                name=command.name,
-                status=fields[0].decode(),
-            )
-            return fields
-
-        return run.finished.addCallback(ended)

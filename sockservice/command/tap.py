@@ -19,7 +19,7 @@ from twisted.python import usage
 
 from sockservice.coerce import whole
 from sockservice.command.allowlist import AllowList, AllowListError, loadAllowList
-from sockservice.command.protocol import CommandFactory
+from sockservice.command.factory import CommandFactory
 from sockservice.command.token import MIN_TOKEN_LENGTH, readToken
 from sockservice.server.addresses import descriptionKeywords, splitDescription
 from sockservice.server.guard import GuardedFactory

@@ -10,14 +10,9 @@ keeps the sockets, so a worker that dies is replaced without the port ever
 closing: what arrives meanwhile waits in that socket's queue.  Stopping the
 parent stops every worker.
 
-A worker also stops when its parent dies without stopping it (C{kill -9}, a
-crash): otherwise it would serve on as an orphan, and a new pool would bind
-the same port beside it and silently share the traffic with it.  The parent
+A worker also stops when its parent dies without stopping it: the parent
 passes each worker the read end of a pipe whose write end only the parent
-holds; the worker's L{ParentWatch} reads it through the reactor, and its end
-of file means the parent is gone.  (Unlike Linux's C{PR_SET_PDEATHSIG}, this
-is portable, needs no C{ctypes}, and is not fooled by the death of the
-parent's thread that happened to spawn the worker.)
+holds (L{sockservice.server.parent}).
 """
 
 from __future__ import annotations
@@ -26,16 +21,15 @@ import os
 import socket
 import sys
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Union
+from typing import Any, Optional, Union
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, DeferredList, succeed
-from twisted.internet.error import CannotListenError, ConnectionDone, ProcessExitedAlready
-from twisted.internet.interfaces import IDelayedCall, IProcessTransport, IReadDescriptor
+from twisted.internet.error import CannotListenError, ProcessExitedAlready
+from twisted.internet.interfaces import IDelayedCall, IProcessTransport
 from twisted.internet.protocol import ProcessProtocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from zope.interface import implementer
 
 from sockservice.server.addresses import InetAddress
 from sockservice.server.interfaces import IServerReactor
@@ -43,7 +37,6 @@ from sockservice.server.listeners import ListenFailed
 
 __all__ = [
     "Listener",
-    "ParentWatch",
     "WorkerPool",
     "bindShared",
     "restartDelay",
@@ -287,81 +280,3 @@ def _signal(worker: _Worker, name: str) -> None:
             transport.signalProcess(name)
         except (OSError, ProcessExitedAlready):
             pass
-
-
-@implementer(IReadDescriptor)
-class _PipeEnd:
-    """
-    The read end of the parent's pipe, watched by the reactor: it is never
-    written to, so it becomes readable only at end of file (or on error).
-    """
-
-    def __init__(self, fd: int, ended: Callable[[], None]) -> None:
-        self.fd = fd
-        self.ended = ended
-
-    def fileno(self) -> int:
-        return self.fd
-
-    def doRead(self) -> Optional[Failure]:
-        try:
-            data = os.read(self.fd, 4096)
-        except BlockingIOError:
-            return None
-        except OSError as e:
-            return Failure(e)
-        return None if data else Failure(ConnectionDone())
-
-    def connectionLost(self, reason: Failure) -> None:
-        self.ended()
-
-    def logPrefix(self) -> str:
-        return "ParentWatch"
-
-
-class ParentWatch(Service):
-    """
-    In a worker: stop this process when the parent that started it dies.
-
-    @ivar fd: the descriptor of the pipe from the parent (C{--parent-pipe}).
-    """
-
-    log = Logger()
-
-    def __init__(
-        self,
-        fd: int,
-        reactor: IServerReactor,
-        stop: Optional[Callable[[], None]] = None,
-    ) -> None:
-        """
-        @param stop: what stops this process; C{reactor.stop} by default,
-            which stops the services (the listeners at once, then the drain of
-            open connections) as SIGTERM would.
-        """
-        self.fd = fd
-        self.reactor = reactor
-        self.stop = reactor.stop if stop is None else stop
-        self._reader: Optional[_PipeEnd] = None
-
-    def startService(self) -> None:
-        super().startService()
-        os.set_blocking(self.fd, False)
-        self._reader = _PipeEnd(self.fd, self._parentGone)
-        self.reactor.addReader(self._reader)
-
-    def _parentGone(self) -> None:
-        if self._reader is None:
-            return
-        self._forget()
-        self.log.warn("sockservice: the parent process has gone; stopping this worker")
-        self.stop()
-
-    def _forget(self) -> None:
-        if self._reader is not None:
-            self.reactor.removeReader(self._reader)
-            self._reader = None
-
-    def stopService(self) -> None:
-        super().stopService()
-        self._forget()

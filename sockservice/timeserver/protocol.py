@@ -31,7 +31,8 @@ from zope.interface import implementer
 
 from sockservice.server.drain import IDrainable
 from sockservice.server.interfaces import IStreamTransport
-from sockservice.server.limits import PrefixKey, RateLimiter, SourceGuard
+from sockservice.server.limits import PrefixKey, RateLimiter
+from sockservice.server.sources import SourceGuard
 
 __all__ = [
     "DEFAULT_FORMAT",

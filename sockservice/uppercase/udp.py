@@ -28,8 +28,8 @@ from sockservice.server.limits import (
     DEFAULT_PREFIX_V6,
     PrefixKey,
     RateLimiter,
-    SourceGuard,
 )
+from sockservice.server.sources import SourceGuard
 
 __all__ = ["UppercaseDatagramProtocol", "maxPayload"]
 

@@ -17,7 +17,7 @@ from twisted.logger import Logger
 from twisted.trial.unittest import SkipTest, TestCase
 
 from sockservice.command.allowlist import AllowedCommand, AllowList
-from sockservice.command.protocol import CommandFactory
+from sockservice.command.factory import CommandFactory
 from sockservice.command.session import SESSIONS
 from tests.servicefakes import tempPath
 

@@ -27,7 +27,7 @@ from sockservice.cli.services import (
 from sockservice.client.errors import ClientError
 from sockservice.command.allowlist import loadAllowList
 from sockservice.command.client import CommandRefused, runRemoteCommand
-from sockservice.command.protocol import CommandFactory
+from sockservice.command.factory import CommandFactory
 from sockservice.timeserver.client import queryTimeTCP, queryTimeUDP
 from sockservice.timeserver.protocol import TimeDatagramProtocol, TimeLineFactory
 from tests.servicefakes import tempPath
