@@ -225,19 +225,26 @@ class ReadinessServiceTests(TestCase):
         self.assertEqual(notifier.states, ["READY=1", "STOPPING=1"])
 
 
-class TapTests(InheritedSocketsMixin, TestCase):
+class TapTestsMixin(InheritedSocketsMixin):
     """
-    C{twistd sockservice} options and service tree for systemd: inherited
-    UDP sockets, the drain period and readiness.
+    Helpers of the C{twistd sockservice} tests for systemd: an environment
+    without C{NOTIFY_SOCKET}, and parsing.
     """
 
     def setUp(self) -> None:
-        self.patch(os, "environ", {k: v for k, v in os.environ.items() if k != "NOTIFY_SOCKET"})
+        self.patch(os, "environ", {k: v for k, v in os.environ.items() if k != "NOTIFY_SOCKET"})  # type: ignore[attr-defined]
 
     def parse(self, *argv: str) -> Options:
         options = Options()
         options.parseOptions(list(argv))
         return options
+
+
+class TapTests(TapTestsMixin, TestCase):
+    """
+    C{twistd sockservice} options and service tree for systemd: inherited
+    UDP sockets, the drain period and readiness.
+    """
 
     def test_udpSystemdMissing(self) -> None:
         """

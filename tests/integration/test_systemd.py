@@ -31,7 +31,7 @@ from sockservice.server.systemd import (
 )
 from sockservice.tap import Options, makeService
 from sockservice.uppercase.udp import UppercaseDatagramProtocol
-from tests.test_systemd import InheritedSocketsMixin
+from tests.test_systemd import InheritedSocketsMixin, TapTestsMixin
 
 
 def assertOpenSocket(testCase: TestCase, fd: int, family: int, kind: int) -> None:
@@ -423,19 +423,11 @@ class AdoptedUDPLoopbackTests(TestCase):
 
 
 
-class TapTests(InheritedSocketsMixin, TestCase):
+class TapTests(TapTestsMixin, TestCase):
     """
     C{twistd sockservice} options and service tree for systemd: inherited
     UDP sockets, the drain period and readiness.
     """
-
-    def setUp(self) -> None:
-        self.patch(os, "environ", {k: v for k, v in os.environ.items() if k != "NOTIFY_SOCKET"})
-
-    def parse(self, *argv: str) -> Options:
-        options = Options()
-        options.parseOptions(list(argv))
-        return options
 
     def test_udpSystemd(self) -> None:
         """
