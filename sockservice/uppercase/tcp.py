@@ -23,8 +23,8 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from sockservice.casing import Uppercaser
 from sockservice._fast.switch import fastWriter
+from sockservice.casing import Uppercaser
 from sockservice.server.drain import IDrainable, hasUnreadInput
 from sockservice.server.guard import ConnectionGuard
 
