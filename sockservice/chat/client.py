@@ -8,10 +8,11 @@ L{sockservice.chat.console.ChatConsole}.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import Callable, Optional, Tuple
 
 from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectionRefusedError, TimeoutError
+from twisted.internet.interfaces import IDelayedCall, IReactorTime, IUDPTransport
 from twisted.internet.protocol import DatagramProtocol
 from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
@@ -66,9 +67,12 @@ class ChatClient(DatagramProtocol):
         server stops answering (L{ConnectionRefusedError} when it is gone).
     """
 
+    # A port connected to the server (startProtocol): write without an address.
+    transport: IUDPTransport
+
     def __init__(
         self,
-        clock: Any,
+        clock: IReactorTime,
         host: str,
         port: int,
         name: str,
@@ -96,7 +100,7 @@ class ChatClient(DatagramProtocol):
         self.done: Deferred[None] = Deferred()
         self._joinRequest = b""
         self._triesLeft = retries
-        self._timer: Any = None
+        self._timer: Optional[IDelayedCall] = None
         self._lastHeard = 0.0
         self._member = False
         self._pinger = LoopingCall(self._ping)
@@ -114,7 +118,7 @@ class ChatClient(DatagramProtocol):
         self._joinRequest = request.ljust(JOIN_SIZE)
         self._cancelTimer()
         self._timer = self.clock.callLater(self.timeout, self._joinTimedOut)
-        self.transport.write(self._joinRequest)
+        self._write(self._joinRequest)
 
     def _cancelTimer(self) -> None:
         if self._timer is not None and self._timer.active():
@@ -136,7 +140,7 @@ class ChatClient(DatagramProtocol):
         if not target.called:
             target.errback(Failure(error))
 
-    def datagramReceived(self, datagram: bytes, addr: Any) -> None:
+    def datagramReceived(self, datagram: bytes, addr: Tuple[str, int]) -> None:
         """
         Handle one datagram from the server.
         """
@@ -163,7 +167,7 @@ class ChatClient(DatagramProtocol):
         if self.clock.seconds() - self._lastHeard > 3 * self.keepAlive:
             self._fail(ChatError("the chat server stopped answering"))
         else:
-            self.transport.write(b"PING")
+            self._write(b"PING")
 
     def stopProtocol(self) -> None:
         """
@@ -199,13 +203,13 @@ class ChatClient(DatagramProtocol):
         if len(text.encode()) > MAX_TEXT or hasControl(text):
             self.show(f"! not sent: at most {MAX_TEXT} bytes, no control characters")
             return
-        self.transport.write(f"{prefix} {text}".encode())
+        self._write(f"{prefix} {text}".encode())
 
     def who(self) -> None:
         """
         Ask who is present.
         """
-        self.transport.write(b"WHO")
+        self._write(b"WHO")
 
     def leave(self) -> Deferred[None]:
         """
@@ -215,10 +219,16 @@ class ChatClient(DatagramProtocol):
             self._fail(ChatError("left before joining"))
             self._end()
         elif not self.done.called:
-            self.transport.write(b"LEAVE")
+            self._write(b"LEAVE")
             self._cancelTimer()
             self._timer = self.clock.callLater(self.timeout, self._end)
         return self.done
+
+    def _write(self, datagram: bytes) -> None:
+        """
+        Send C{datagram} to the server, the address the port is connected to.
+        """
+        self.transport.write(datagram, None)
 
     def _end(self) -> None:
         self._cancelTimer()

@@ -33,7 +33,7 @@ class Console:
     attach: Callable[[IProtocol], object]
 
     @classmethod
-    def fromSystem(cls, reactor: Any) -> "Console":
+    def fromSystem(cls, reactor: Any) -> Console:
         """
         The process's own standard input, output and error.
         """

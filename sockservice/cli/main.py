@@ -32,11 +32,13 @@ from typing import (
     Awaitable,
     Callable,
     Dict,
+    Generic,
     List,
     NoReturn,
     Optional,
     Sequence,
     Type,
+    TypeVar,
 )
 
 from twisted.internet.defer import Deferred
@@ -62,26 +64,31 @@ INTERRUPTED = 130
 The exit status after Ctrl-C (or any signal that stops the reactor).
 """
 
+_OptionsT = TypeVar("_OptionsT", bound=usage.Options)
+
 
 @dataclass(frozen=True)
-class Subcommand:
+class Subcommand(Generic[_OptionsT]):
     """
     One subcommand of C{sockservice-client}.
 
     @ivar name: What to type.
     @ivar options: Its options class.
-    @ivar run: Runs it; raises L{ClientError} for a network failure; may
-        return an exit status (C{None} means 0).
+    @ivar run: Runs it with an instance of C{options}, parsed; raises
+        L{ClientError} for a network failure; may return an exit status
+        (C{None} means 0).
     @ivar summary: One line for the usage text.
     """
 
     name: str
-    options: Type[usage.Options]
-    run: Callable[[Any, usage.Options, Console], Awaitable[Optional[int]]]
+    options: Type[_OptionsT]
+    run: Callable[[Any, _OptionsT, Console], Awaitable[Optional[int]]]
     summary: str
 
 
-SUBCOMMANDS: Sequence[Subcommand] = (
+# Each row is checked on its own (its run takes its options); the table
+# holds rows of different options classes.
+SUBCOMMANDS: Sequence[Subcommand[Any]] = (
     Subcommand("tcp", TCPOptions, runTCP, "Upper-case lines over TCP."),
     Subcommand("udp", UDPOptions, runUDP, "Upper-case datagrams over UDP."),
     Subcommand("time", TimeOptions, runTime, "Ask a time service for the time."),
@@ -113,7 +120,7 @@ class Options(Help):
             raise usage.UsageError(f"name a subcommand: {names}")
 
 
-_byName: Dict[str, Subcommand] = {s.name: s for s in SUBCOMMANDS}
+_byName: Dict[str, Subcommand[Any]] = {s.name: s for s in SUBCOMMANDS}
 
 
 async def run(reactor: Any, argv: Sequence[str], console: Console) -> int:

@@ -26,6 +26,7 @@ from twisted.python import usage
 from sockservice.chat.client import DEFAULT_PORT as CHAT_PORT
 from sockservice.chat.client import ChatClient, ChatError
 from sockservice.chat.console import HELP, ChatConsole
+from sockservice.cli.console import Console
 from sockservice.cli.options import Help, retriesParameter, serverParameters
 from sockservice.client.errors import ClientError, describeError
 from sockservice.client.resolve import hostAddress
@@ -67,7 +68,7 @@ class TimeOptions(Help):
         self["format"] = " ".join(words)
 
 
-async def runTime(reactor: Any, options: TimeOptions, console: Any) -> None:
+async def runTime(reactor: Any, options: TimeOptions, console: Console) -> None:
     """
     Print the server's time; an C{error: ...} reply is an error.
     """
@@ -119,7 +120,7 @@ async def _chatStep(step: Awaitable[T], host: str, port: int) -> T:
         raise describeError(e, host, port) from None
 
 
-async def runChat(reactor: Any, options: ChatOptions, console: Any) -> None:
+async def runChat(reactor: Any, options: ChatOptions, console: Console) -> None:
     """
     Join, then relay between the person and the chat until they leave.
     """
@@ -158,7 +159,10 @@ class CommandOptions(Help):
         ["token-file", None, None, "File holding the server's shared secret."]
     ]
 
-    def parseArgs(self, name: str, *args: str) -> None:
+    # usage.Options.parseArgs takes no arguments, but parseOptions passes
+    # the positional ones and turns a TypeError (a wrong count) into its
+    # "Wrong number of arguments." UsageError: NAME is required that way.
+    def parseArgs(self, name: str, *args: str) -> None:  # type: ignore[override]
         self["name"], self["args"] = name, args
 
     def postOptions(self) -> None:
@@ -173,7 +177,9 @@ class CommandOptions(Help):
                 ) from None
 
 
-async def runCommand(reactor: Any, options: CommandOptions, console: Any) -> Optional[int]:
+async def runCommand(
+    reactor: Any, options: CommandOptions, console: Console
+) -> Optional[int]:
     """
     Run the command and copy its output.
 

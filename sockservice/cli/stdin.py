@@ -67,7 +67,7 @@ class LinePump(Protocol):
 
     def __init__(
         self,
-        request: Callable[[bytes], "Deferred[bytes]"],
+        request: Callable[[bytes], Deferred[bytes]],
         window: int = 64,
         prompt: Optional[bytes] = None,
         maxLineLength: int = MAX_LINE_LENGTH,

@@ -106,7 +106,7 @@ class UDPOptions(_UppercaseOptions):
 
 
 async def _uppercase(
-    request: Callable[[bytes], "Deferred[bytes]"],
+    request: Callable[[bytes], Deferred[bytes]],
     close: Callable[[], Awaitable[None]],
     options: usage.Options,
     console: Console,

@@ -7,11 +7,13 @@ its exit status, stdout and stderr back, separately and whole.
 from __future__ import annotations
 
 from collections import deque
-from typing import Any, Deque, List, Optional, Sequence, Tuple
+from typing import Any, Deque, List, NoReturn, Optional, Sequence, Tuple, Union
 
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import HostnameEndpoint, connectProtocol
 from twisted.internet.error import TimeoutError
+from twisted.internet.interfaces import IReactorTime, ITCPTransport
+from twisted.internet.protocol import connectionDone
 from twisted.protocols.basic import NetstringReceiver
 from twisted.python.failure import Failure
 
@@ -62,6 +64,8 @@ class CommandClient(NetstringReceiver):
     """
 
     MAX_LENGTH = 64 * 1024 * 1024
+    # A TCP connection (HostnameEndpoint), or TLS with the same methods.
+    transport: ITCPTransport
 
     def __init__(self) -> None:
         self._waiting: Deque[Deferred[List[bytes]]] = deque()
@@ -89,7 +93,7 @@ class CommandClient(NetstringReceiver):
         else:
             d.callback(fields)
 
-    def connectionLost(self, reason: Any = None) -> None:
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         while self._waiting:
             self._waiting.popleft().errback(reason)
 
@@ -106,6 +110,8 @@ async def runRemoteCommand(
     """
     Run the allowed command C{name} on a command server.
 
+    @param reactor: Connects by host name (see L{HostnameEndpoint}) and
+        provides the clock.
     @param token: The shared secret, if the server requires one.
     @param timeout: Seconds for the whole exchange.
     @raise CommandRefused: If the server ran nothing.
@@ -129,15 +135,15 @@ async def runRemoteCommand(
 
 
 def _within(
-    reactor: Any, proto: CommandClient, d: Deferred[List[bytes]], timeout: float
+    clock: IReactorTime, proto: CommandClient, d: Deferred[List[bytes]], timeout: float
 ) -> Deferred[List[bytes]]:
     """
     @return: C{d}, failing with L{TimeoutError} (and the connection aborted)
         if it has not fired within C{timeout} seconds.
     """
 
-    def timedOut(result: Any, seconds: float) -> None:
+    def timedOut(result: Union[List[bytes], Failure], seconds: float) -> NoReturn:
         proto.transport.abortConnection()
         raise TimeoutError(f"no reply within {seconds:g} s")
 
-    return d.addTimeout(timeout, reactor, onTimeoutCancel=timedOut)
+    return d.addTimeout(timeout, clock, onTimeoutCancel=timedOut)

@@ -12,21 +12,23 @@ half-close (see L{sockservice.server.drain}).
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import TYPE_CHECKING, Optional, cast
 
+from twisted.internet.abstract import FileDescriptor
 from twisted.internet.interfaces import (
     IAddress,
     IHalfCloseableProtocol,
     IReactorTime,
 )
-from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.protocol import Factory, Protocol, connectionDone
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from sockservice.casing import Uppercaser
 from sockservice._fast.switch import fastWriter
+from sockservice.casing import Uppercaser
 from sockservice.server.drain import IDrainable, hasUnreadInput
 from sockservice.server.guard import ConnectionGuard
+from sockservice.server.interfaces import IStreamTransport
 
 __all__ = ["UppercaseProtocol", "UppercaseFactory"]
 
@@ -52,6 +54,7 @@ class UppercaseProtocol(Protocol):
     """
 
     factory: UppercaseFactory
+    transport: IStreamTransport
     peer = ""
     quietSweeps = 0
     _readSize = READ_SIZE_MAX
@@ -61,7 +64,9 @@ class UppercaseProtocol(Protocol):
     def connectionMade(self) -> None:
         self.factory.guard.opened(self, self.transport, self)
         if getattr(self.transport, "bufferSize", None) == READ_SIZE_MAX:
-            self._readSize = self.transport.bufferSize = READ_SIZE_START
+            # A transport that reads its socket itself (a FileDescriptor:
+            # TCP, UNIX), whose read size is not part of any interface.
+            self._readSize = _reader(self.transport).bufferSize = READ_SIZE_START
         self._caser = Uppercaser(self.factory.mode)
         self._out = fastWriter(self.transport)
         if not self.factory.acceptedNoDelay:
@@ -80,7 +85,8 @@ class UppercaseProtocol(Protocol):
     def dataReceived(self, data: bytes) -> None:
         self.quietSweeps = 0
         if len(data) == self._readSize < READ_SIZE_MAX:
-            self._readSize = self.transport.bufferSize = self._readSize * 2
+            # Only a FileDescriptor's reads start small (connectionMade).
+            self._readSize = _reader(self.transport).bufferSize = self._readSize * 2
         self._out.write(self._caser.feed(data))
 
     def readConnectionLost(self) -> None:
@@ -111,7 +117,8 @@ class UppercaseProtocol(Protocol):
             self.transport.loseConnection()
             return
         self.transport.pauseProducing()
-        # Input that arrives from now on is discarded, not answered.
+        # Input that arrives from now on is discarded, not answered: swapped
+        # per instance rather than a test on every read (the hot path).
         self.dataReceived = self._discard  # type: ignore[method-assign]
         loseWriteConnection()
 
@@ -143,11 +150,25 @@ class UppercaseProtocol(Protocol):
         self._aborted = True
         self.transport.abortConnection()
 
-    def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         self.factory.guard.closed(self, self.transport, self.peer)
 
 
-class UppercaseFactory(Factory):
+def _reader(transport: IStreamTransport) -> FileDescriptor:
+    """
+    C{transport} as the L{FileDescriptor} it is where it has a C{bufferSize}
+    (the number of bytes it asks its socket for at once).
+    """
+    return cast(FileDescriptor, transport)
+
+
+if TYPE_CHECKING:
+    _Factory = Factory[UppercaseProtocol]
+else:  # Factory is generic only in recent Twisted releases
+    _Factory = Factory
+
+
+class UppercaseFactory(_Factory):
     """
     Build L{UppercaseProtocol}s, under the process's connection caps.
 
@@ -182,7 +203,7 @@ class UppercaseFactory(Factory):
             if reactor is None:
                 from twisted.internet import reactor as _reactor
 
-                reactor = _reactor  # type: ignore[assignment]
+                reactor = _reactor
             guard = ConnectionGuard(
                 reactor, idleTimeout, maxConnections, maxPerAddress, limitLoopback
             )
@@ -194,7 +215,7 @@ class UppercaseFactory(Factory):
         self.openConnections = guard.openConnections
         self.idle = guard.idle
 
-    def buildProtocol(self, addr: IAddress) -> Optional[Protocol]:
+    def buildProtocol(self, addr: Optional[IAddress]) -> Optional[UppercaseProtocol]:
         """
         Build a protocol for a new connection from C{addr}, or refuse it
         (return L{None}: Twisted then closes it) when a cap is reached.
