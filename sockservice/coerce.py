@@ -16,12 +16,20 @@ from typing import Callable, Optional, TypeVar, Union
 
 from twisted.python.usage import UsageError
 
-__all__ = ["EXPECTED", "number", "port", "whole"]
+__all__ = ["EXPECTED", "isDecimal", "number", "port", "whole"]
 
 Number = TypeVar("Number", int, float)
 
 EXPECTED = "{option}: expected a non-negative number, got {value!r}"
 """The default error of a coercer."""
+
+
+def isDecimal(text: str) -> bool:
+    """
+    @return: Whether C{text} is ASCII decimal digits only (C{str.isdigit}
+        alone admits C{"¹"} and other digits that C{int} refuses).
+    """
+    return text.isascii() and text.isdigit()
 
 
 def _inRange(
@@ -75,7 +83,7 @@ def whole(
 
     def coerce(text: Union[str, int]) -> int:
         digits = str(text).strip()
-        if not (digits.isascii() and digits.isdigit()):
+        if not isDecimal(digits):
             raise _error(template, option, text)
         value = int(digits)
         if not _inRange(value, low, high, False):

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from twisted.application.service import IService
+from twisted.python import usage
 
 import sockservice.chat.tap
 import sockservice.command.tap
@@ -63,12 +64,20 @@ class Options(UppercaseOptions, TimeOptions, ChatOptions, CommandOptions, Server
     )
 
     def postOptions(self) -> None:
-        server = self.serverConfig()
-        time = self.timeConfig(server)
-        chat = self.chatConfig(server)
-        command = self.commandConfig(server)
-        byDefault = not (time or chat or command)
-        self.config = Config(server, self.uppercaseConfig(server, byDefault), time, chat, command)
+        """
+        Check every fragment's options into L{config}; a failure is a
+        L{usage.UsageError} of one line, whatever words it quotes (an
+        allow-list's parser, Twisted's endpoint parser).
+        """
+        try:
+            server = self.serverConfig()
+            time = self.timeConfig(server)
+            chat = self.chatConfig(server)
+            command = self.commandConfig(server)
+            uppercase = self.uppercaseConfig(server, not (time or chat or command))
+        except usage.UsageError as e:
+            raise usage.UsageError(" ".join(str(e).split())) from None
+        self.config = Config(server, uppercase, time, chat, command)
 
 
 def makeService(options: Options, reactor: Optional[IServerReactor] = None) -> IService:

@@ -77,6 +77,18 @@ class OptionFuzzTests(SynchronousTestCase):
                 error = self.assertRaises(UsageError, Options().parseOptions, [f"--{name}", value])
                 self.assertIn(f"--{name}", str(error))
 
+    def test_endpointErrorOneLine(self) -> None:
+        """Twisted's own error about a description is put on one line."""
+        error = self.assertRaises(UsageError, Options().parseOptions, ["--tcp", "\n"])
+        self.assertNotIn("\n", str(error))
+        self.assertTrue(str(error).startswith("--tcp: invalid endpoint '\\n"))
+
+    def test_unicodeDigits(self) -> None:
+        """Digits that are not ASCII (C{"¹"}, which C{str.isdigit} admits) are not a port."""
+        for argv in (["--tcp", "¹"], ["--udp", "¹"], ["--time", "٣"], ["--command", "²"]):
+            error = self.assertRaises(UsageError, Options().parseOptions, argv)
+            self.assertNotIn("\n", str(error))
+
     def test_udpInterfaceNotAnAddress(self) -> None:
         """A UDP interface that is not an IP address is one usage line, not a traceback at start."""
         error = self.assertRaises(

@@ -17,7 +17,7 @@ from typing import Any, List, Optional, Tuple
 from twisted.application.service import IServiceCollection
 from twisted.python import usage
 
-from sockservice.coerce import whole
+from sockservice.coerce import isDecimal, whole
 from sockservice.command.allowlist import AllowList, AllowListError, loadAllowList
 from sockservice.command.factory import CommandFactory
 from sockservice.command.token import MIN_TOKEN_LENGTH, readToken
@@ -89,7 +89,7 @@ def _private(description: str) -> str:
     A bare port means loopback only; a UNIX socket is made C{0600} (only
     the server's user may connect) unless the description sets C{mode=}.
     """
-    if description.isdigit():
+    if isDecimal(description):
         return f"tcp:{description}:interface=127.0.0.1"
     if splitDescription(description)[0] == "unix" and ":mode=" not in description:
         return f"{description}:mode=600"

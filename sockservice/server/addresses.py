@@ -16,6 +16,8 @@ from typing import Optional
 from twisted.internet.abstract import isIPAddress, isIPv6Address
 from twisted.python.usage import UsageError
 
+from sockservice.coerce import isDecimal
+
 __all__ = [
     "InetAddress",
     "descriptionKeywords",
@@ -58,7 +60,7 @@ def descriptionKeywords(description: str, option: str) -> dict[str, str]:
 
 
 def _port(text: str, option: str) -> int:
-    if not text.isdigit() or int(text) > 65535:
+    if not isDecimal(text) or int(text) > 65535:
         raise UsageError(f"{option}: invalid port {text!r} (expected 0-65535)")
     return int(text)
 
@@ -75,7 +77,7 @@ def parseTCP(description: str, backlog: int) -> str:
     """
     if not description:
         raise UsageError("--tcp: empty endpoint description")
-    if description.isdigit():
+    if isDecimal(description):
         description = f"tcp:{_port(description, '--tcp')}"
     kind = description.split(":", 1)[0]
     if kind in ("tcp", "tcp6") and "backlog=" not in description:
@@ -108,7 +110,7 @@ def parseInet(description: str, option: str, kinds: tuple[str, ...]) -> InetAddr
     @param option: the option name, for error messages.
     @raise UsageError: for anything else.
     """
-    if description.isdigit():
+    if isDecimal(description):
         return InetAddress(_port(description, option))
     kind, _, rest = description.partition(":")
     if kind not in kinds or not rest:
@@ -136,7 +138,7 @@ def parseInet(description: str, option: str, kinds: tuple[str, ...]) -> InetAddr
             while fields and "=" not in fields[0]:
                 value += ":" + fields.pop(0)
             interface = value.replace("\\:", ":")
-        elif key == "backlog" and kind != "udp" and value.isdigit():
+        elif key == "backlog" and kind != "udp" and isDecimal(value):
             backlog = int(value)
         else:
             raise UsageError(f"{option}: unknown parameter {field!r} in {description!r}")

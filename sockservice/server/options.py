@@ -176,7 +176,8 @@ def tcpEndpoint(option: str, description: str, backlog: int) -> str:
     try:
         serverFromString(None, full)
     except Exception as e:
-        raise usage.UsageError(f"{option}: invalid endpoint {full!r}: {e}") from None
+        reason = " ".join(str(e).split())  # Twisted's words, on one line
+        raise usage.UsageError(f"{option}: invalid endpoint {full!r}: {reason}") from None
     return full
 
 

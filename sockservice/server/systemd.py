@@ -35,6 +35,7 @@ from twisted.internet.endpoints import serverFromString
 from twisted.logger import Logger
 from twisted.python.usage import UsageError
 
+from sockservice.coerce import isDecimal
 from sockservice.server.addresses import descriptionKeywords
 
 __all__ = [
@@ -121,7 +122,7 @@ def parseInheritedDatagram(description: str) -> InheritedSocket:
         was inherited, or it is not an IPv4 or IPv6 datagram socket.
     """
     match = _selector.fullmatch(description)
-    if match is None or (match[1] == "index" and not match[2].isdigit()):
+    if match is None or (match[1] == "index" and not isDecimal(match[2])):
         raise UsageError(
             f"--udp: invalid description {description!r} "
             "(expected systemd:index=N or systemd:name=NAME)"

@@ -15,6 +15,7 @@ from typing import Any, List, Tuple
 from twisted.application.service import IServiceCollection
 from twisted.python import usage
 
+from sockservice.coerce import isDecimal
 from sockservice.server.addresses import InetAddress
 from sockservice.server.guard import GuardedFactory
 from sockservice.server.options import ServerConfig, Shared, tcpEndpoint, udpAddress
@@ -41,7 +42,7 @@ class TimeOptions(usage.Options):
         tcp: List[Tuple[str, str]] = []
         udp: List[Tuple[str, InetAddress]] = []
         for description in dict.fromkeys(self.get("time", [])):
-            if description.isdigit() or description.startswith("udp:"):
+            if isDecimal(description) or description.startswith("udp:"):
                 udp.append((description, udpAddress("--time", description)))
             if not description.startswith("udp:"):
                 tcp.append((description, tcpEndpoint("--time", description, server.backlog)))

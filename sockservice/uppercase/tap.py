@@ -22,7 +22,7 @@ from twisted.internet.endpoints import AdoptedStreamServerEndpoint
 from twisted.python import usage
 
 from sockservice.casing import MODES
-from sockservice.coerce import whole
+from sockservice.coerce import isDecimal, whole
 from sockservice.server.addresses import InetAddress, parseInet, parseUDP
 from sockservice.server.listeners import AdoptedUDPListener, TCPListener, socketFamily
 from sockservice.server.options import ServerConfig, Shared, tcpEndpoint
@@ -74,7 +74,7 @@ class UppercaseOptions(usage.Options):
     def opt_inherit(self, spec: str) -> None:
         """Internal, used by --workers: serve KIND (tcp or udp) on inherited descriptor FD, given as KIND:FD."""
         kind, _, fd = spec.partition(":")
-        if kind not in ("tcp", "udp") or not fd.isdigit():
+        if kind not in ("tcp", "udp") or not isDecimal(fd):
             raise usage.UsageError(f"--inherit: expected tcp:FD or udp:FD, got {spec!r}")
         self.setdefault("inherit", []).append((kind, int(fd)))
 
