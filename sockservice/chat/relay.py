@@ -11,7 +11,7 @@ non-member gets at most one reply no larger than its request, and every
 source is rate-limited.
 
 Wire format: one UTF-8 command per datagram, fields separated by one space,
-a trailing LF or CRLF ignored. See README.md, "Chat service", for the table.
+a trailing LF or CRLF ignored. See docs/protocols.md, "Chat service", for the table.
 Client to server: C{JOIN name [cookie]}, C{WHO}, C{MSG text}, C{TO name
 text}, C{PING}, C{LEAVE}. Server to client: C{COOKIE cookie}, C{JOINED name},
 C{LEFT name}, C{MEMBERS name ...}, C{FROM name text}, C{PRIVATE name text},
