@@ -51,6 +51,7 @@ class OptionsTests(TestCase):
         path = tempPath(self)
         with open(path, "wb") as f:
             f.write(b"secret-secret-secret\n")
+        os.chmod(path, 0o600)
         options = CommandOptions()
         options.parseOptions(["--token-file", path, "disk", "/", "/tmp"])
         self.assertEqual((options["name"], options["args"]), ("disk", ("/", "/tmp")))
@@ -61,6 +62,17 @@ class OptionsTests(TestCase):
         self.assertRaises(UsageError, CommandOptions().parseOptions, [])
         missing = os.path.join(tempPath(self), "nope")
         self.assertRaises(UsageError, CommandOptions().parseOptions, ["--token-file", missing, "x"])
+
+    def test_looseTokenFile(self) -> None:
+        """command: a token file its group or others may read is refused, as by the server."""
+        path = tempPath(self)
+        with open(path, "wb") as f:
+            f.write(b"secret-secret-secret\n")
+        os.chmod(path, 0o644)
+        error = self.assertRaises(
+            UsageError, CommandOptions().parseOptions, ["--token-file", path, "x"]
+        )
+        self.assertIn("accessible by group or others (mode 0644): chmod 600 it", str(error))
 
     def test_badNumbers(self) -> None:
         """A bad port or timeout is a usage error."""

@@ -33,6 +33,7 @@ from sockservice.client.resolve import hostAddress
 from sockservice.client.udp import closePort, openPort
 from sockservice.command.client import DEFAULT_PORT as COMMAND_PORT
 from sockservice.command.client import CommandRefused, runRemoteCommand
+from sockservice.command.token import readToken
 from sockservice.peer import formatPeer
 from sockservice.timeserver.client import DEFAULT_PORT as TIME_PORT
 from sockservice.timeserver.client import queryTimeTCP, queryTimeUDP
@@ -168,13 +169,7 @@ class CommandOptions(Help):
     def postOptions(self) -> None:
         self["token"] = None
         if self["token-file"] is not None:
-            try:
-                with open(self["token-file"], "rb") as f:
-                    self["token"] = f.read(4096).strip()
-            except OSError as e:
-                raise usage.UsageError(
-                    f"--token-file: cannot read {self['token-file']}: {e.strerror}"
-                ) from None
+            self["token"] = readToken(self["token-file"], "--token-file")
 
 
 async def runCommand(
