@@ -146,9 +146,7 @@ def otherLoad(samples: Sequence[Mapping[str, Any]]) -> Optional[Stat]:
     hypervisor's steal) on the benchmark's CPUs during the measurements, in
     percent of one core, summarised over all samples; C{None} if not measured.
     """
-    values = [
-        s["values"]["other_cpu_pct"] for s in samples if "other_cpu_pct" in s["values"]
-    ]
+    values = [s["values"]["other_cpu_pct"] for s in samples if "other_cpu_pct" in s["values"]]
     return summarize(values) if values else None
 
 

@@ -97,10 +97,7 @@ def _venv(interpreter: str, where: Path, requirements: Path, log: Path) -> Path:
         for step in steps:
             out.write(f"\n$ {' '.join(step)}\n".encode())
             out.flush()
-            if (
-                subprocess.run(step, stdout=out, stderr=subprocess.STDOUT).returncode
-                != 0
-            ):
+            if subprocess.run(step, stdout=out, stderr=subprocess.STDOUT).returncode != 0:
                 raise RuntimeError(f"{' '.join(step[:4])}... failed: see {log}")
     stampFile.write_text(stamp)
     return python
@@ -126,9 +123,7 @@ def pypyPython(log: Path, pypy: str = "pypy3") -> Tuple[Optional[Path], str]:
             f"{pypy} not found (Debian: apt-get install pypy3 pypy3-venv): PyPy rows skipped",
         )
     try:
-        return _venv(
-            found, BUILD / "pypy-venv", BENCH / "requirements-pypy.txt", log
-        ), ""
+        return _venv(found, BUILD / "pypy-venv", BENCH / "requirements-pypy.txt", log), ""
     except RuntimeError as e:
         return None, f"PyPy environment not made ({e}): PyPy rows skipped"
 
@@ -190,9 +185,7 @@ def machineDescription(pythons: List[Path]) -> Dict[str, str]:
     The machine and software versions for the report.
     """
     versions = [v for v in (probe(p, _VERSIONS) for p in pythons) if v]
-    cc = subprocess.run(
-        ["cc", "--version"], capture_output=True, text=True
-    ).stdout.splitlines()
+    cc = subprocess.run(["cc", "--version"], capture_output=True, text=True).stdout.splitlines()
     return {
         "cpu": f"{_cpuModel()}, {os.cpu_count()} CPUs, {_memory()}",
         "os": f"{_distro()}, Linux {platform.release()}",

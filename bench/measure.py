@@ -56,9 +56,7 @@ def _pin(cpu: Optional[int]):
     return (lambda: os.sched_setaffinity(0, {cpu})) if cpu is not None else None
 
 
-def waitQuiet(
-    server: servers.RunningServer, limit: float = 10.0, timeout: float = 20.0
-) -> None:
+def waitQuiet(server: servers.RunningServer, limit: float = 10.0, timeout: float = 20.0) -> None:
     """
     Wait until the server (all its processes) uses less than C{limit} percent
     of a core over a 0.1 s window: after the idle run a thread-per-connection
@@ -146,14 +144,9 @@ def measureQuietly(
     while True:
         waitQuiet(server)
         values = measureOnce(m, server, loadgen, opts)
-        if best is None or values.get("other_cpu_pct", 0.0) < best.get(
-            "other_cpu_pct", 0.0
-        ):
+        if best is None or values.get("other_cpu_pct", 0.0) < best.get("other_cpu_pct", 0.0):
             best = values
-        if (
-            best.get("other_cpu_pct", 0.0) <= opts.noise_limit
-            or attempt >= opts.retries
-        ):
+        if best.get("other_cpu_pct", 0.0) <= opts.noise_limit or attempt >= opts.retries:
             break
         attempt += 1
         progress.show(f"{where}  {m.title}  (other load: retry {attempt})")
@@ -193,9 +186,7 @@ def _measureIdle(
             gen.kill()
             gen.wait()
     if not line:
-        raise RuntimeError(
-            f"the idle generator printed nothing: {gen.stderr.read().strip()}"
-        )
+        raise RuntimeError(f"the idle generator printed nothing: {gen.stderr.read().strip()}")
     values = results.sampleValues(m, results.parseGeneratorLine(line), before, after)
     return values
 
@@ -236,9 +227,7 @@ def runAll(
                 for m in ms:
                     progress.show(f"{where}  {m.title}")
                     try:
-                        values = measureQuietly(
-                            m, server, loadgen, opts, progress, where
-                        )
+                        values = measureQuietly(m, server, loadgen, opts, progress, where)
                         samples.append(
                             {
                                 "server": spec.name,
@@ -248,17 +237,13 @@ def runAll(
                             }
                         )
                     except (RuntimeError, results.GeneratorOutputError) as e:
-                        failures[f"{spec.name}/{m.key}"] = (
-                            f"{spec.label}, {m.title}: {e}"
-                        )
+                        failures[f"{spec.name}/{m.key}"] = f"{spec.label}, {m.title}: {e}"
                     if not server.alive():
                         failures[spec.name] = f"{spec.label} died during {m.title}"
                         break
                     progress.step()
             finally:
                 server.stop()
-    progress.finish(
-        f"measured {len(samples)} samples in {time.monotonic() - progress.start:.0f} s"
-    )
+    progress.finish(f"measured {len(samples)} samples in {time.monotonic() - progress.start:.0f} s")
     notes.extend(failures.values())
     return samples

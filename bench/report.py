@@ -14,8 +14,14 @@ from typing import Any, List, Mapping, Optional, Sequence
 from bench.checks import evaluateTargets, generatorCheck
 from bench.results import MEASUREMENTS, Stat, median, ratio
 
-__all__ = ["formatNumber", "formatStat", "markdownTable", "contextLines",
-           "renderMarkdown", "splice"]
+__all__ = [
+    "formatNumber",
+    "formatStat",
+    "markdownTable",
+    "contextLines",
+    "renderMarkdown",
+    "splice",
+]
 
 
 def formatNumber(x: float, unit: str = "") -> str:
@@ -132,8 +138,7 @@ def renderMarkdown(report: Mapping[str, Any]) -> str:
         return text
 
     out += markdownTable(
-        ["server"]
-        + [f"{m.title} ({'KiB/conn' if m.unit == 'B/conn' else m.unit})" for m in ms],
+        ["server"] + [f"{m.title} ({'KiB/conn' if m.unit == 'B/conn' else m.unit})" for m in ms],
         [[s["label"]] + [cell(s["name"], m) for m in ms] for s in servers],
     )
     lat = [m for m in ms if m.latency]
@@ -150,23 +155,13 @@ def renderMarkdown(report: Mapping[str, Any]) -> str:
             for m in lat:
                 p50, p99 = (per.get(m.key, {}).get(n) for n in ("p50_us", "p99_us"))
                 row.append(
-                    "–"
-                    if p50 is None or p99 is None
-                    else f"{p50.median:.0f} / {p99.median:.0f}"
+                    "–" if p50 is None or p99 is None else f"{p50.median:.0f} / {p99.median:.0f}"
                 )
-            loss = [
-                per[m.key]["loss_pct"].median
-                for m in ms
-                if "loss_pct" in per.get(m.key, {})
-            ]
+            loss = [per[m.key]["loss_pct"].median for m in ms if "loss_pct" in per.get(m.key, {})]
             row.append(f"{max(loss):.2f}" if loss else "–")
-            errors = sum(
-                v["errors_total"].median for v in per.values() if "errors_total" in v
-            )
+            errors = sum(v["errors_total"].median for v in per.values() if "errors_total" in v)
             connErrors = sum(
-                v["conn_errors_total"].median
-                for v in per.values()
-                if "conn_errors_total" in v
+                v["conn_errors_total"].median for v in per.values() if "conn_errors_total" in v
             )
             row.append(f"{errors:.0f} / {connErrors:.0f}")
             rows.append(row)
@@ -210,21 +205,20 @@ def renderMarkdown(report: Mapping[str, Any]) -> str:
         for m in ms:
             row = [m.title]
             for p in peers:
-                r = ratio(
-                    median(summary, mine, m.key), median(summary, p["name"], m.key)
-                )
+                r = ratio(median(summary, mine, m.key), median(summary, p["name"], m.key))
                 row.append("–" if r is None else f"{r:.2f}×")
             rows.append(row)
         out += markdownTable(["measurement"] + [p["label"] for p in peers], rows)
     targets = evaluateTargets(summary, ours) if ours else []
     if targets:
-        out += ["", "Targets of issue 6 (the best sockservice row, one worker; against bare Twisted, sockservice on CPython):", ""]
+        out += [
+            "",
+            "Targets of issue 6 (the best sockservice row, one worker; against bare Twisted, sockservice on CPython):",
+            "",
+        ]
         out += markdownTable(
             ["target", "measured", "met"],
-            [
-                [t["target"], f"{t['ratio']:.2f}×", "yes" if t["met"] else "**no**"]
-                for t in targets
-            ],
+            [[t["target"], f"{t['ratio']:.2f}×", "yes" if t["met"] else "**no**"] for t in targets],
         )
     check = generatorCheck(summary, ms)
     if check:

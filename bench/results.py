@@ -56,9 +56,7 @@ class Measurement:
 
 MEASUREMENTS: Tuple[Measurement, ...] = (
     Measurement("idle", "idle", "idle", "B/conn", higherIsBetter=False),
-    Measurement(
-        "tcp-rr-1", "tcp-rr", "tcp-rr 1 conn", "req/s", ("--conns", "1"), latency=True
-    ),
+    Measurement("tcp-rr-1", "tcp-rr", "tcp-rr 1 conn", "req/s", ("--conns", "1"), latency=True),
     Measurement(
         "tcp-rr-50",
         "tcp-rr",
@@ -161,9 +159,7 @@ def sampleValues(
     if m.mode == "idle":
         established = int(result.get("established", 0))
         if rssBefore is None or rssAfter is None or established <= 0:
-            raise GeneratorOutputError(
-                "idle needs the server's RSS and established connections"
-            )
+            raise GeneratorOutputError("idle needs the server's RSS and established connections")
         values["value"] = (rssAfter - rssBefore) / established
         values["conn_errors"] += int(result.get("conns", established)) - established
         return values
@@ -219,9 +215,7 @@ def aggregate(
     """
     grouped: Dict[str, Dict[str, List[Mapping[str, float]]]] = {}
     for s in samples:
-        grouped.setdefault(s["server"], {}).setdefault(s["measurement"], []).append(
-            s["values"]
-        )
+        grouped.setdefault(s["server"], {}).setdefault(s["measurement"], []).append(s["values"])
     out: Dict[str, Dict[str, Dict[str, Stat]]] = {}
     for server, byM in grouped.items():
         for key, runs in byM.items():
@@ -230,10 +224,7 @@ def aggregate(
                 quiet = [v for v in runs if v.get("other_cpu_pct", 0.0) <= noiseLimit]
                 used = quiet or runs
             names = dict.fromkeys(name for v in used for name in v)
-            stats = {
-                name: summarize([float(v[name]) for v in used if name in v])
-                for name in names
-            }
+            stats = {name: summarize([float(v[name]) for v in used if name in v]) for name in names}
             for name in ("errors", "conn_errors"):
                 counts = [float(v[name]) for v in runs if name in v]
                 if counts:
@@ -268,10 +259,7 @@ def summaryFromJson(data: Mapping[str, Any]) -> Dict[str, Dict[str, Dict[str, St
     """
     return {
         server: {
-            key: {
-                name: Stat(d["median"], d["min"], d["max"], d["n"])
-                for name, d in stats.items()
-            }
+            key: {name: Stat(d["median"], d["min"], d["max"], d["n"]) for name, d in stats.items()}
             for key, stats in byM.items()
         }
         for server, byM in data.items()

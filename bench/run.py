@@ -46,9 +46,7 @@ def parseArgs(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         action="store_true",
         help="smoke run: 1 round, 0.5 s, 500 idle connections",
     )
-    p.add_argument(
-        "--rounds", type=int, default=3, help="repeats of every measurement (default 3)"
-    )
+    p.add_argument("--rounds", type=int, default=3, help="repeats of every measurement (default 3)")
     p.add_argument(
         "--duration",
         type=float,
@@ -77,8 +75,7 @@ def parseArgs(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument(
         "--servers",
         default=",".join(DEFAULT_SERVERS),
-        help="comma-separated servers; also sockservice-ascii, twisted-pypy, "
-        "epoll, epoll-pypy",
+        help="comma-separated servers; also sockservice-ascii, twisted-pypy, epoll, epoll-pypy",
     )
     p.add_argument(
         "--only",
@@ -98,15 +95,9 @@ def parseArgs(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         help="summarise all runs, noisy or not (default: leave out noisy runs "
         "where a quiet one exists)",
     )
-    p.add_argument(
-        "--retries", type=int, default=1, help="repeats of a noisy run (default 1)"
-    )
-    p.add_argument(
-        "--server-cpu", type=int, default=0, help="CPU for the servers (default 0)"
-    )
-    p.add_argument(
-        "--gen-cpu", type=int, default=1, help="CPU for the generator (default 1)"
-    )
+    p.add_argument("--retries", type=int, default=1, help="repeats of a noisy run (default 1)")
+    p.add_argument("--server-cpu", type=int, default=0, help="CPU for the servers (default 0)")
+    p.add_argument("--gen-cpu", type=int, default=1, help="CPU for the generator (default 1)")
     p.add_argument(
         "--python",
         help="CPython with twisted, uvloop, sockservice (default: bench/build/venv)",
@@ -161,9 +152,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     )
     notes: List[str] = []
     setupLog = environment.BUILD / "setup.log"
-    sys.stderr.write(
-        "preparing: building loadgen, bench environments (first time: a minute)...\n"
-    )
+    sys.stderr.write("preparing: building loadgen, bench environments (first time: a minute)...\n")
     try:
         loadgen = environment.buildGenerator()
         python = Path(opts.python) if opts.python else environment.benchPython(setupLog)
@@ -181,10 +170,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if spec.name not in wanted:
             continue
         interpreter = spec.argv[0]
-        if (
-            spec.name == "uvloop"
-            and environment.probe(Path(interpreter), "import uvloop") is None
-        ):
+        if spec.name == "uvloop" and environment.probe(Path(interpreter), "import uvloop") is None:
             notes.append("uvloop is not importable: asyncio+uvloop skipped")
             continue
         if (
@@ -207,11 +193,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 1
 
     cpus = os.sched_getaffinity(0)
-    if (
-        opts.server_cpu in cpus
-        and opts.gen_cpu in cpus
-        and opts.server_cpu != opts.gen_cpu
-    ):
+    if opts.server_cpu in cpus and opts.gen_cpu in cpus and opts.server_cpu != opts.gen_cpu:
         os.sched_setaffinity(
             0, {opts.gen_cpu}
         )  # the harness mostly sleeps: keep it off the server's CPU
@@ -223,9 +205,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # inherited by the servers
     if hard < opts.idle_conns + 100:
-        notes.append(
-            f"open-file hard limit {hard} is below the idle connections asked for"
-        )
+        notes.append(f"open-file hard limit {hard} is below the idle connections asked for")
 
     machine = environment.machineDescription([python] + ([pypy] if pypy else []))
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())

@@ -157,11 +157,7 @@ def renderMarkdown(report: Mapping[str, Any]) -> str:
         and C{summary} (from L{aggregate}).
     """
     summary = report["summary"]
-    ms = [
-        m
-        for m in SCALING_MEASUREMENTS
-        if any(m.key in byKey for byKey in summary.values())
-    ]
+    ms = [m for m in SCALING_MEASUREMENTS if any(m.key in byKey for byKey in summary.values())]
     counts = sorted(summary)
     lines = contextLines(report)
     header = ["workers"]
@@ -203,4 +199,3 @@ def renderMarkdown(report: Mapping[str, Any]) -> str:
     if report.get("notes"):
         lines += ["", "Notes:", ""] + [f"- {n}" for n in report["notes"]]
     return "\n".join(lines) + "\n"
-

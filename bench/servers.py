@@ -32,9 +32,7 @@ __all__ = [
 BENCH = Path(__file__).resolve().parent
 PEERS = BENCH / "peers"
 
-_TWISTD = (
-    "import sys; from twisted.scripts.twistd import run; sys.argv[0] = 'twistd'; run()"
-)
+_TWISTD = "import sys; from twisted.scripts.twistd import run; sys.argv[0] = 'twistd'; run()"
 
 
 @dataclass(frozen=True)
@@ -223,9 +221,7 @@ class RunningServer:
     @ivar process: the process itself (its pid is the server's: no wrapper).
     """
 
-    def __init__(
-        self, spec: ServerSpec, port: int, process: subprocess.Popen, log: IO[bytes]
-    ):
+    def __init__(self, spec: ServerSpec, port: int, process: subprocess.Popen, log: IO[bytes]):
         self.spec = spec
         self.port = port
         self.process = process

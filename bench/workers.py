@@ -39,19 +39,13 @@ def parseArgs(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument(
         "--duration", type=float, default=2.0, help="seconds measured per run (default 2)"
     )
-    p.add_argument(
-        "--warmup", type=float, default=1.0, help="seconds of load first (default 1)"
-    )
+    p.add_argument("--warmup", type=float, default=1.0, help="seconds of load first (default 1)")
     p.add_argument(
         "--workers",
         help="worker counts, e.g. 1,2,4 (default: 1, 2, 4... up to the server's CPUs)",
     )
-    p.add_argument(
-        "--server-cpus", help="CPUs for the server, e.g. 0-7 (default: the first half)"
-    )
-    p.add_argument(
-        "--gen-cpus", help="CPUs for the generators (default: the other half)"
-    )
+    p.add_argument("--server-cpus", help="CPUs for the server, e.g. 0-7 (default: the first half)")
+    p.add_argument("--gen-cpus", help="CPUs for the generators (default: the other half)")
     p.add_argument(
         "--generators",
         type=int,
@@ -67,9 +61,7 @@ def parseArgs(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument(
         "--python", help="the interpreter to serve with (default: bench/build's CPython)"
     )
-    p.add_argument(
-        "--output", default=str(BENCH / "results"), help="where scaling.{json,md} go"
-    )
+    p.add_argument("--output", default=str(BENCH / "results"), help="where scaling.{json,md} go")
     p.add_argument(
         "--update-readme", action="store_true", help="put the table into bench/README.md"
     )
@@ -83,9 +75,7 @@ def _pin(cpu: int) -> Callable[[], None]:
     return lambda: os.sched_setaffinity(0, {cpu})
 
 
-def waitWorkers(
-    server: servers.RunningServer, workers: int, timeout: float = 60.0
-) -> None:
+def waitWorkers(server: servers.RunningServer, workers: int, timeout: float = 60.0) -> None:
     """
     Wait until all C{workers} are running (a parent and its children, when
     there is more than one), then until they are quiet (L{waitQuiet}).
@@ -143,9 +133,7 @@ def measureOnce(
             if gen.poll() is None:
                 gen.kill()
                 gen.communicate()
-    return scaling.combine(
-        parsed, len(genCpus), serverCpuPct=100.0 * (cpu1 - cpu0) / (t1 - t0)
-    )
+    return scaling.combine(parsed, len(genCpus), serverCpuPct=100.0 * (cpu1 - cpu0) / (t1 - t0))
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -160,12 +148,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             serverCpus = scaling.parseCpuList(opts.server_cpus)
         if opts.gen_cpus:
             genCpus = scaling.parseCpuList(opts.gen_cpus)
-        if set(serverCpus) & set(genCpus) or not set(serverCpus + genCpus) <= set(
-            available
-        ):
-            raise ValueError(
-                "server and generator CPUs must be distinct CPUs of this machine"
-            )
+        if set(serverCpus) & set(genCpus) or not set(serverCpus + genCpus) <= set(available):
+            raise ValueError("server and generator CPUs must be distinct CPUs of this machine")
         counts = (
             [int(n) for n in opts.workers.split(",")]
             if opts.workers
@@ -263,9 +247,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     out = Path(opts.output)
     out.mkdir(parents=True, exist_ok=True)
     (out / "scaling.md").write_text(markdown)
-    (out / "scaling.json").write_text(
-        json.dumps({**report, "samples": samples}, indent=1) + "\n"
-    )
+    (out / "scaling.json").write_text(json.dumps({**report, "samples": samples}, indent=1) + "\n")
     if opts.update_readme:
         readme = BENCH / "README.md"
         text = readme.read_text()

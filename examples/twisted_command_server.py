@@ -35,15 +35,23 @@ def run(request):  # -> Deferred firing with [status, stdout, stderr]
         verb, name, *args = fields(request)
     except ValueError:
         verb, name, args = b"", b"", []
-    refusal = (b"bad request" if verb != b"run" else
-               b"unknown command" if name not in COMMANDS else
-               b"arguments not allowed" if args else None)
+    refusal = (
+        b"bad request"
+        if verb != b"run"
+        else b"unknown command"
+        if name not in COMMANDS
+        else b"arguments not allowed"
+        if args
+        else None
+    )
     if refusal:
         return defer.succeed([b"refused " + refusal, b"", b""])
     argv = COMMANDS[name]  # no shell: ";", "|" and "$( )" mean nothing
     ran = utils.getProcessOutputAndValue(shutil.which(argv[0]) or argv[0], argv[1:])
-    return ran.addCallbacks(lambda r: [b"exit %d" % r[2], r[0], r[1]],  # (out, err, code)
-                            lambda failure: [b"failed", b"", b""])  # killed by a signal
+    return ran.addCallbacks(
+        lambda r: [b"exit %d" % r[2], r[0], r[1]],  # (out, err, code)
+        lambda failure: [b"failed", b"", b""],
+    )  # killed by a signal
 
 
 class CommandServer(basic.NetstringReceiver):

@@ -36,8 +36,11 @@ class UppercaseFactory(protocol.Factory):
 
     def buildProtocol(self, addr):  # connectionSocket, addr = accept()
         self.connected += 1
-        print("Accept new connection from %s:%s (%d connected)"
-              % (addr.host, addr.port, self.connected), flush=True)
+        print(
+            "Accept new connection from %s:%s (%d connected)"
+            % (addr.host, addr.port, self.connected),
+            flush=True,
+        )
         return super().buildProtocol(addr)
 
 

@@ -32,9 +32,7 @@ def isDecimal(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
-def _inRange(
-    value: Number, low: Number, high: Optional[Number], lowOpen: bool
-) -> bool:
+def _inRange(value: Number, low: Number, high: Optional[Number], lowOpen: bool) -> bool:
     if lowOpen and value <= low or value < low:
         return False
     return high is None or value <= high

@@ -103,9 +103,7 @@ def makeService(options: Options, reactor: Optional[IServerReactor] = None) -> I
     sockservice.timeserver.tap.addServices(top, config.time, shared)
     sockservice.chat.tap.addServices(top, config.chat, shared)
     sockservice.command.tap.addServices(top, config.command, shared)
-    sockservice.uppercase.tap.addServices(
-        top, config.uppercase, shared, options.workerArguments()
-    )
+    sockservice.uppercase.tap.addServices(top, config.uppercase, shared, options.workerArguments())
     DrainService(shared.guard.openConnections, config.server.drain, reactor).setServiceParent(top)
     if config.server.parentPipe is not None:
         # A worker of --workers: stop when the parent is gone.

@@ -321,7 +321,13 @@ class InvisibleTextTests(ChatTestCase):
         """Cf, Zl and Zp characters in a message are refused like control characters."""
         self.join("alice", ALICE)
         self.join("bob", BOB)
-        for text in ("abc\u202egnp.exe", "zero\u200bwidth", "line\u2028sep", "para\u2029sep", "\ufeffbom"):
+        for text in (
+            "abc\u202egnp.exe",
+            "zero\u200bwidth",
+            "line\u2028sep",
+            "para\u2029sep",
+            "\ufeffbom",
+        ):
             self.assertEqual(
                 self.send(b"MSG " + text.encode(), ALICE),
                 [(b"ERROR control characters in message", ALICE)],

@@ -134,9 +134,7 @@ class UnitContentTests(TestCase):
                 ("PrivateTmp", "yes"),
             ]:
                 self.assertEqual((name, key, service.get(key)), (name, key, value))
-            self.assertEqual(
-                values(name, "Service", "SystemCallFilter")[0], "@system-service"
-            )
+            self.assertEqual(values(name, "Service", "SystemCallFilter")[0], "@system-service")
             self.assertEqual(
                 set(service["RestrictAddressFamilies"].split()),
                 {"AF_UNIX", "AF_INET", "AF_INET6"},

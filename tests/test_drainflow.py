@@ -229,9 +229,7 @@ class UppercaseDrainTests(SynchronousTestCase):
     def setUp(self) -> None:
         self.reactor = MemoryReactorClock()
         self.factory = UppercaseFactory(reactor=self.reactor)
-        self.service = DrainService(
-            self.factory.openConnections, period=5, clock=self.reactor
-        )
+        self.service = DrainService(self.factory.openConnections, period=5, clock=self.reactor)
         self.service.startService()
 
     def connect(self) -> tuple[UppercaseProtocol, StringTransport]:
@@ -258,9 +256,7 @@ class UppercaseDrainTests(SynchronousTestCase):
         for protocol, _ in pairs:
             protocol.dataReceived(b"hi")
         d = self.service.stopService()
-        self.assertEqual(
-            [(t.value(), t.disconnecting) for _, t in pairs], [(b"HI", True)] * 3
-        )
+        self.assertEqual([(t.value(), t.disconnecting) for _, t in pairs], [(b"HI", True)] * 3)
         for protocol, _ in pairs:
             protocol.connectionLost(None)
         self.successResultOf(d)

@@ -55,7 +55,9 @@ class TapServicesTestCase(TestCase):
 
     def children(self, options: Options) -> List[Any]:
         """The listeners that makeService builds (not the drain service)."""
-        return [s for s in makeService(options, Clock()) if isinstance(s, (TCPListener, UDPListener))]
+        return [
+            s for s in makeService(options, Clock()) if isinstance(s, (TCPListener, UDPListener))
+        ]
 
 
 class TimeOptionsTests(TapServicesTestCase):
@@ -235,7 +237,9 @@ class CommandOptionsTests(TapServicesTestCase):
         """
         allow = self.allowFile()
         options = self.parse("--command", "unix:/tmp/x.sock", "--command-allow", allow)
-        self.assertEqual(options.config.command.tcp, [("unix:/tmp/x.sock", "unix:/tmp/x.sock:mode=600")])
+        self.assertEqual(
+            options.config.command.tcp, [("unix:/tmp/x.sock", "unix:/tmp/x.sock:mode=600")]
+        )
         options = self.parse("--command", "unix:/tmp/x.sock:mode=660", "--command-allow", allow)
         self.assertEqual(options.config.command.tcp[0][1], "unix:/tmp/x.sock:mode=660")
 

@@ -87,9 +87,7 @@ def _isClient(module: str) -> bool:
 
 def _isServer(module: str) -> bool:
     last = module.rsplit(".", 1)[-1]
-    return module.startswith(SERVER_SIDE) or (
-        module.count(".") == 2 and last in SERVER_MODULES
-    )
+    return module.startswith(SERVER_SIDE) or (module.count(".") == 2 and last in SERVER_MODULES)
 
 
 class LayoutTests(SynchronousTestCase):
@@ -135,6 +133,7 @@ class LayoutTests(SynchronousTestCase):
             if _isServer(target)
         ]
         self.assertEqual(wrong, [])
+
     def test_small(self) -> None:
         """Every module is under about 300 lines."""
         long = {

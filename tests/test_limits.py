@@ -158,9 +158,7 @@ class SourceGuardTests(SynchronousTestCase):
         events: list = []
         guard = SourceGuard()
         guard.bound(FakeDatagramTransport(port=4321), Logger(observer=events.append))
-        guard.bound(
-            FakeDatagramTransport(port=4321), Logger(observer=events.append), "chat"
-        )
+        guard.bound(FakeDatagramTransport(port=4321), Logger(observer=events.append), "chat")
         self.assertEqual(guard.refusal("192.0.2.1", 4321), "source-port")
         self.assertEqual(
             [formatEvent(e) for e in events],

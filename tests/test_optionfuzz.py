@@ -20,16 +20,41 @@ _REPEATABLE = ["tcp", "udp", "time", "chat", "command", "inherit"]
 _PARAMETERS = [name[:-1] for name in Options().longOpt if name.endswith("=")]
 
 _numbers = st.one_of(
-    st.integers(-10**20, 10**20).map(str),
+    st.integers(-(10**20), 10**20).map(str),
     st.floats(allow_nan=True, allow_infinity=True).map(repr),
     st.sampled_from(["nan", "NaN", "inf", "-inf", "1e999", "0x10", "٣", " 5", "5 ", ""]),
 )
 _pieces = st.sampled_from(
     [
-        "tcp", "tcp6", "udp", "unix", "systemd", "ssl", "haproxy", ":", "\\:", "0",
-        "12000", "65536", "-1", "interface=", "interface=127.0.0.1", "interface=::1",
-        "interface=nonsense", "backlog=", "backlog=5", "port=", "index=0", "name=x",
-        "domain=INET", "mode=0o600", "/tmp/x", "=", "%", "\x00", "é",
+        "tcp",
+        "tcp6",
+        "udp",
+        "unix",
+        "systemd",
+        "ssl",
+        "haproxy",
+        ":",
+        "\\:",
+        "0",
+        "12000",
+        "65536",
+        "-1",
+        "interface=",
+        "interface=127.0.0.1",
+        "interface=::1",
+        "interface=nonsense",
+        "backlog=",
+        "backlog=5",
+        "port=",
+        "index=0",
+        "name=x",
+        "domain=INET",
+        "mode=0o600",
+        "/tmp/x",
+        "=",
+        "%",
+        "\x00",
+        "é",
     ]
 )
 _descriptions = st.one_of(st.text(max_size=30), st.lists(_pieces, max_size=6).map("".join))
@@ -71,8 +96,18 @@ class OptionFuzzTests(SynchronousTestCase):
 
     def test_everyNumericOption(self) -> None:
         """Every numeric option refuses NaN and the infinities by name."""
-        for name in ("idle-timeout", "udp-rate", "drain", "max-connections", "max-per-ip",
-                     "backlog", "udp-burst", "udp-sources", "workers", "command-max-runs"):
+        for name in (
+            "idle-timeout",
+            "udp-rate",
+            "drain",
+            "max-connections",
+            "max-per-ip",
+            "backlog",
+            "udp-burst",
+            "udp-sources",
+            "workers",
+            "command-max-runs",
+        ):
             for value in ("nan", "inf", "-inf"):
                 error = self.assertRaises(UsageError, Options().parseOptions, [f"--{name}", value])
                 self.assertIn(f"--{name}", str(error))
@@ -106,7 +141,9 @@ class OptionFuzzTests(SynchronousTestCase):
 
         from sockservice.server.listeners import ListenFailed
 
-        failed = ListenFailed("UDP x", InvalidAddressError("nonsense", "not an IPv4 or IPv6 address."))
+        failed = ListenFailed(
+            "UDP x", InvalidAddressError("nonsense", "not an IPv4 or IPv6 address.")
+        )
         self.assertEqual(
             str(failed.code),
             "sockservice: cannot listen on UDP x: 'nonsense' is not an IPv4 or IPv6 address",

@@ -136,7 +136,9 @@ class OptionTests(SynchronousTestCase):
         """
         options = Options()
         options.parseOptions(["--tcp", "tcp:0", "--parent-pipe", "7"])
-        [watch] = [s for s in makeService(options, MemoryReactorClock()) if isinstance(s, ParentWatch)]
+        [watch] = [
+            s for s in makeService(options, MemoryReactorClock()) if isinstance(s, ParentWatch)
+        ]
         self.assertEqual(watch.fd, 7)
 
     def test_notWatchedByDefault(self) -> None:

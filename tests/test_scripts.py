@@ -133,13 +133,9 @@ class UsageTests(SynchronousTestCase):
         result, console = _run(MemoryReactorClock())
         self.assertEqual(self.successResultOf(result), 2)
         error = console.stderr.getvalue()
+        self.assertTrue(error.startswith("Usage: sockservice-client tcp|udp|time|chat|command "))
         self.assertTrue(
-            error.startswith("Usage: sockservice-client tcp|udp|time|chat|command ")
-        )
-        self.assertTrue(
-            error.endswith(
-                "sockservice-client: name a subcommand: tcp, udp, time, chat, command\n"
-            )
+            error.endswith("sockservice-client: name a subcommand: tcp, udp, time, chat, command\n")
         )
 
     def test_unknownSubcommand(self):
@@ -157,14 +153,11 @@ class UsageTests(SynchronousTestCase):
         result, console = _run(MemoryReactorClock(), "udp", "--port", "99999")
         self.assertEqual(self.successResultOf(result), 2)
         error = console.stderr.getvalue()
-        self.assertTrue(
-            error.startswith("Usage: sockservice-client udp [options] [MESSAGE ...]")
-        )
+        self.assertTrue(error.startswith("Usage: sockservice-client udp [options] [MESSAGE ...]"))
         self.assertIn("--retries", error)
         self.assertTrue(
             error.endswith(
-                "sockservice-client: "
-                "--port must be a number from 1 to 65535, not '99999'\n"
+                "sockservice-client: --port must be a number from 1 to 65535, not '99999'\n"
             )
         )
 
@@ -290,7 +283,6 @@ class ModeTests(SynchronousTestCase):
             console.stderr.getvalue(),
             "sockservice-client: unexpected error: RuntimeError('oops')\n",
         )
-
 
     def test_helpToClosedPipe(self):
         """

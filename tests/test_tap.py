@@ -68,7 +68,9 @@ class OptionsTests(SynchronousTestCase):
         """
         --tcp and --udp may be given several times; duplicates collapse.
         """
-        options = _parse("--tcp", "1", "--tcp", "tcp6:2", "--tcp", "1", "--udp", "3", "--udp", "udp:4")
+        options = _parse(
+            "--tcp", "1", "--tcp", "tcp6:2", "--tcp", "1", "--udp", "3", "--udp", "udp:4"
+        )
         uppercase = options.config.uppercase
         self.assertEqual(
             [full for _, full in uppercase.tcp], ["tcp:1:backlog=1024", "tcp6:2:backlog=1024"]
@@ -80,7 +82,9 @@ class OptionsTests(SynchronousTestCase):
         Numeric options are converted.
         """
         options = _parse("--idle-timeout", "2.5", "--max-per-ip", "0", "--udp-rate", "0")
-        self.assertEqual((options["idle-timeout"], options["max-per-ip"], options["udp-rate"]), (2.5, 0, 0.0))
+        self.assertEqual(
+            (options["idle-timeout"], options["max-per-ip"], options["udp-rate"]), (2.5, 0, 0.0)
+        )
 
     def assertUsageError(self, message, *argv):
         error = self.assertRaises(UsageError, _parse, *argv)
@@ -90,23 +94,35 @@ class OptionsTests(SynchronousTestCase):
         """
         A negative or non-numeric limit is a usage error naming the option.
         """
-        self.assertUsageError("--max-connections: expected a non-negative number, got 'many'", "--max-connections", "many")
-        self.assertUsageError("--idle-timeout: expected a non-negative number, got '-1'", "--idle-timeout", "-1")
-        self.assertUsageError("--udp-burst: expected a non-negative number, got '1.5'", "--udp-burst", "1.5")
+        self.assertUsageError(
+            "--max-connections: expected a non-negative number, got 'many'",
+            "--max-connections",
+            "many",
+        )
+        self.assertUsageError(
+            "--idle-timeout: expected a non-negative number, got '-1'", "--idle-timeout", "-1"
+        )
+        self.assertUsageError(
+            "--udp-burst: expected a non-negative number, got '1.5'", "--udp-burst", "1.5"
+        )
         self.assertUsageError("--udp-sources: must be at least 1", "--udp-sources", "0")
 
     def test_badCase(self):
         """
         An unknown --case is a usage error listing the choices.
         """
-        self.assertUsageError("--case: expected one of unicode, ascii, got 'title'", "--case", "title")
+        self.assertUsageError(
+            "--case: expected one of unicode, ascii, got 'title'", "--case", "title"
+        )
 
     def test_badTCP(self):
         """
         A bad TCP port or endpoint description is a usage error.
         """
         self.assertUsageError("--tcp: invalid port '99999' (expected 0-65535)", "--tcp", "99999")
-        self.assertUsageError("--tcp: invalid endpoint 'bogus:1': Unknown endpoint type: 'bogus'", "--tcp", "bogus:1")
+        self.assertUsageError(
+            "--tcp: invalid endpoint 'bogus:1': Unknown endpoint type: 'bogus'", "--tcp", "bogus:1"
+        )
         self.assertUsageError("--tcp: empty endpoint description", "--tcp", "")
 
     def test_badUDP(self):
@@ -115,10 +131,15 @@ class OptionsTests(SynchronousTestCase):
         """
         self.assertUsageError(
             "--udp: invalid description 'tcp:1' (expected PORT or udp:PORT[:interface=ADDR])",
-            "--udp", "tcp:1",
+            "--udp",
+            "tcp:1",
         )
         self.assertUsageError("--udp: invalid port '-3' (expected 0-65535)", "--udp", "udp:-3")
-        self.assertUsageError("--udp: unknown parameter 'colour=red' in 'udp:1:colour=red'", "--udp", "udp:1:colour=red")
+        self.assertUsageError(
+            "--udp: unknown parameter 'colour=red' in 'udp:1:colour=red'",
+            "--udp",
+            "udp:1:colour=red",
+        )
         self.assertUsageError("--udp: no port in 'udp:interface=::'", "--udp", "udp:interface=::")
 
 
@@ -133,7 +154,9 @@ class DescriptionTests(SynchronousTestCase):
         are left alone.
         """
         self.assertEqual(parseTCP("7", 99), "tcp:7:backlog=99")
-        self.assertEqual(parseTCP("tcp6:7:interface=\\:\\:1", 99), "tcp6:7:interface=\\:\\:1:backlog=99")
+        self.assertEqual(
+            parseTCP("tcp6:7:interface=\\:\\:1", 99), "tcp6:7:interface=\\:\\:1:backlog=99"
+        )
         self.assertEqual(parseTCP("tcp:7:backlog=5", 99), "tcp:7:backlog=5")
         self.assertEqual(parseTCP("unix:/tmp/s", 99), "unix:/tmp/s")
 
@@ -159,8 +182,18 @@ class MakeServiceTests(SynchronousTestCase):
         L{UDPListener} with its own protocol reading whole 64 KiB datagrams.
         """
         reactor = MemoryReactorClock()
-        options = _parse("--tcp", "tcp:0", "--tcp", "tcp6:0", "--udp", "udp:0:interface=127.0.0.1",
-                         "--case", "ascii", "--max-per-ip", "3")
+        options = _parse(
+            "--tcp",
+            "tcp:0",
+            "--tcp",
+            "tcp6:0",
+            "--udp",
+            "udp:0:interface=127.0.0.1",
+            "--case",
+            "ascii",
+            "--max-per-ip",
+            "3",
+        )
         top = makeService(options, reactor)
         tcp = [s for s in top if isinstance(s, TCPListener)]
         udp = [s for s in top if isinstance(s, UDPListener)]
@@ -228,7 +261,9 @@ class MakeServiceTests(SynchronousTestCase):
         error = CannotListenError("", 12000, OSError(98, "Address already in use"))
         listener.endpoint.listen = lambda factory: fail(error)
         exit = self.assertRaises(ListenFailed, top.privilegedStartService)
-        self.assertEqual(exit.code, "sockservice: cannot listen on TCP 12000: Address already in use")
+        self.assertEqual(
+            exit.code, "sockservice: cannot listen on TCP 12000: Address already in use"
+        )
         self.assertIsInstance(exit, SystemExit)
 
     def test_udpInUse(self):
@@ -242,7 +277,10 @@ class MakeServiceTests(SynchronousTestCase):
 
         top = makeService(_parse("--udp", "udp:53:interface=127.0.0.1"), _Reactor())
         exit = self.assertRaises(ListenFailed, top.privilegedStartService)
-        self.assertEqual(exit.code, "sockservice: cannot listen on UDP udp:53:interface=127.0.0.1: Address already in use")
+        self.assertEqual(
+            exit.code,
+            "sockservice: cannot listen on UDP udp:53:interface=127.0.0.1: Address already in use",
+        )
 
 
 class PluginTests(SynchronousTestCase):

@@ -285,9 +285,7 @@ class LineClientTests(SynchronousTestCase):
         protocol, _ = endpoint.succeed()
         protocol.connectionLost(Failure(ConnectionDone()))
         failure = self.failureResultOf(result, ConnectionClosed)
-        self.assertEqual(
-            str(failure.value), f"connection closed by {PEER} before replying"
-        )
+        self.assertEqual(str(failure.value), f"connection closed by {PEER} before replying")
 
     def test_connectionLostEarly(self):
         """
@@ -298,9 +296,7 @@ class LineClientTests(SynchronousTestCase):
         protocol, _ = endpoint.succeed()
         protocol.connectionLost(Failure(ConnectionLost()))
         failure = self.failureResultOf(result, ConnectionClosed)
-        self.assertEqual(
-            str(failure.value), f"connection to {PEER} lost before replying"
-        )
+        self.assertEqual(str(failure.value), f"connection to {PEER} lost before replying")
 
     def test_refused(self):
         """
@@ -328,9 +324,7 @@ class LineClientTests(SynchronousTestCase):
         clock.advance(1.0)
         endpoint.attempts[2].errback(TimeoutError())
         failure = self.failureResultOf(result, ConnectFailed)
-        self.assertEqual(
-            str(failure.value), f"timed out connecting to {PEER} after 3 tries"
-        )
+        self.assertEqual(str(failure.value), f"timed out connecting to {PEER} after 3 tries")
 
     def test_retrySucceeds(self):
         """

@@ -111,9 +111,7 @@ class DatagramClientProtocolTests(SynchronousTestCase):
         self.assertNoResult(result)
         clock.advance(0.5)
         failure = self.failureResultOf(result, NoReply)
-        self.assertEqual(
-            str(failure.value), "no reply from 127.0.0.1:12000 after 3 tries"
-        )
+        self.assertEqual(str(failure.value), "no reply from 127.0.0.1:12000 after 3 tries")
         self.assertTrue(protocol.resent)
 
     def test_oneTry(self):
@@ -124,9 +122,7 @@ class DatagramClientProtocolTests(SynchronousTestCase):
         result = protocol.request(b"hello")
         clock.advance(1)
         failure = self.failureResultOf(result, NoReply)
-        self.assertEqual(
-            str(failure.value), "no reply from 127.0.0.1:12000 after 1 try"
-        )
+        self.assertEqual(str(failure.value), "no reply from 127.0.0.1:12000 after 1 try")
 
     def test_replyToRetry(self):
         """
@@ -292,9 +288,7 @@ class DatagramClientTests(SynchronousTestCase):
         """
         client, reactor = _client("nowhere.invalid", _Resolver([]))
         failure = self.failureResultOf(client.request(b"a"), ConnectFailed)
-        self.assertEqual(
-            str(failure.value), "cannot resolve host name 'nowhere.invalid'"
-        )
+        self.assertEqual(str(failure.value), "cannot resolve host name 'nowhere.invalid'")
         self.assertEqual(reactor.udpPorts, [])
 
     def test_tooBig(self):

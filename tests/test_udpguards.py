@@ -215,8 +215,9 @@ class PrefixOptionsTests(SynchronousTestCase):
         """
         Given lengths reach the uppercase and time services.
         """
-        options = _parse("--udp", "udp:0", "--time", "udp:0", "--udp-prefix-v4", "32",
-                         "--udp-prefix-v6", "64")
+        options = _parse(
+            "--udp", "udp:0", "--time", "udp:0", "--udp-prefix-v4", "32", "--udp-prefix-v6", "64"
+        )
         protocols = _udpProtocols(makeService(options, MemoryReactorClock()))
         self.assertEqual(len(protocols), 2)
         for protocol in protocols:
@@ -324,8 +325,14 @@ class ProcessPortsTests(SynchronousTestCase):
         With --workers, the parent's services share the pool's port set, and
         every worker is told every UDP port of the parent.
         """
-        options = _parse("--workers", "2", "--udp", "udp:0:interface=127.0.0.1",
-                         "--time", "udp:0:interface=127.0.0.1")
+        options = _parse(
+            "--workers",
+            "2",
+            "--udp",
+            "udp:0:interface=127.0.0.1",
+            "--time",
+            "udp:0:interface=127.0.0.1",
+        )
         top = makeService(options, MemoryReactorClock())
         [pool] = [s for s in top if isinstance(s, WorkerPool)]
         [time] = _udpProtocols(top)

@@ -23,7 +23,6 @@ class _FakeProcess:
         self.signals.append(name)
 
 
-
 class _ProcessReactor(MemoryReactorClock):
     """
     A memory reactor that records spawned processes instead of running them.
@@ -38,7 +37,6 @@ class _ProcessReactor(MemoryReactorClock):
         self.spawned.append((args, childFDs, process))
         protocol.makeConnection(process)
         return process
-
 
 
 class RestartDelayTests(SynchronousTestCase):
@@ -63,7 +61,9 @@ class OptionsTests(SynchronousTestCase):
         --workers takes only tcp/tcp6/udp listeners it can bind itself.
         """
         options = Options()
-        error = self.assertRaises(UsageError, options.parseOptions, ["--workers", "2", "--tcp", "unix:/tmp/x"])
+        error = self.assertRaises(
+            UsageError, options.parseOptions, ["--workers", "2", "--tcp", "unix:/tmp/x"]
+        )
         self.assertIn("--tcp with --workers: invalid description 'unix:/tmp/x'", str(error))
 
     def test_atLeastOne(self):
@@ -94,4 +94,6 @@ class OptionsTests(SynchronousTestCase):
         [pool, drain] = makeService(options, _ProcessReactor())
         self.assertIsInstance(drain, DrainService)
         self.assertIsInstance(pool, WorkerPool)
-        self.assertEqual([l.address for l in pool.listeners], [InetAddress(0, "::"), InetAddress(0, "")])
+        self.assertEqual(
+            [l.address for l in pool.listeners], [InetAddress(0, "::"), InetAddress(0, "")]
+        )

@@ -35,9 +35,7 @@ class UpperDatagramProtocol(asyncio.DatagramProtocol):
 async def serve(host: str, tcpPort: int, udpPort: int) -> None:
     loop = asyncio.get_running_loop()
     await loop.create_server(UpperProtocol, host, tcpPort, backlog=1024)
-    await loop.create_datagram_endpoint(
-        UpperDatagramProtocol, local_addr=(host, udpPort)
-    )
+    await loop.create_datagram_endpoint(UpperDatagramProtocol, local_addr=(host, udpPort))
     await asyncio.Event().wait()
 
 

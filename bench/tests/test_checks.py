@@ -3,7 +3,6 @@
 Tests for L{bench.checks}: the load generator check and the targets.
 """
 
-
 from twisted.trial.unittest import SynchronousTestCase
 
 from bench import checks

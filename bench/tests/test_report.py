@@ -3,7 +3,6 @@
 Tests for L{bench.report}: number formats, the Markdown report and splicing it into a file.
 """
 
-
 from twisted.trial.unittest import SynchronousTestCase
 
 from bench import report
@@ -35,9 +34,7 @@ class FormatTests(SynchronousTestCase):
         """
         A stat reads "median (min–max)"; a single run just the value; none a dash.
         """
-        self.assertEqual(
-            report.formatStat(Stat(61234, 58000, 63100, 3)), "61.2k (58.0k–63.1k)"
-        )
+        self.assertEqual(report.formatStat(Stat(61234, 58000, 63100, 3)), "61.2k (58.0k–63.1k)")
         self.assertEqual(report.formatStat(Stat(61234, 61234, 61234, 1)), "61.2k")
         self.assertEqual(report.formatStat(None), "–")
 
@@ -82,9 +79,7 @@ class RenderMarkdownTests(SynchronousTestCase):
         row per server, each cell the median with its range.
         """
         header = next(line for line in self.lines if line.startswith("| server | idle"))
-        self.assertEqual(
-            header, "| server | idle (KiB/conn) | tcp-rr 50 conns (req/s) |"
-        )
+        self.assertEqual(header, "| server | idle (KiB/conn) | tcp-rr 50 conns (req/s) |")
         self.assertIn("| TWISTED | – | 61.0k (54.9k–67.1k) |", self.lines)
         self.assertIn(
             "| ASYNCIO | 2.0 KiB (2.0 KiB–2.1 KiB) | 128.0k (115.2k–140.8k) |",
@@ -114,9 +109,7 @@ class RenderMarkdownTests(SynchronousTestCase):
         summary["asyncio"]["tcp-rr-50"]["other_cpu_pct"] = Stat(3.0, 0.0, 10.0, 3)
         lines = self._render(summary)
         self.assertIn("| TWISTED | – | 61.0k (54.9k–67.1k) * |", lines)
-        self.assertIn(
-            "| ASYNCIO | 2.0 KiB (2.0 KiB–2.1 KiB) | 128.0k (115.2k–140.8k) |", lines
-        )
+        self.assertIn("| ASYNCIO | 2.0 KiB (2.0 KiB–2.1 KiB) | 128.0k (115.2k–140.8k) |", lines)
 
     def test_runsUsed(self):
         """
@@ -125,9 +118,7 @@ class RenderMarkdownTests(SynchronousTestCase):
         summary = sampleSummary()
         summary["twisted"]["tcp-rr-50"]["runs_used"] = Stat(2.0, 2.0, 2.0, 2)
         summary["twisted"]["tcp-rr-50"]["runs_total"] = Stat(3.0, 3.0, 3.0, 3)
-        self.assertIn(
-            "| TWISTED | – | 61.0k (54.9k–67.1k) [2/3] |", self._render(summary)
-        )
+        self.assertIn("| TWISTED | – | 61.0k (54.9k–67.1k) [2/3] |", self._render(summary))
 
     def test_ratios(self):
         """
@@ -135,9 +126,7 @@ class RenderMarkdownTests(SynchronousTestCase):
         """
         start = self.lines.index("| measurement | ASYNCIO | UVLOOP | TWISTED |")
         self.assertIn("Ratio SOCKSERVICE ÷ peer", self.lines[start - 2])
-        self.assertEqual(
-            self.lines[start + 3], "| tcp-rr 50 conns | 0.47× | 0.52× | 0.98× |"
-        )
+        self.assertEqual(self.lines[start + 3], "| tcp-rr 50 conns | 0.47× | 0.52× | 0.98× |")
 
     def test_cpuPerOperation(self):
         """
@@ -153,11 +142,7 @@ class RenderMarkdownTests(SynchronousTestCase):
         A measurement whose fastest server ran the generator flat out is
         flagged; here asyncio is fastest and the generator has headroom.
         """
-        row = next(
-            line
-            for line in self.lines
-            if line.startswith("| tcp-rr 50 conns | ASYNCIO")
-        )
+        row = next(line for line in self.lines if line.startswith("| tcp-rr 50 conns | ASYNCIO"))
         self.assertIn("50% (max 51%)", row)
         self.assertIn("generator has headroom", row)
 

@@ -45,26 +45,20 @@ class ParseGeneratorLineTests(SynchronousTestCase):
         """
         Output without a JSON object is an error.
         """
-        self.assertRaises(
-            results.GeneratorOutputError, results.parseGeneratorLine, "oops\n"
-        )
+        self.assertRaises(results.GeneratorOutputError, results.parseGeneratorLine, "oops\n")
 
     def test_badJSON(self):
         """
         A truncated JSON line is an error.
         """
-        self.assertRaises(
-            results.GeneratorOutputError, results.parseGeneratorLine, RR_LINE[:40]
-        )
+        self.assertRaises(results.GeneratorOutputError, results.parseGeneratorLine, RR_LINE[:40])
 
     def test_missingKey(self):
         """
         A result without a required key (here C{rate}) is an error naming it.
         """
         line = json.dumps({k: v for k, v in json.loads(RR_LINE).items() if k != "rate"})
-        e = self.assertRaises(
-            results.GeneratorOutputError, results.parseGeneratorLine, line
-        )
+        e = self.assertRaises(results.GeneratorOutputError, results.parseGeneratorLine, line)
         self.assertIn("rate", str(e))
 
 
@@ -155,9 +149,7 @@ class SummarizeTests(SynchronousTestCase):
         """
         Three runs give their middle value, minimum and maximum.
         """
-        self.assertEqual(
-            results.summarize([61000, 58000, 63100]), Stat(61000, 58000, 63100, 3)
-        )
+        self.assertEqual(results.summarize([61000, 58000, 63100]), Stat(61000, 58000, 63100, 3))
 
     def test_evenCount(self):
         """
@@ -217,9 +209,7 @@ class SummarizeTests(SynchronousTestCase):
         self.assertEqual(a["errors_total"].median, 1.0)
         b = summary["b"]["tcp-rr-50"]
         self.assertEqual(b["value"], Stat(15.0, 10.0, 20.0, 2))
-        self.assertEqual(
-            results.aggregate(samples)["a"]["tcp-rr-50"]["value"].median, 90.0
-        )
+        self.assertEqual(results.aggregate(samples)["a"]["tcp-rr-50"]["value"].median, 90.0)
 
     def test_otherLoad(self):
         """

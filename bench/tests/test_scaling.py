@@ -3,7 +3,6 @@
 Tests for L{bench.scaling}: CPU lists, the scaling plan, combining runs and the scaling report.
 """
 
-
 from hypothesis import given
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
@@ -39,9 +38,7 @@ class CpuListTests(SynchronousTestCase):
         """
         Formatting then parsing gives back the same CPUs, in order.
         """
-        self.assertEqual(
-            scaling.parseCpuList(scaling.formatCpuList(list(cpus))), sorted(cpus)
-        )
+        self.assertEqual(scaling.parseCpuList(scaling.formatCpuList(list(cpus))), sorted(cpus))
 
 
 class ScalingPlanTests(SynchronousTestCase):

@@ -43,9 +43,7 @@ class DirectEPollReactor(EPollReactor):
         dispatch each to the descriptor it belongs to.
         """
         try:
-            events = self._poller.poll(
-                -1 if timeout is None else timeout, len(self._selectables)
-            )
+            events = self._poller.poll(-1 if timeout is None else timeout, len(self._selectables))
         except InterruptedError:
             return
         if events:
@@ -54,9 +52,7 @@ class DirectEPollReactor(EPollReactor):
 
     doIteration = doPoll
 
-    def _dispatch(
-        self, events: List[Tuple[int, int]], logContext: Dict[str, Any]
-    ) -> None:
+    def _dispatch(self, events: List[Tuple[int, int]], logContext: Dict[str, Any]) -> None:
         """
         Hand each event to its descriptor, with the log context's C{system}
         set to the descriptor's prefix, as C{log.callWithLogger} would.

@@ -90,8 +90,7 @@ def checkReactor() -> None:
         )
         reactor.doPoll(0)
         require(
-            (served.system, ending.system) == ("served", "ending")
-            and served.lost is None,
+            (served.system, ending.system) == ("served", "ending") and served.lost is None,
             "the reactor did not serve each event under its descriptor",
         )
         require(

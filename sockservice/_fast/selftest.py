@@ -105,9 +105,7 @@ def _fill(skt: socket.socket) -> int:
     raise InternalsChanged("a socket pair never filled up")
 
 
-def _connection(
-    skt: Any, fds: _DescriptorSet
-) -> Tuple[tcp.Connection, _Lost]:
+def _connection(skt: Any, fds: _DescriptorSet) -> Tuple[tcp.Connection, _Lost]:
     lost = _Lost()
     connection = tcp.Connection(skt, lost, fds)  # type: ignore[arg-type]
     connection.connected = 1
@@ -178,8 +176,7 @@ def checkWriting() -> None:
         )
         require(
             "shutdown" not in recording.called,
-            "a close with nothing queued called shutdown() "
-            "(tcp.Connection._shouldShutdown)",
+            "a close with nothing queued called shutdown() (tcp.Connection._shouldShutdown)",
         )
         require(
             _receive(peer2) == (b"bye", True),

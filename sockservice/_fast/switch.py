@@ -64,8 +64,7 @@ def _decide(problem: Optional[str]) -> bool:
     if problem is None:
         return True
     log.warn(
-        "sockservice: Twisted {version}: {problem}; speed tricks off, "
-        "using Twisted's public API",
+        "sockservice: Twisted {version}: {problem}; speed tricks off, using Twisted's public API",
         version=twisted.__version__,
         problem=problem,
     )

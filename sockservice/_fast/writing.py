@@ -37,9 +37,7 @@ def isPlainTCP(transport: ITransport) -> bool:
     Whether C{transport} is one of Twisted's own TCP (or UNIX stream)
     connections, without TLS: the only kind L{ImmediateWriter} knows.
     """
-    return isinstance(transport, tcp.Connection) and not getattr(
-        transport, "TLS", False
-    )
+    return isinstance(transport, tcp.Connection) and not getattr(transport, "TLS", False)
 
 
 class ImmediateWriter:

@@ -10,12 +10,12 @@ address (a join takes a cookie round trip, as DTLS and QUIC do), a
 non-member gets at most one reply no larger than its request, and every
 source is rate-limited.
 
-Wire format: one UTF-8 command per datagram, fields separated by one space,
-a trailing LF or CRLF ignored. See docs/protocols.md, "Chat service", for the table.
+Wire format (docs/protocols.md, "Chat service"): one UTF-8 command per
+datagram, fields separated by one space, a trailing LF or CRLF ignored.
 Client to server: C{JOIN name [cookie]}, C{WHO}, C{MSG text}, C{TO name
-text}, C{PING}, C{LEAVE}. Server to client: C{COOKIE cookie}, C{JOINED name},
-C{LEFT name}, C{MEMBERS name ...}, C{FROM name text}, C{PRIVATE name text},
-C{PONG}, C{ERROR reason}.
+text}, C{PING}, C{LEAVE}. Server to client: C{COOKIE cookie}, C{JOINED
+name}, C{LEFT name}, C{MEMBERS name ...}, C{FROM name text}, C{PRIVATE name
+text}, C{PONG}, C{ERROR reason}.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ DEFAULT_RATE = 5.0
 
 DEFAULT_BURST = 10
 """Datagrams one IP address may send at once, by default."""
+
 
 class _Member:
     """
@@ -91,9 +92,8 @@ class ChatProtocol(DatagramProtocol):
         @param maxPerAddress: Most members from one IP address (0: no cap).
         @param limitLoopback: Apply the per-address cap and rate limit to
             loopback sources too; by default they are exempt.
-        @param secret: Key for join cookies; random by default.
-        @param cookieLifetime: A cookie is valid for between one and two of
-            these periods.
+        @param secret: Key for join cookies (L{JoinCookies}); random by default.
+        @param cookieLifetime: The period of a join cookie, in seconds.
         @param udpPorts: The UDP ports of this process, shared by its UDP
             services: source ports never answered (see L{SourceGuard}).
         """
@@ -157,7 +157,7 @@ class ChatProtocol(DatagramProtocol):
             return
         member = self.members.get(addr)
         try:
-            text = datagram.decode("utf-8")
+            text: Optional[str] = datagram.decode("utf-8")
         except UnicodeDecodeError:
             text = None
         if member is None:

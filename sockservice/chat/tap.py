@@ -15,8 +15,8 @@ from twisted.python import usage
 
 from sockservice.chat.relay import DEFAULT_MEMBERS_PER_ADDRESS, ChatProtocol
 from sockservice.coerce import whole
-from sockservice.server.addresses import InetAddress
-from sockservice.server.options import ServerConfig, Shared, udpAddress
+from sockservice.server.addresses import InetAddress, udpAddress
+from sockservice.server.options import ServerConfig, Shared
 
 __all__ = ["ChatConfig", "ChatOptions", "addServices"]
 

@@ -174,9 +174,7 @@ async def main(reactor: Any, *argv: str) -> None:
 
     reactor.addSystemEventTrigger("before", "shutdown", interrupted)
     working = Deferred.fromCoroutine(run(reactor, argv, Console.fromSystem(reactor)))
-    working.addCallback(
-        lambda code: None if finished.called else finished.callback(code)
-    )
+    working.addCallback(lambda code: None if finished.called else finished.callback(code))
     code = await finished
     if code:
         raise SystemExit(code)

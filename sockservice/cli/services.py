@@ -172,9 +172,7 @@ class CommandOptions(Help):
             self["token"] = readToken(self["token-file"], "--token-file")
 
 
-async def runCommand(
-    reactor: Any, options: CommandOptions, console: Console
-) -> Optional[int]:
+async def runCommand(reactor: Any, options: CommandOptions, console: Console) -> Optional[int]:
     """
     Run the command and copy its output.
 

@@ -219,9 +219,7 @@ class LinePump(Protocol):
                 self._buffer = bytearray()
                 slot.fail(
                     Failure(
-                        ClientError(
-                            f"an input line is longer than {self._maxLineLength} bytes"
-                        )
+                        ClientError(f"an input line is longer than {self._maxLineLength} bytes")
                     )
                 )
                 self._again = True

@@ -34,9 +34,7 @@ def _parameters(
     """
     The C{optParameters} of an upper-casing subcommand, with its defaults.
     """
-    return serverParameters(12000, timeout, timeoutHelp) + [
-        retriesParameter(retries, retriesHelp)
-    ]
+    return serverParameters(12000, timeout, timeoutHelp) + [retriesParameter(retries, retriesHelp)]
 
 
 class _UppercaseOptions(Help):

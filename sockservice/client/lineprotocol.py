@@ -151,10 +151,7 @@ class LineClientProtocol(Protocol):
             self._buffer.clear()
         elif len(self._buffer) > self._maxReplyLength:
             self._abort(
-                ClientError(
-                    f"reply from {self._peer} is longer than "
-                    f"{self._maxReplyLength} bytes"
-                )
+                ClientError(f"reply from {self._peer} is longer than {self._maxReplyLength} bytes")
             )
             return
         self._armTimer()

@@ -60,9 +60,7 @@ async def hostAddress(reactor: Any, host: str, port: int = 0) -> str:
     if isIPAddress(host) or isIPv6Address(host):
         return host
     receiver = _Addresses()
-    reactor.nameResolver.resolveHostName(
-        receiver, host, port, [IPv4Address, IPv6Address], "UDP"
-    )
+    reactor.nameResolver.resolveHostName(receiver, host, port, [IPv4Address, IPv6Address], "UDP")
     found = await receiver.done
     if not found:
         raise ConnectFailed(f"cannot resolve host name {host!r}")

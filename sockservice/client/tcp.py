@@ -162,18 +162,14 @@ class LineClient:
             errbackArgs=(request, protocol),
         )
 
-    def _answered(
-        self, reply: bytes, request: _Request, protocol: LineClientProtocol
-    ) -> None:
+    def _answered(self, reply: bytes, request: _Request, protocol: LineClientProtocol) -> None:
         if self.oneShot and protocol is self._protocol:
             self._protocol = None
             protocol.disconnect()
         request.result.callback(reply)
         self._pump()
 
-    def _unanswered(
-        self, reason: Failure, request: _Request, protocol: LineClientProtocol
-    ) -> None:
+    def _unanswered(self, reason: Failure, request: _Request, protocol: LineClientProtocol) -> None:
         unanswered = reason.value
         if not isinstance(unanswered, Unanswered):
             request.result.errback(reason)
@@ -188,9 +184,7 @@ class LineClient:
         factory = Factory.forProtocol(
             lambda: LineClientProtocol(self._clock, self._peer, self._timeout)
         )
-        connecting = cast(
-            "Deferred[LineClientProtocol]", self._endpoint.connect(factory)
-        )
+        connecting = cast("Deferred[LineClientProtocol]", self._endpoint.connect(factory))
         self._connecting = connecting
         connecting.addCallbacks(self._connected, self._connectFailed)
 

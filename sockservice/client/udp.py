@@ -46,9 +46,7 @@ def openPort(reactor: Any, address: str, protocol: DatagramProtocol) -> IListeni
     @return: The port.
     """
     interface = "::" if isIPv6Address(address) else ""
-    port: IListeningPort = reactor.listenUDP(
-        0, protocol, interface=interface, maxPacketSize=65535
-    )
+    port: IListeningPort = reactor.listenUDP(0, protocol, interface=interface, maxPacketSize=65535)
     return port
 
 
@@ -141,9 +139,7 @@ class DatagramClientProtocol(DatagramProtocol):
         The port is closed: a waiting request gets no reply.
         """
         if self._waiting is not None:
-            self._finish().errback(
-                ConnectionClosed(f"stopped waiting for {self._peer}")
-            )
+            self._finish().errback(ConnectionClosed(f"stopped waiting for {self._peer}"))
 
     def _send(self) -> None:
         assert self.transport is not None
@@ -228,9 +224,7 @@ class DatagramClient:
         queued, self._queue = self._queue, deque()
         for _, result in queued:
             result.errback(
-                ConnectionClosed(
-                    f"stopped waiting for {formatPeer(self._host, self._port)}"
-                )
+                ConnectionClosed(f"stopped waiting for {formatPeer(self._host, self._port)}")
             )
         return Deferred.fromCoroutine(self._closePort())
 

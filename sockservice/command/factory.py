@@ -45,7 +45,6 @@ def isLocalPeer(addr: Optional[IAddress]) -> bool:
     return isinstance(host, str) and isLoopback(host)
 
 
-
 if TYPE_CHECKING:
     _Factory = Factory[CommandProtocol]
 else:  # Factory is generic only in recent Twisted releases

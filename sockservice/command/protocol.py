@@ -47,6 +47,7 @@ __all__ = ["CommandProtocol"]
 if TYPE_CHECKING:
     from sockservice.command.factory import CommandFactory
 
+
 @implementer(IPushProducer)
 class CommandProtocol(NetstringReceiver):
     """

@@ -21,10 +21,10 @@ from sockservice.coerce import isDecimal, whole
 from sockservice.command.allowlist import AllowList, AllowListError, loadAllowList
 from sockservice.command.factory import CommandFactory
 from sockservice.command.token import MIN_TOKEN_LENGTH, readToken
-from sockservice.server.addresses import descriptionKeywords, splitDescription
+from sockservice.server.addresses import descriptionKeywords, splitDescription, tcpEndpoint
 from sockservice.server.guard import GuardedFactory
 from sockservice.server.limits import isLoopback
-from sockservice.server.options import ServerConfig, Shared, tcpEndpoint
+from sockservice.server.options import ServerConfig, Shared
 
 __all__ = ["CommandConfig", "CommandOptions", "addServices", "isLocalDescription"]
 
@@ -35,8 +35,18 @@ class CommandOptions(usage.Options):
     """
 
     optParameters: list[list[Any]] = [
-        ["command-allow", None, None, "Allow-list of the command service (INI; see docs/protocols.md)."],
-        ["command-token-file", None, None, "File holding the command service's shared secret; required to listen beyond loopback."],
+        [
+            "command-allow",
+            None,
+            None,
+            "Allow-list of the command service (INI; see docs/protocols.md).",
+        ],
+        [
+            "command-token-file",
+            None,
+            None,
+            "File holding the command service's shared secret; required to listen beyond loopback.",
+        ],
         [
             "command-max-runs",
             None,
@@ -70,9 +80,7 @@ class CommandOptions(usage.Options):
             raise usage.UsageError(f"--command-allow: {e}") from None
         token = None
         if self["command-token-file"] is not None:
-            token = readToken(
-                self["command-token-file"], "--command-token-file", MIN_TOKEN_LENGTH
-            )
+            token = readToken(self["command-token-file"], "--command-token-file", MIN_TOKEN_LENGTH)
         tcp = []
         for description in descriptions:
             full = tcpEndpoint("--command", _private(description), server.backlog)

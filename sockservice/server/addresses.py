@@ -14,12 +14,15 @@ from dataclasses import dataclass
 from typing import Optional
 
 from twisted.internet.abstract import isIPAddress, isIPv6Address
+from twisted.internet.endpoints import serverFromString
 from twisted.python.usage import UsageError
 
 from sockservice.coerce import isDecimal
 
 __all__ = [
     "InetAddress",
+    "tcpEndpoint",
+    "udpAddress",
     "descriptionKeywords",
     "parseInet",
     "parseTCP",
@@ -159,3 +162,36 @@ def parseUDP(description: str) -> InetAddress:
     @raise UsageError: for anything else.
     """
     return parseInet(description, "--udp", ("udp",))
+
+
+def tcpEndpoint(option: str, description: str, backlog: int) -> str:
+    """
+    A TCP listen description of option C{option}, as a full server endpoint
+    description, checked by Twisted's parser.
+
+    @raise UsageError: naming C{option}, when it is not valid.
+    """
+    try:
+        full = parseTCP(description, backlog)
+    except UsageError as e:
+        raise UsageError(str(e).replace("--tcp", option, 1)) from None
+    descriptionKeywords(full, option)
+    try:
+        serverFromString(None, full)
+    except Exception as e:
+        reason = " ".join(str(e).split())  # Twisted's words, on one line
+        raise UsageError(f"{option}: invalid endpoint {full!r}: {reason}") from None
+    return full
+
+
+def udpAddress(option: str, description: str) -> InetAddress:
+    """
+    A UDP listen description of option C{option}: C{PORT} or
+    C{udp:PORT[:interface=ADDR]}.
+
+    @raise UsageError: naming C{option}, when it is not valid.
+    """
+    try:
+        return parseUDP(description)
+    except UsageError as e:
+        raise UsageError(str(e).replace("--udp", option, 1)) from None

@@ -99,9 +99,7 @@ class OpenConnections:
         self._draining = False
         self._waiting: list[Deferred[None]] = []
 
-    def opened(
-        self, transport: ITCPTransport, connection: Optional[IDrainable] = None
-    ) -> None:
+    def opened(self, transport: ITCPTransport, connection: Optional[IDrainable] = None) -> None:
         """
         Count a connection that has just been made; it starts idle.
 
@@ -162,10 +160,7 @@ class OpenConnections:
             self._close(transport)
 
     def _isIdle(self, transport: ITCPTransport) -> bool:
-        return (
-            self._connections.get(transport) is not None
-            and transport not in self._busy
-        )
+        return self._connections.get(transport) is not None and transport not in self._busy
 
     def _close(self, transport: ITCPTransport) -> None:
         if transport in self._closing or transport not in self._connections:
@@ -242,9 +237,7 @@ class DrainService(Service):
         super().stopService()
         idle = self.connections.drain()
         if idle:
-            self.log.info(
-                "sockservice: closing {idle} idle connection(s)", idle=idle
-            )
+            self.log.info("sockservice: closing {idle} idle connection(s)", idle=idle)
         count = len(self.connections)
         if not count:
             return succeed(None)
@@ -269,8 +262,7 @@ class DrainService(Service):
 
     def _close(self) -> None:
         self.log.info(
-            "sockservice: closing {count} connection(s) still open after the "
-            "drain period",
+            "sockservice: closing {count} connection(s) still open after the drain period",
             count=len(self.connections),
         )
         self.connections.closeAll()

@@ -124,8 +124,7 @@ class ConnectionGuard:
             self._unlogged += 1
             return None
         self.log.warn(
-            "refused {service}connection from {peer}: {cap} connection cap reached"
-            "{more}",
+            "refused {service}connection from {peer}: {cap} connection cap reached{more}",
             service=f"{service} " if service else "",
             peer=peer,
             cap=refusal,

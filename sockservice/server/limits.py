@@ -207,11 +207,7 @@ class ConnectionCounter:
         """
         if self.maxTotal and self.total >= self.maxTotal:
             return "total"
-        if (
-            not exempt
-            and self.maxPerAddress
-            and self.perAddress[host] >= self.maxPerAddress
-        ):
+        if not exempt and self.maxPerAddress and self.perAddress[host] >= self.maxPerAddress:
             return "per-address"
         self.total += 1
         self.perAddress[host] += 1

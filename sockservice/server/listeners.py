@@ -34,7 +34,11 @@ __all__ = [
     "socketFamily",
     "TCPListener",
     "UDPListener",
-    "SockService", "ListenFailed", "raiseFileLimit", "setListenerNoDelay"]
+    "SockService",
+    "ListenFailed",
+    "raiseFileLimit",
+    "setListenerNoDelay",
+]
 
 
 class ListenFailed(SystemExit):
@@ -46,9 +50,7 @@ class ListenFailed(SystemExit):
         cause = getattr(getattr(error, "socketError", None), "strerror", None)
         if isinstance(error, InvalidAddressError):
             cause = f"{error.address!r} is {error.message.rstrip('.')}"
-        super().__init__(
-            f"sockservice: cannot listen on {description}: {cause or error}"
-        )
+        super().__init__(f"sockservice: cannot listen on {description}: {cause or error}")
 
 
 class TCPListener(Service):

@@ -24,9 +24,6 @@ from twisted.python import usage
 from sockservice.coerce import number, whole
 from sockservice.server.addresses import (
     InetAddress,
-    descriptionKeywords,
-    parseTCP,
-    parseUDP,
 )
 from sockservice.server.drain import DEFAULT_DRAIN
 from sockservice.server.guard import ConnectionGuard
@@ -34,7 +31,7 @@ from sockservice.server.interfaces import IServerReactor
 from sockservice.server.limits import PrefixKey, RateLimiter
 from sockservice.server.listeners import TCPListener, UDPListener
 
-__all__ = ["ServerConfig", "ServerOptions", "Shared", "tcpEndpoint", "udpAddress"]
+__all__ = ["ServerConfig", "ServerOptions", "Shared"]
 
 
 class ServerOptions(usage.Options):
@@ -53,15 +50,69 @@ class ServerOptions(usage.Options):
     ]
 
     optParameters: list[list[Any]] = [
-        ["idle-timeout", None, 300, "Close a TCP connection idle this many seconds, or up to 1 s more (0: never).", number("--idle-timeout")],
-        ["max-connections", None, 10000, "Cap on open TCP connections, all services together (0: none).", whole("--max-connections")],
-        ["max-per-ip", None, 100, "Cap on open TCP connections per client IP address, all services together (0: none).", whole("--max-per-ip")],
-        ["backlog", None, 1024, "Listen backlog of tcp/tcp6 endpoints that do not set one.", whole("--backlog")],
-        ["udp-rate", None, "50", "UDP datagrams answered per second per source prefix (--udp-prefix-v4/-v6), per service (0: no limit); with --workers N, each worker allows 1/N of it, so the total stays within it.", number("--udp-rate")],
-        ["udp-burst", None, 100, "UDP datagrams a source prefix may send at once before --udp-rate applies (divided among --workers too).", whole("--udp-burst")],
-        ["udp-sources", None, 10000, "How many UDP source prefixes the rate limiter remembers; one is forgotten only once its allowance is whole again, and a new prefix that finds the table full of limited ones is not answered.", whole("--udp-sources", 1, template="{option}: must be at least 1")],
-        ["udp-prefix-v4", None, 24, "UDP rate limit: IPv4 sources are accounted per prefix of this length, 0-32 (32: per address).", whole("--udp-prefix-v4", 0, 32, "{option}: expected 0 to 32, got {value!r}")],
-        ["udp-prefix-v6", None, 56, "UDP rate limit: IPv6 sources are accounted per prefix of this length, 0-128 (128: per address).", whole("--udp-prefix-v6", 0, 128, "{option}: expected 0 to 128, got {value!r}")],
+        [
+            "idle-timeout",
+            None,
+            300,
+            "Close a TCP connection idle this many seconds, or up to 1 s more (0: never).",
+            number("--idle-timeout"),
+        ],
+        [
+            "max-connections",
+            None,
+            10000,
+            "Cap on open TCP connections, all services together (0: none).",
+            whole("--max-connections"),
+        ],
+        [
+            "max-per-ip",
+            None,
+            100,
+            "Cap on open TCP connections per client IP address, all services together (0: none).",
+            whole("--max-per-ip"),
+        ],
+        [
+            "backlog",
+            None,
+            1024,
+            "Listen backlog of tcp/tcp6 endpoints that do not set one.",
+            whole("--backlog"),
+        ],
+        [
+            "udp-rate",
+            None,
+            "50",
+            "UDP datagrams answered per second per source prefix (--udp-prefix-v4/-v6), per service (0: no limit); with --workers N, each worker allows 1/N of it, so the total stays within it.",
+            number("--udp-rate"),
+        ],
+        [
+            "udp-burst",
+            None,
+            100,
+            "UDP datagrams a source prefix may send at once before --udp-rate applies (divided among --workers too).",
+            whole("--udp-burst"),
+        ],
+        [
+            "udp-sources",
+            None,
+            10000,
+            "How many UDP source prefixes the rate limiter remembers; one is forgotten only once its allowance is whole again, and a new prefix that finds the table full of limited ones is not answered.",
+            whole("--udp-sources", 1, template="{option}: must be at least 1"),
+        ],
+        [
+            "udp-prefix-v4",
+            None,
+            24,
+            "UDP rate limit: IPv4 sources are accounted per prefix of this length, 0-32 (32: per address).",
+            whole("--udp-prefix-v4", 0, 32, "{option}: expected 0 to 32, got {value!r}"),
+        ],
+        [
+            "udp-prefix-v6",
+            None,
+            56,
+            "UDP rate limit: IPv6 sources are accounted per prefix of this length, 0-128 (128: per address).",
+            whole("--udp-prefix-v6", 0, 128, "{option}: expected 0 to 128, got {value!r}"),
+        ],
         [
             "drain",
             None,
@@ -75,7 +126,9 @@ class ServerOptions(usage.Options):
     def opt_udp_busy_port(self, port: str) -> None:
         """Internal, used by --workers: a UDP port of the parent process, whose datagrams no UDP service answers (repeatable)."""
         self.setdefault("udp-busy-ports", []).append(
-            whole("--udp-busy-port", 0, 65535, "{option}: expected a port number, got {value!r}")(port)
+            whole("--udp-busy-port", 0, 65535, "{option}: expected a port number, got {value!r}")(
+                port
+            )
         )
 
     def opt_parent_pipe(self, fd: str) -> None:
@@ -159,39 +212,6 @@ class ServerConfig:
         if self.udpRate <= 0:
             return None
         return RateLimiter(self.udpRate, max(self.udpBurst, 1), self.udpSources)
-
-
-def tcpEndpoint(option: str, description: str, backlog: int) -> str:
-    """
-    A TCP listen description of option C{option}, as a full server endpoint
-    description, checked by Twisted's parser.
-
-    @raise usage.UsageError: naming C{option}, when it is not valid.
-    """
-    try:
-        full = parseTCP(description, backlog)
-    except usage.UsageError as e:
-        raise usage.UsageError(str(e).replace("--tcp", option, 1)) from None
-    descriptionKeywords(full, option)
-    try:
-        serverFromString(None, full)
-    except Exception as e:
-        reason = " ".join(str(e).split())  # Twisted's words, on one line
-        raise usage.UsageError(f"{option}: invalid endpoint {full!r}: {reason}") from None
-    return full
-
-
-def udpAddress(option: str, description: str) -> InetAddress:
-    """
-    A UDP listen description of option C{option}: C{PORT} or
-    C{udp:PORT[:interface=ADDR]}.
-
-    @raise usage.UsageError: naming C{option}, when it is not valid.
-    """
-    try:
-        return parseUDP(description)
-    except usage.UsageError as e:
-        raise usage.UsageError(str(e).replace("--udp", option, 1)) from None
 
 
 @dataclass

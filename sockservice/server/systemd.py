@@ -164,7 +164,7 @@ def checkInheritedStream(description: str) -> None:
             "stream socket (use ListenStream= in the .socket unit)"
         )
     if family != getattr(socket, "AF_" + fields["domain"], None):
-        domain = getattr(family, "name", f"AF_{family}")[len("AF_"):]
+        domain = getattr(family, "name", f"AF_{family}")[len("AF_") :]
         raise UsageError(
             f"--tcp: inherited descriptor {fileno} of {description!r} has "
             f"address family {domain}: use domain={domain}"
@@ -213,8 +213,7 @@ class Notifier:
             return None
         if not address.startswith(("/", "@")):
             cls.log.warn(
-                "sockservice: ignoring NOTIFY_SOCKET={address}: only AF_UNIX "
-                "sockets are supported",
+                "sockservice: ignoring NOTIFY_SOCKET={address}: only AF_UNIX sockets are supported",
                 address=address,
             )
             return None
@@ -229,9 +228,7 @@ class Notifier:
         @return: whether it was sent.
         """
         try:
-            sender = self._socketFactory(
-                socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC
-            )
+            sender = self._socketFactory(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
         except OSError as e:
             self.log.warn("sockservice: cannot notify systemd: {error}", error=e)
             return False

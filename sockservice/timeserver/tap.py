@@ -16,9 +16,9 @@ from twisted.application.service import IServiceCollection
 from twisted.python import usage
 
 from sockservice.coerce import isDecimal
-from sockservice.server.addresses import InetAddress
+from sockservice.server.addresses import InetAddress, tcpEndpoint, udpAddress
 from sockservice.server.guard import GuardedFactory
-from sockservice.server.options import ServerConfig, Shared, tcpEndpoint, udpAddress
+from sockservice.server.options import ServerConfig, Shared
 from sockservice.timeserver.protocol import TimeDatagramProtocol, TimeLineFactory
 
 __all__ = ["TimeConfig", "TimeOptions", "addServices"]
@@ -29,7 +29,9 @@ class TimeOptions(usage.Options):
     The time service's options, composed into L{sockservice.tap.Options}.
     """
 
-    optFlags: list[list[Any]] = [["utc", None, "The time service answers in UTC instead of local time."]]
+    optFlags: list[list[Any]] = [
+        ["utc", None, "The time service answers in UTC instead of local time."]
+    ]
 
     def opt_time(self, description: str) -> None:
         """Serve the time service: a port (UDP and TCP), udp:PORT[:interface=ADDR] (UDP), or a TCP endpoint description (repeatable)."""

@@ -23,9 +23,9 @@ from twisted.python import usage
 
 from sockservice.casing import MODES
 from sockservice.coerce import isDecimal, whole
-from sockservice.server.addresses import InetAddress, parseInet, parseUDP
+from sockservice.server.addresses import InetAddress, parseInet, parseUDP, tcpEndpoint
 from sockservice.server.listeners import AdoptedUDPListener, TCPListener, socketFamily
-from sockservice.server.options import ServerConfig, Shared, tcpEndpoint
+from sockservice.server.options import ServerConfig, Shared
 from sockservice.server.systemd import (
     InheritedSocket,
     checkInheritedStream,
@@ -103,8 +103,7 @@ class UppercaseOptions(usage.Options):
                 checkInheritedStream(full)
             endpoints.append((description, full))
         addresses = [
-            (d, parseInheritedDatagram(d) if d.startswith("systemd:") else parseUDP(d))
-            for d in udp
+            (d, parseInheritedDatagram(d) if d.startswith("systemd:") else parseUDP(d)) for d in udp
         ]
         shared: List[Listener] = []
         if workers > 1:

@@ -86,9 +86,7 @@ class SocketActivationTests(SynchronousTestCase):
     def setUp(self) -> None:
         self.activate = shutil.which("systemd-socket-activate")
         if self.activate is None:
-            raise SkipTest(
-                "systemd-socket-activate not found (Debian: apt-get install systemd)"
-            )
+            raise SkipTest("systemd-socket-activate not found (Debian: apt-get install systemd)")
 
     def activated(self, sockets: list[str], *args: str) -> tuple[Server, list[int]]:
         """
@@ -163,8 +161,10 @@ class SocketActivationTests(SynchronousTestCase):
         """
         server, [tcp, udp] = self.activated(
             ["stream", "datagram"],
-            "--tcp", "systemd:domain=INET:index=0",
-            "--udp", "systemd:index=1",
+            "--tcp",
+            "systemd:domain=INET:index=0",
+            "--udp",
+            "systemd:index=1",
         )
         with connect(tcp) as client:
             self.assertEqual(exchange(client, b"both"), b"BOTH")

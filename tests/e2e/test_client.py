@@ -69,15 +69,11 @@ def runClient(
 
 
 class _Checks(SynchronousTestCase):
-    def assertSucceeded(
-        self, result: subprocess.CompletedProcess[bytes], out: bytes
-    ) -> None:
+    def assertSucceeded(self, result: subprocess.CompletedProcess[bytes], out: bytes) -> None:
         self.assertEqual((result.returncode, result.stderr), (0, b""))
         self.assertEqual(result.stdout, out)
 
-    def assertFailedWith(
-        self, result: subprocess.CompletedProcess[bytes], line: str
-    ) -> None:
+    def assertFailedWith(self, result: subprocess.CompletedProcess[bytes], line: str) -> None:
         """
         Status 1, nothing on standard output, one line on standard error.
         """
@@ -148,8 +144,7 @@ class AgainstServiceTests(_Checks):
         assert producer.stdout is not None
         with tempfile.TemporaryFile() as out:
             client = subprocess.run(
-                [sys.executable, "-c", PEAK_RSS, *clientCommand()]
-                + ["tcp", "--port", self.tcp],
+                [sys.executable, "-c", PEAK_RSS, *clientCommand()] + ["tcp", "--port", self.tcp],
                 stdin=producer.stdout,
                 stdout=out,
                 stderr=subprocess.PIPE,

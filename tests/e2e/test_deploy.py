@@ -26,9 +26,7 @@ class SystemdAnalyzeTests(TestCase):
     def setUp(self) -> None:
         self.analyze = shutil.which("systemd-analyze")
         if self.analyze is None:
-            raise SkipTest(
-                "systemd-analyze not found (Debian: apt-get install systemd)"
-            )
+            raise SkipTest("systemd-analyze not found (Debian: apt-get install systemd)")
 
     def installed(self) -> Path:
         """
@@ -47,15 +45,11 @@ class SystemdAnalyzeTests(TestCase):
 
     def systemdAnalyze(self, *args: str) -> subprocess.CompletedProcess[str]:
         assert self.analyze is not None
-        return subprocess.run(
-            [self.analyze, *args], capture_output=True, text=True, timeout=60
-        )
+        return subprocess.run([self.analyze, *args], capture_output=True, text=True, timeout=60)
 
     def assertVerifies(self, *units: Path) -> None:
         result = self.systemdAnalyze("verify", *map(str, units))
-        self.assertEqual(
-            (result.returncode, result.stdout + result.stderr), (0, ""), units
-        )
+        self.assertEqual((result.returncode, result.stdout + result.stderr), (0, ""), units)
 
     def test_verifySocketActivated(self) -> None:
         """

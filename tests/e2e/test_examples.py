@@ -203,7 +203,9 @@ class CommunicationLoopTests(TestCase):
 
     def assertReplies(self, result: subprocess.CompletedProcess[bytes]) -> None:
         self.assertEqual(result.returncode, 0, result)
-        self.assertEqual(re.findall(rb"From Server: (\w+)", result.stdout), [b"ONE", b"TWO", b"THREE"])
+        self.assertEqual(
+            re.findall(rb"From Server: (\w+)", result.stdout), [b"ONE", b"TWO", b"THREE"]
+        )
 
     def test_textbookServer(self) -> None:
         """The textbook loop server serves one client, every sentence, then exits."""
@@ -355,9 +357,13 @@ class CommandTests(TestCase):
         """Requests sent together get whole replies, one each, in order."""
         for serverName in self.servers:
             server, port = startServer(self, serverName)
-            requests = frame(b"run", b"hello") + frame(b"run", b"rm") + frame(b"run", b"hello", b"x")
+            requests = (
+                frame(b"run", b"hello") + frame(b"run", b"rm") + frame(b"run", b"hello", b"x")
+            )
             requests += frame(b"run", b"hello")
-            replies = frame(b"exit 0", b"hello\n", b"") + frame(b"refused unknown command", b"", b"")
+            replies = frame(b"exit 0", b"hello\n", b"") + frame(
+                b"refused unknown command", b"", b""
+            )
             replies += frame(b"refused arguments not allowed", b"", b"")
             replies += frame(b"exit 0", b"hello\n", b"")
             with connect(port) as s:

@@ -51,8 +51,13 @@ class OrphanTests(SynchronousTestCase):
         if not os.path.isdir("/proc/self"):
             raise SkipTest("needs /proc to follow the workers")
         server = startServer(
-            self, "--workers", "2", "--tcp", f"tcp:0:interface={HOST}",
-            "--udp", f"udp:0:interface={HOST}",
+            self,
+            "--workers",
+            "2",
+            "--tcp",
+            f"tcp:0:interface={HOST}",
+            "--udp",
+            f"udp:0:interface={HOST}",
         )
         server.readUntil(rb"(?s)worker 0 started.*worker 1 started")
         pids = [int(p) for p in re.findall(rb"started \(pid (\d+)\)", server.output)]
@@ -142,7 +147,9 @@ class StopTests(SynchronousTestCase):
         client.close()
         self.assertGreater(len(received), 0)
         self.assertLessEqual(len(received), sent)
-        self.assertEqual(bytes(received), (chunk.upper() * (len(received) // len(chunk) + 1))[: len(received)])
+        self.assertEqual(
+            bytes(received), (chunk.upper() * (len(received) // len(chunk) + 1))[: len(received)]
+        )
         status = server.stop()
         self.assertIn(status, CLEAN_EXITS)
         self.assertLess(time.monotonic() - signalled, 15)

@@ -59,7 +59,9 @@ class TextbookClientTests(SynchronousTestCase):
     def runExample(self, name, port, stdin):
         result = subprocess.run(
             [sys.executable, str(EXAMPLES / name), HOST, str(port)],
-            input=stdin, capture_output=True, timeout=30,
+            input=stdin,
+            capture_output=True,
+            timeout=30,
         )
         self.assertEqual(result.returncode, 0, result.stderr)
         return result.stdout
@@ -179,7 +181,9 @@ class IPv6Tests(SynchronousTestCase):
         tcp6 and udp on ::1 serve IPv6 clients.
         """
         requireIPv6()
-        server = startServer(self, "--tcp", "tcp6:0:interface=\\:\\:1", "--udp", "udp:0:interface=::1")
+        server = startServer(
+            self, "--tcp", "tcp6:0:interface=\\:\\:1", "--udp", "udp:0:interface=::1"
+        )
         with _connect(server.tcp[0], socket.AF_INET6, "::1") as s:
             s.sendall(b"six")
             self.assertEqual(_recvExactly(s, 3), b"SIX")
@@ -236,7 +240,8 @@ class LifecycleTests(SynchronousTestCase):
             port = taken.getsockname()[1]
             result = subprocess.run(
                 twistdCommand("--tcp", f"tcp:{port}:interface={HOST}"),
-                capture_output=True, timeout=30,
+                capture_output=True,
+                timeout=30,
             )
         output = result.stdout + result.stderr
         self.assertNotEqual(result.returncode, 0)
@@ -250,7 +255,9 @@ class LifecycleTests(SynchronousTestCase):
         A bad option prints the usage error and exits non-zero without a
         traceback.
         """
-        result = subprocess.run(twistdCommand("--case", "shouting"), capture_output=True, timeout=30)
+        result = subprocess.run(
+            twistdCommand("--case", "shouting"), capture_output=True, timeout=30
+        )
         assertUsageExit(
             self,
             result.returncode,

@@ -28,14 +28,12 @@ def _socketCount(pid):
     return count
 
 
-
 def _alive(pid):
     try:
         with open(f"/proc/{pid}/status") as f:
             return "\nState:\tZ" not in f.read()
     except FileNotFoundError:
         return False
-
 
 
 class WorkersEndToEndTests(SynchronousTestCase):
@@ -47,11 +45,19 @@ class WorkersEndToEndTests(SynchronousTestCase):
         if not os.path.isdir("/proc/self/fd"):
             raise SkipTest("needs /proc to see the workers' sockets")
         self.server = startServer(
-            self, "--workers", "2", "--tcp", "tcp:0:interface=127.0.0.1",
-            "--udp", "udp:0:interface=127.0.0.1",
+            self,
+            "--workers",
+            "2",
+            "--tcp",
+            "tcp:0:interface=127.0.0.1",
+            "--udp",
+            "udp:0:interface=127.0.0.1",
         )
         self.server.readUntil(rb"(?s)(?:.*?listening on UDP){3}")
-        self.pids = {int(i): int(p) for i, p in re.findall(rb"worker (\d+) started \(pid (\d+)\)", self.server.output)}
+        self.pids = {
+            int(i): int(p)
+            for i, p in re.findall(rb"worker (\d+) started \(pid (\d+)\)", self.server.output)
+        }
         self.port = self.server.tcp[0]
 
     def roundTrips(self, n):

@@ -152,8 +152,9 @@ class UDPLoopbackTests(TestCase):
         """
         from sockservice.server.listeners import UDPListener
 
-        listener = UDPListener("test", 0, UppercaseDatagramProtocol(), interface="127.0.0.1",
-                               maxPacketSize=65535)
+        listener = UDPListener(
+            "test", 0, UppercaseDatagramProtocol(), interface="127.0.0.1", maxPacketSize=65535
+        )
         listener.startService()
         self.addCleanup(listener.stopService)
         serverPort = listener._port.getHost().port

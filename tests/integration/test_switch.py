@@ -4,7 +4,6 @@ Tests for L{sockservice._fast.switch}: one switch turns every speed trick on
 or off, and the TCP service works the same either way.
 """
 
-
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred
 from twisted.internet.protocol import ClientFactory, Protocol
@@ -105,7 +104,9 @@ class _ServiceOnBothPaths:
             await deferLater(reactor, 0.01, lambda: None)
         server = self.built[0].transport
         self.assertTrue(server.producerPaused)
-        self.assertLessEqual(len(server.dataBuffer) + server._tempDataLen, server.bufferSize + 2 * 65536)
+        self.assertLessEqual(
+            len(server.dataBuffer) + server._tempDataLen, server.bufferSize + 2 * 65536
+        )
         client.paused = None
         client.transport.resumeProducing()
         reply = await client.done

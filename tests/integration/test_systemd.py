@@ -53,7 +53,6 @@ def _closeQuietly(fd: int) -> None:
         pass
 
 
-
 class ParseInheritedDatagramTests(InheritedSocketsMixin, TestCase):
     """
     Tests for L{parseInheritedDatagram}.
@@ -153,8 +152,7 @@ class ParseInheritedDatagramTests(InheritedSocketsMixin, TestCase):
         error = self.assertRaises(UsageError, parseInheritedDatagram, "systemd:index=0")
         self.assertTrue(
             str(error).startswith(
-                f"--udp: inherited descriptor {read} of 'systemd:index=0' is not a "
-                "socket ("
+                f"--udp: inherited descriptor {read} of 'systemd:index=0' is not a socket ("
             ),
             str(error),
         )
@@ -191,7 +189,6 @@ class ParseInheritedDatagramTests(InheritedSocketsMixin, TestCase):
             )
 
 
-
 class CheckInheritedStreamTests(InheritedSocketsMixin, TestCase):
     """
     Tests for L{checkInheritedStream}.
@@ -220,9 +217,7 @@ class CheckInheritedStreamTests(InheritedSocketsMixin, TestCase):
         one (Twisted would otherwise garble every address).
         """
         fds = self.inherit(socket.socket(socket.AF_INET6, socket.SOCK_STREAM))
-        error = self.assertRaises(
-            UsageError, checkInheritedStream, "systemd:domain=INET:index=0"
-        )
+        error = self.assertRaises(UsageError, checkInheritedStream, "systemd:domain=INET:index=0")
         self.assertEqual(
             str(error),
             f"--tcp: inherited descriptor {fds[0]} of 'systemd:domain=INET:index=0' "
@@ -235,9 +230,7 @@ class CheckInheritedStreamTests(InheritedSocketsMixin, TestCase):
         C{ListenStream=}.
         """
         fds = self.inherit(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
-        error = self.assertRaises(
-            UsageError, checkInheritedStream, "systemd:domain=INET:index=0"
-        )
+        error = self.assertRaises(UsageError, checkInheritedStream, "systemd:domain=INET:index=0")
         self.assertEqual(
             str(error),
             f"--tcp: inherited descriptor {fds[0]} of 'systemd:domain=INET:index=0' "
@@ -250,9 +243,7 @@ class CheckInheritedStreamTests(InheritedSocketsMixin, TestCase):
         sockets should come from.
         """
         self.inherit()
-        error = self.assertRaises(
-            UsageError, checkInheritedStream, "systemd:domain=INET6:index=0"
-        )
+        error = self.assertRaises(UsageError, checkInheritedStream, "systemd:domain=INET6:index=0")
         self.assertEqual(
             str(error),
             "--tcp: no inherited socket with index 0 for 'systemd:domain=INET6:index=0' "
@@ -273,9 +264,7 @@ class CheckInheritedStreamTests(InheritedSocketsMixin, TestCase):
             "systemd:domain=INET:index=0:name=x",
         ]:
             self.assertIsNone(checkInheritedStream(description))
-            error = self.assertRaises(
-                UsageError, Options().parseOptions, ["--tcp", description]
-            )
+            error = self.assertRaises(UsageError, Options().parseOptions, ["--tcp", description])
             self.assertTrue(
                 str(error).startswith(f"--tcp: invalid endpoint {description!r}: "),
                 str(error),
@@ -293,7 +282,6 @@ class CheckInheritedStreamTests(InheritedSocketsMixin, TestCase):
             UsageError, options.parseOptions, ["--tcp", "systemd:domain=INET:index=0"]
         )
         self.assertIn("use domain=INET6", str(error))
-
 
 
 class AdoptedUDPListenerTests(TestCase):
@@ -314,9 +302,7 @@ class AdoptedUDPListenerTests(TestCase):
 
         def adopt(fd: int, family: int, protocol: object, maxPacketSize: int) -> object:
             flags.append(fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_NONBLOCK)
-            return MemoryReactor.adoptDatagramPort(
-                reactor, fd, family, protocol, maxPacketSize
-            )
+            return MemoryReactor.adoptDatagramPort(reactor, fd, family, protocol, maxPacketSize)
 
         self.patch(reactor, "adoptDatagramPort", adopt)
         listener = AdoptedUDPListener("UDP systemd:index=0", fileno, DatagramProtocol(), reactor)
@@ -324,7 +310,6 @@ class AdoptedUDPListenerTests(TestCase):
         listener.privilegedStartService()
         self.assertEqual(flags, [os.O_NONBLOCK])
         self.assertEqual(reactor.adoptedPorts[0][1], socket.AF_INET6)
-
 
 
 class NotifierSocketTests(TestCase):
@@ -361,7 +346,6 @@ class NotifierSocketTests(TestCase):
         self.assertEqual(receiver.recv(4096), b"STOPPING=1")
 
 
-
 class Echo(DatagramProtocol):
     """
     Send every datagram back to its sender.
@@ -369,7 +353,6 @@ class Echo(DatagramProtocol):
 
     def datagramReceived(self, data: bytes, addr: Any) -> None:
         self.transport.write(data.upper(), addr)
-
 
 
 class Catch(DatagramProtocol):
@@ -383,7 +366,6 @@ class Catch(DatagramProtocol):
     def datagramReceived(self, data: bytes, addr: Any) -> None:
         if not self.received.called:
             self.received.callback(data)
-
 
 
 class AdoptedUDPLoopbackTests(TestCase):
@@ -422,7 +404,6 @@ class AdoptedUDPLoopbackTests(TestCase):
         return d.addCallback(self.assertEqual, b"AGAIN")
 
 
-
 class TapTests(TapTestsMixin, TestCase):
     """
     C{twistd sockservice} options and service tree for systemd: inherited
@@ -440,9 +421,7 @@ class TapTests(TapTestsMixin, TestCase):
             [a for _, a in options.config.uppercase.udp], [InheritedSocket(fd, socket.AF_INET6)]
         )
         reactor = MemoryReactor()
-        [adopted] = [
-            s for s in makeService(options, reactor) if isinstance(s, AdoptedUDPListener)
-        ]
+        [adopted] = [s for s in makeService(options, reactor) if isinstance(s, AdoptedUDPListener)]
         self.assertEqual(adopted.description, "UDP systemd:index=0")
         self.assertEqual(adopted.fileno, fd)
         self.assertIsInstance(adopted.protocol, UppercaseDatagramProtocol)

@@ -19,12 +19,10 @@ def _end(process, reason=ProcessTerminated(signal=9)):
     process.protocol.processEnded(Failure(reason))
 
 
-
 LISTENERS = [
     Listener("tcp", "tcp:0:interface=127.0.0.1", InetAddress(0, "127.0.0.1")),
     Listener("udp", "udp:0:interface=127.0.0.1", InetAddress(0, "127.0.0.1")),
 ]
-
 
 
 class BindSharedTests(SynchronousTestCase):
@@ -48,7 +46,6 @@ class BindSharedTests(SynchronousTestCase):
                     s.close()
 
 
-
 class WorkerPoolTests(SynchronousTestCase):
     """
     L{WorkerPool} spawns, restarts and stops its workers.
@@ -67,7 +64,9 @@ class WorkerPoolTests(SynchronousTestCase):
         """
         self.assertEqual(len(self.reactor.spawned), 2)
         for index, (args, fds, _) in enumerate(self.reactor.spawned):
-            self.assertEqual(args[-5:], ["--case=ascii", "--inherit", "tcp:3", "--inherit", "udp:4"])
+            self.assertEqual(
+                args[-5:], ["--case=ascii", "--inherit", "tcp:3", "--inherit", "udp:4"]
+            )
             self.assertEqual(fds[3], self.pool.sockets[0][index].fileno())
             self.assertEqual(fds[4], self.pool.sockets[1][index].fileno())
             self.assertEqual((fds[1], fds[2]), (1, 2))

@@ -64,7 +64,9 @@ class _LoopbackTestCase(TestCase):
         port = reactor.listenTCP(0, factory, interface="127.0.0.1")
         self.addCleanup(port.stopListening)
         client = _Client(expected)
-        reactor.connectTCP("127.0.0.1", port.getHost().port, ClientFactory.forProtocol(lambda: client))
+        reactor.connectTCP(
+            "127.0.0.1", port.getHost().port, ClientFactory.forProtocol(lambda: client)
+        )
         server = await factory.connected
         self.server = server
         return server.transport, client
@@ -171,4 +173,3 @@ class CloseWhenSentTests(_LoopbackTestCase):
         self.assertTrue(transport.connected)
         transport.unregisterProducer()
         self.assertEqual(await client.done, b"")
-
