@@ -23,6 +23,7 @@ from sockservice.command.allowlist import AllowedCommand, AllowList
 from sockservice.command.backoff import FIRST_DELAY
 from sockservice.command.factory import CHILD_ENV, CommandFactory, isLocalPeer
 from sockservice.command.netstrings import decodeFields, encodeFields
+from sockservice.server.drain import IDrainable
 from tests.servicefakes import FakeProcessReactor
 
 LOCAL = IPv4Address("TCP", "127.0.0.1", 40000)
@@ -410,3 +411,31 @@ class TokenTests(CommandTestCase):
         proto, _ = self.tokenConnect()
         proto.dataReceived(frame(b"auth", b"guess"))
         self.assertEqual(calls, [(b"guess", b"s3cret-token-0123456789")])
+
+
+class DrainTests(CommandTestCase):
+    """
+    The command protocol on stop (L{sockservice.server.drain}).
+    """
+
+    def test_idleClosesAtOnce(self) -> None:
+        """A connection with no request in progress closes when asked."""
+        self.assertTrue(verifyObject(IDrainable, self.connect()[0]))
+        proto, transport = self.connect()
+        proto.closeGracefully()
+        self.assertTrue(transport.disconnecting)
+
+    def test_busyClosesAfterItsReply(self) -> None:
+        """
+        A connection with a run in progress stays open until that run's reply
+        is sent, then closes; a request queued behind it is not started.
+        """
+        proto, transport = self.connect()
+        proto.dataReceived(frame(b"run", b"hello") + frame(b"run", b"hello"))
+        proto.closeGracefully()
+        self.assertFalse(transport.disconnecting)
+        [spawned] = self.reactor.spawned
+        spawned.exit(0)
+        self.assertEqual([r[0] for r in replies(transport)], [b"exit 0"])
+        self.assertTrue(transport.disconnecting)
+        self.assertEqual(len(self.reactor.spawned), 1)

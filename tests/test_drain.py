@@ -183,6 +183,6 @@ class FactoryTrackingTests(TestCase):
         assert protocol is not None
         transport = StringTransport()
         protocol.makeConnection(transport)
-        self.assertEqual(list(factory.openConnections), [transport])
+        self.assertEqual(list(factory.guard.openConnections), [transport])
         protocol.connectionLost(None)
-        self.assertEqual(len(factory.openConnections), 0)
+        self.assertEqual(len(factory.guard.openConnections), 0)

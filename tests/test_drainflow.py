@@ -1,9 +1,9 @@
 # -*- test-case-name: tests.test_drainflow -*-
 """
 Tests for the graceful stop of L{sockservice.server.drain} as connections
-take part in it: idle connections close at once, busy ones as soon as they are
-idle, the rest at the deadline; and the upper-casing service over it, in
-memory and in simulated time.
+take part in it: each is asked at once to close gracefully, the rest is closed
+at the deadline; and the upper-casing service over it, in memory and in
+simulated time.
 """
 
 from __future__ import annotations
@@ -27,16 +27,19 @@ from sockservice.uppercase.tcp import UppercaseFactory, UppercaseProtocol
 @implementer(IDrainable)
 class _Connection:
     """
-    A connection that records how often it was asked to close gracefully.
+    A connection that records how often it was asked to close gracefully;
+    a busy one does not close when asked (its work is still in progress).
     """
 
-    def __init__(self, transport: StringTransport) -> None:
+    def __init__(self, transport: StringTransport, busy: bool = False) -> None:
         self.transport = transport
+        self.busy = busy
         self.closeCalls = 0
 
     def closeGracefully(self) -> None:
         self.closeCalls += 1
-        self.transport.loseConnection()
+        if not self.busy:
+            self.transport.loseConnection()
 
 
 class _AbortRecordingTransport(StringTransport):
@@ -58,10 +61,8 @@ class DrainFlowTests(SynchronousTestCase):
         self.service.startService()
 
     def open(self, busy: bool = False) -> _Connection:
-        connection = _Connection(_AbortRecordingTransport())
+        connection = _Connection(_AbortRecordingTransport(), busy)
         self.connections.opened(connection.transport, connection)
-        if busy:
-            self.connections.busy(connection.transport)
         return connection
 
     def test_interface(self) -> None:
@@ -96,41 +97,18 @@ class DrainFlowTests(SynchronousTestCase):
         self.successResultOf(self.service.stopService())
         self.assertEqual(self.clock.getDelayedCalls(), [])
 
-    def test_busyClosedWhenIdle(self) -> None:
-        """
-        A busy connection is left alone until it reports that it is idle,
-        and is then closed at once.
-        """
-        busy = self.open(busy=True)
-        d = self.service.stopService()
-        self.clock.advance(2)
-        self.assertEqual(busy.closeCalls, 0)
-        self.connections.idle(busy.transport)
-        self.assertEqual(busy.closeCalls, 1)
-        self.connections.closed(busy.transport)
-        self.successResultOf(d)
-        self.assertEqual(self.clock.getDelayedCalls(), [])
-
-    def test_idleBeforeStop(self) -> None:
-        """
-        Reporting idle while the service runs closes nothing.
-        """
-        connection = self.open(busy=True)
-        self.connections.idle(connection.transport)
-        self.assertEqual(connection.closeCalls, 0)
-
     def test_deadlineClosesTheRest(self) -> None:
         """
-        At the end of the drain period the connections still busy are asked
-        to close, those registered without a connection too, and one second
-        later whatever is still open is aborted.
+        A busy connection is asked once, at the stop, and left to finish;
+        at the end of the drain period those registered without a connection
+        are closed, and one second later whatever is still open is aborted.
         """
         busy = self.open(busy=True)
         bare = _AbortRecordingTransport()
         self.connections.opened(bare)
         d = self.service.stopService()
         self.clock.advance(4.9)
-        self.assertEqual((busy.closeCalls, bare.disconnecting), (0, False))
+        self.assertEqual((busy.closeCalls, bare.disconnecting), (1, False))
         self.clock.advance(0.1)
         self.assertEqual((busy.closeCalls, bare.disconnecting), (1, True))
         self.connections.closed(bare)
@@ -142,25 +120,12 @@ class DrainFlowTests(SynchronousTestCase):
 
     def test_closedOnce(self) -> None:
         """
-        A connection asked to close while idle is not asked again at the
-        deadline, nor when it reports idle again.
+        A connection asked to close is not asked again at the deadline.
         """
-        connection = self.open()
+        connection = self.open(busy=True)
         self.service.stopService()
-        self.connections.idle(connection.transport)
         self.clock.advance(5)
         self.assertEqual(connection.closeCalls, 1)
-
-    def test_busyAfterClose(self) -> None:
-        """
-        Reports about a connection already lost are ignored.
-        """
-        connection = self.open()
-        self.connections.closed(connection.transport)
-        self.connections.busy(connection.transport)
-        self.connections.idle(connection.transport)
-        self.assertEqual(len(self.connections), 0)
-        self.successResultOf(self.service.stopService())
 
 
 class _SlowTransport(FileDescriptor):
@@ -229,7 +194,9 @@ class UppercaseDrainTests(SynchronousTestCase):
     def setUp(self) -> None:
         self.reactor = MemoryReactorClock()
         self.factory = UppercaseFactory(reactor=self.reactor)
-        self.service = DrainService(self.factory.openConnections, period=5, clock=self.reactor)
+        self.service = DrainService(
+            self.factory.guard.openConnections, period=5, clock=self.reactor
+        )
         self.service.startService()
 
     def connect(self) -> tuple[UppercaseProtocol, StringTransport]:

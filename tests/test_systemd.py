@@ -263,7 +263,7 @@ class TapTests(TapTestsMixin, TestCase):
         [drain] = [s for s in top if isinstance(s, DrainService)]
         [tcp] = [s for s in top if isinstance(s, TCPListener)]
         self.assertEqual(drain.period, 5.0)
-        self.assertIs(drain.connections, tcp.factory.openConnections)
+        self.assertIs(drain.connections, tcp.factory.guard.openConnections)
 
     def test_drainOption(self) -> None:
         """

@@ -201,7 +201,7 @@ class MakeServiceTests(SynchronousTestCase):
         self.assertIs(tcp[0].factory, tcp[1].factory)
         self.assertIsInstance(tcp[0].factory, UppercaseFactory)
         self.assertEqual(tcp[0].factory.mode, "ascii")
-        self.assertEqual(tcp[0].factory.connections.maxPerAddress, 3)
+        self.assertEqual(tcp[0].factory.guard.connections.maxPerAddress, 3)
         [listener] = udp
         port, protocol = listener.args
         self.assertEqual(port, 0)

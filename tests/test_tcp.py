@@ -285,7 +285,7 @@ class IdleTimeoutTests(SynchronousTestCase):
         self.clock.pump([1] * 10)
         self.assertFalse(transport.disconnected)
         with capturedLogs() as events:
-            self.clock.advance(self.factory.idle.interval)
+            self.clock.advance(self.factory.guard.idle.interval)
         self.assertTrue(transport.disconnected)
         self.assertEqual(len(events), 1)
         self.assertIn("idle", events[0]["log_format"])

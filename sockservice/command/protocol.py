@@ -40,6 +40,7 @@ from zope.interface import implementer
 from sockservice.command.allowlist import Refused
 from sockservice.command.netstrings import decodeFields, encodeFields
 from sockservice.peer import describePeer
+from sockservice.server.drain import IDrainable
 from sockservice.server.interfaces import IStreamTransport
 
 __all__ = ["CommandProtocol"]
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
     from sockservice.command.factory import CommandFactory
 
 
-@implementer(IPushProducer)
+@implementer(IPushProducer, IDrainable)
 class CommandProtocol(NetstringReceiver):
     """
     One client connection: requests are handled one at a time, in order;
@@ -81,7 +82,19 @@ class CommandProtocol(NetstringReceiver):
         self._writePaused = False
         self._producing = True
         self._registered = True
+        self._stopping = False
         self.transport.registerProducer(self, True)
+
+    def closeGracefully(self) -> None:
+        """
+        The service is stopping (L{sockservice.server.drain}): start nothing
+        more, and close once the reply of the request in progress, if any,
+        is sent.  (Stopping the factory kills that request's run.)
+        """
+        self._stopping = True
+        self._pending.clear()
+        if not self._busy:
+            self._close()
 
     def connectionLost(self, reason: Optional[Failure] = None) -> None:
         """
@@ -178,7 +191,7 @@ class CommandProtocol(NetstringReceiver):
         if self._lost or self.transport.disconnecting:
             return
         self.sendString(encodeFields(fields))
-        if not self.authenticated:
+        if not self.authenticated or self._stopping:
             self._close()
             return
         self._updateReading()

@@ -4,20 +4,18 @@ Graceful stop, as Go's C{http.Server.Shutdown} does it.
 
 When the service stops (SIGTERM or SIGINT under twistd or systemd), the
 listeners stop accepting at once, in the same pass, and L{DrainService}
-closes every connection with nothing in progress at once; each busy one as
-soon as it reports that it is idle; and, at the end of the drain period,
-whatever is still open.  A second later it aborts what has not closed yet
-(peers that do not read).  twistd waits for it before stopping the reactor,
-so the process exits as soon as every connection is closed, and never later
-than the drain period plus that grace.
+asks every connection that can to close gracefully at once, and, at the end
+of the drain period, closes whatever is still open.  A second later it
+aborts what has not closed yet (peers that do not read).  twistd waits for
+it before stopping the reactor, so the process exits as soon as every
+connection is closed, and never later than the drain period plus that grace.
 
 A connection takes part by passing itself, an L{IDrainable}, to
-L{OpenConnections.opened}, and by reporting L{OpenConnections.busy} while it
-has work in progress that its transport does not know about (a running
-command, say) and L{OpenConnections.idle} when that work is done.  Closing
-an idle connection is the connection's business (L{IDrainable.closeGracefully}):
-typically what it does at the end of its input, and
-C{transport.loseConnection}, which sends what is buffered before it closes.
+L{OpenConnections.opened}.  How it closes is its own business
+(L{IDrainable.closeGracefully}): with nothing in progress, typically what it
+does at the end of its input and C{transport.loseConnection}, which sends
+what is buffered before it closes; with work in progress that its transport
+does not know about (a running command), once that work is answered.
 A transport registered without a connection is left to finish by itself
 until the end of the drain period, and then closed with C{loseConnection}.
 
@@ -88,42 +86,23 @@ def hasUnreadInput(transport: object) -> bool:
 
 class OpenConnections:
     """
-    The open connections of a service, whether each is busy, and a way to
-    close them gracefully and to wait until there are none.
+    The open connections of a service, a way to close them gracefully and
+    to wait until there are none.
     """
 
     def __init__(self) -> None:
         self._connections: dict[ITCPTransport, Optional[IDrainable]] = {}
-        self._busy: set[ITCPTransport] = set()
         self._closing: set[ITCPTransport] = set()
-        self._draining = False
         self._waiting: list[Deferred[None]] = []
 
     def opened(self, transport: ITCPTransport, connection: Optional[IDrainable] = None) -> None:
         """
-        Count a connection that has just been made; it starts idle.
+        Count a connection that has just been made.
 
         @param connection: what closes it gracefully; without one, the
             connection is never closed before the end of the drain period.
         """
         self._connections[transport] = connection
-
-    def busy(self, transport: ITCPTransport) -> None:
-        """
-        The connection on C{transport} has started work that must finish
-        before it can be closed.
-        """
-        if transport in self._connections:
-            self._busy.add(transport)
-
-    def idle(self, transport: ITCPTransport) -> None:
-        """
-        The connection on C{transport} has nothing in progress any more: if
-        the service is stopping, close it now.
-        """
-        self._busy.discard(transport)
-        if self._draining and self._isIdle(transport):
-            self._close(transport)
 
     def closed(self, transport: ITCPTransport) -> None:
         """
@@ -131,7 +110,6 @@ class OpenConnections:
         L{Deferred}s if it was the last one.
         """
         self._connections.pop(transport, None)
-        self._busy.discard(transport)
         self._closing.discard(transport)
         if not self._connections:
             waiting, self._waiting = self._waiting, []
@@ -140,27 +118,22 @@ class OpenConnections:
 
     def drain(self) -> int:
         """
-        The service is stopping: close every idle connection now, and each
-        busy one as soon as it reports that it is idle.
+        The service is stopping: ask every connection that can to close
+        gracefully (L{IDrainable.closeGracefully}).
 
-        @return: how many connections were idle, and asked to close.
+        @return: how many connections were asked.
         """
-        self._draining = True
-        idle = [t for t in self if self._isIdle(t)]
-        for transport in idle:
+        drainable = [t for t in self if self._connections.get(t) is not None]
+        for transport in drainable:
             self._close(transport)
-        return len(idle)
+        return len(drainable)
 
     def closeAll(self) -> None:
         """
-        The drain period is over: close every connection not yet asked to,
-        busy or not.
+        The drain period is over: close every connection not yet asked to.
         """
         for transport in self:
             self._close(transport)
-
-    def _isIdle(self, transport: ITCPTransport) -> bool:
-        return self._connections.get(transport) is not None and transport not in self._busy
 
     def _close(self, transport: ITCPTransport) -> None:
         if transport in self._closing or transport not in self._connections:
@@ -196,9 +169,9 @@ class OpenConnections:
 
 class DrainService(Service):
     """
-    On stop, close the idle connections at once and the busy ones as they
-    become idle (see L{OpenConnections.drain}); after C{period} seconds close
-    the rest, and C{grace} seconds later abort whatever is still open.
+    On stop, ask every drainable connection to close gracefully at once
+    (L{OpenConnections.drain}); after C{period} seconds close the rest, and
+    C{grace} seconds later abort whatever is still open.
 
     Stop the listeners in the same C{stopService} pass (siblings under one
     L{MultiService}) so that no new connection arrives meanwhile.
@@ -235,9 +208,9 @@ class DrainService(Service):
             C{period + grace} seconds from now.
         """
         super().stopService()
-        idle = self.connections.drain()
-        if idle:
-            self.log.info("sockservice: closing {idle} idle connection(s)", idle=idle)
+        asked = self.connections.drain()
+        if asked:
+            self.log.info("sockservice: closing {asked} connection(s) gracefully", asked=asked)
         count = len(self.connections)
         if not count:
             return succeed(None)

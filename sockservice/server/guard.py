@@ -150,6 +150,21 @@ class ConnectionGuard:
         if self.idle is not None:
             self.idle.watch(connection)
 
+    def timedOut(self, transport: ITCPTransport, peer: str, service: str = "") -> None:
+        """
+        Drop a connection idle for the whole timeout, without waiting for a
+        client that may not be reading, and log it.
+
+        @param service: the service's name, for the log (C{""}: uppercase).
+        """
+        self.log.info(
+            "closing {service}connection from {peer}: idle for {timeout} s",
+            service=f"{service} " if service else "",
+            peer=peer,
+            timeout=self.idleTimeout,
+        )
+        transport.abortConnection()
+
     def closed(self, connection: IdleConnection, transport: ITCPTransport, peer: str) -> None:
         """
         Forget a connection that was L{opened}, or at least L{admit}ted.
@@ -204,13 +219,7 @@ class GuardedProtocol(ProtocolWrapper):
         """
         Idle for too long: drop the connection.
         """
-        self.factory.guard.log.info(
-            "closing {service} connection from {peer}: idle for {timeout} s",
-            service=self.factory.service,
-            peer=self.peer,
-            timeout=self.factory.guard.idleTimeout,
-        )
-        self.transport.abortConnection()
+        self.factory.guard.timedOut(self.transport, self.peer, self.factory.service)
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self.factory.guard.closed(self, self.transport, self.peer)

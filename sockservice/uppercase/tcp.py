@@ -142,13 +142,8 @@ class UppercaseProtocol(Protocol):
         Idle for too long: drop the connection, without waiting for a client
         that may not be reading.
         """
-        self.factory.log.info(
-            "closing connection from {peer}: idle for {timeout} s",
-            peer=self.peer,
-            timeout=self.factory.idleTimeout,
-        )
         self._aborted = True
-        self.transport.abortConnection()
+        self.factory.guard.timedOut(self.transport, self.peer)
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self.factory.guard.closed(self, self.transport, self.peer)
@@ -209,11 +204,6 @@ class UppercaseFactory(_Factory):
             )
         self.mode = mode
         self.guard = guard
-        self.log = guard.log
-        self.idleTimeout = guard.idleTimeout
-        self.connections = guard.connections
-        self.openConnections = guard.openConnections
-        self.idle = guard.idle
 
     def buildProtocol(self, addr: Optional[IAddress]) -> Optional[UppercaseProtocol]:
         """

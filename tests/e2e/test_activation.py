@@ -268,7 +268,7 @@ class DrainTests(SynchronousTestCase):
         self.assertEqual(exchange(client, b"before"), b"BEFORE")
         sent = time.monotonic()
         server.process.send_signal(signal.SIGTERM)
-        server.readUntil(rb"closing 1 idle connection")
+        server.readUntil(rb"closing 1 connection\(s\) gracefully")
         return server, client, sent
 
     def test_drainThenClose(self) -> None:

@@ -211,7 +211,7 @@ class IdleLoopbackTests(TestCase):
         await gatherResults(factory.lost)
         self.assertIsNotNone(client.repliedAt)
         self.assertGreaterEqual(closedAt - client.repliedAt, 0.3 - 0.05)
-        self.assertEqual(len(factory.idle), 0)
+        self.assertEqual(len(factory.guard.idle), 0)
 
 
 class ListenerNoDelayTests(TestCase):
