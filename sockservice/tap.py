@@ -79,6 +79,14 @@ class Options(UppercaseOptions, TimeOptions, ChatOptions, CommandOptions, Server
             raise usage.UsageError(" ".join(str(e).split())) from None
         self.config = Config(server, uppercase, time, chat, command)
 
+    def workerArguments(self) -> list[str]:
+        """
+        The options that every worker of C{--workers} runs with: C{--case}
+        and the shared ones (the UDP rate divided among the workers), without
+        the listeners and the worker count.
+        """
+        return [f"--case={self['case']}", *self.sharedArguments(self["workers"])]
+
 
 def makeService(options: Options, reactor: Optional[IServerReactor] = None) -> IService:
     """

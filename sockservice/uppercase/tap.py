@@ -113,16 +113,6 @@ class UppercaseOptions(usage.Options):
             ] + [Listener("udp", d, parseUDP(d)) for d in udp]
         return UppercaseConfig(self["case"], workers, endpoints, addresses, inherit, shared)
 
-    def workerArguments(self) -> List[str]:
-        """
-        The options that every worker of C{--workers} runs with: the shared
-        ones and C{--case}, without the listeners and the worker count.
-        """
-        workers = self["workers"]
-        # sharedArguments is ServerOptions', composed with this in tap.Options.
-        shared = self.sharedArguments(workers)  # type: ignore[attr-defined]
-        return [f"--case={self['case']}", *shared]
-
 
 @dataclass(frozen=True)
 class UppercaseConfig:
