@@ -104,7 +104,7 @@ def startTool(
                 continue
             raise
         return tool, port
-    raise AssertionError("no free port for %r after three tries" % (command(0),))
+    raise AssertionError(f"no free port for {command(0)!r} after three tries")
 
 
 def get(url: str, timeout: float = 10.0) -> Tuple[int, bytes]:
@@ -140,29 +140,6 @@ def ports(server: Server) -> Dict[str, int]:
     """
     found = re.findall(rb"\] (\w+)(?: \(\w+\))? starting on (\d+)", server.output)
     return {name.decode(): int(port) for name, port in found}
-
-
-def startMetricsServer(case: SynchronousTestCase, *extra: str) -> Tuple[Server, int]:
-    """
-    Start twistd with the uppercase service and C{--metrics} on loopback
-    port 0; return it and its metrics port.
-    """
-    try:
-        import prometheus_client  # noqa: F401
-    except ImportError:
-        raise SkipTest("prometheus_client is not installed (pip install 'sockservice[metrics]')")
-    server = startServer(
-        case,
-        "--tcp",
-        "tcp:0:interface=127.0.0.1",
-        "--udp",
-        "udp:0:interface=127.0.0.1",
-        "--metrics",
-        "tcp:0:interface=127.0.0.1",
-        *extra,
-    )
-    server.readUntil(rb"\] Site starting on \d+")
-    return server, ports(server)["Site"]
 
 
 def tcpExchange(port: int, data: bytes, expected: bytes) -> None:
@@ -277,3 +254,122 @@ class ProbeTests(SynchronousTestCase):
                 )
                 self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
         self.assertEqual(results, {"service": b"1", "echo": b"0"})
+
+
+def metricsServer(case: SynchronousTestCase, *args: str, tcp: int, udp: int) -> Tuple[Server, int]:
+    """
+    Start twistd with C{args} and C{--metrics} on loopback port 0; return it
+    and its metrics port.  Skip where this sockservice has no C{--metrics}.
+    """
+    from sockservice.tap import Options
+
+    if "metrics" not in Options().opts:
+        raise SkipTest("this sockservice has no --metrics option")
+    try:
+        import prometheus_client  # noqa: F401
+    except ImportError:
+        raise SkipTest(
+            "prometheus_client is not installed: pip install 'sockservice[metrics]'"
+        ) from None
+    server = startServer(case, *args, "--metrics", "tcp:0:interface=127.0.0.1", tcp=tcp, udp=udp)
+    server.readUntil(rb"\] Site starting on \d+")
+    return server, ports(server)["Site"]
+
+
+class PromtoolMetricsTests(SynchronousTestCase):
+    """
+    C{promtool check metrics} accepts what C{/metrics} serves.
+    """
+
+    def test_afterTrafficOnEveryService(self) -> None:
+        """
+        After TCP, UDP, time, chat and command traffic, a scrape passes
+        C{promtool check metrics} without an error or a lint warning.
+        """
+        promtool = requireTool("promtool", "prometheus")
+        allow = tempDirectory(self) / "commands.ini"
+        allow.write_text(f"[hello]\nargv = {sys.executable} -c \"print('hi')\"\n")
+        local = "tcp:0:interface=127.0.0.1"
+        localUDP = "udp:0:interface=127.0.0.1"
+        server, metrics = metricsServer(
+            self,
+            *("--tcp", local, "--udp", localUDP, "--time", localUDP, "--chat", localUDP),
+            *("--command", local, "--command-allow", str(allow)),
+            tcp=2,
+            udp=3,
+        )
+        found = ports(server)
+        tcpExchange(found["UppercaseFactory"], b"hello\n", b"HELLO\n")
+        with udpSocket() as s:
+            s.sendto(b"hello", (HOST, found["UppercaseDatagramProtocol"]))
+            self.assertEqual(s.recvfrom(100)[0], b"HELLO")
+            s.sendto(b"%Y", (HOST, found["TimeDatagramProtocol"]))
+            self.assertRegex(s.recvfrom(100)[0], rb"^\d{4}$")
+            chat = found["ChatProtocol"]
+            s.sendto(b"JOIN alice".ljust(64), (HOST, chat))
+            cookie = s.recvfrom(100)[0]
+            s.sendto(b"JOIN alice " + cookie[7:].ljust(64), (HOST, chat))
+            self.assertEqual(s.recvfrom(100)[0], b"JOINED alice")
+            s.sendto(b"MSG hi", (HOST, chat))
+        with socket.create_connection((HOST, found["CommandFactory"]), timeout=10) as s:
+            s.sendall(frame(b"run", b"hello") + frame(b"run", b"nope"))
+            self.assertEqual(readFrame(s), [b"exit 0", b"hi\n", b""])
+            self.assertEqual(readFrame(s)[0], b"refused unknown command")
+        status, body = get(f"http://{HOST}:{metrics}/metrics")
+        self.assertEqual(status, 200, body)
+        self.assertIn(b"sockservice_", body)
+        check = subprocess.run(
+            [promtool, "check", "metrics"], input=body, capture_output=True, timeout=60
+        )
+        self.assertEqual((check.returncode, check.stdout + check.stderr), (0, b""), body.decode())
+
+
+class PrometheusScrapeTests(SynchronousTestCase):
+    """
+    A real Prometheus scrapes the service.
+    """
+
+    def test_upAndConnectionCount(self) -> None:
+        """
+        A Prometheus on loopback, scraping every second, reports the target
+        C{up}, and a query returns the number of connections the service
+        accepted.
+        """
+        prometheus = requireTool("prometheus", "prometheus")
+        server, metrics = metricsServer(self, tcp=1, udp=1)
+        for n in range(3):
+            tcpExchange(server.tcp[0], b"ping %d\n" % (n,), b"PING %d\n" % (n,))
+        directory = tempDirectory(self)
+        config = directory / "prometheus.yml"
+        config.write_text(
+            "global: {scrape_interval: 1s, scrape_timeout: 1s, evaluation_interval: 1s}\n"
+            "scrape_configs:\n"
+            f"  - {{job_name: sockservice, static_configs: [{{targets: ['{HOST}:{metrics}']}}]}}\n"
+        )
+        _, port = startTool(
+            self,
+            lambda port: [
+                prometheus,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={directory / 'data'}",
+                f"--web.listen-address={HOST}:{port}",
+            ],
+            rb"Server is ready to receive web requests",
+        )
+        api = f"http://{HOST}:{port}/api/v1/"
+
+        def query(expression: str) -> Any:
+            status, body = get(api + "query?" + urllib.parse.urlencode({"query": expression}))
+            self.assertEqual(status, 200, body)
+            return json.loads(body)["data"]["result"]
+
+        def targetUp() -> bool:
+            status, body = get(api + "targets")
+            targets = json.loads(body)["data"]["activeTargets"]
+            return [t["health"] for t in targets] == ["up"]
+
+        pollUntil(targetUp, 30, "the target up")
+        self.assertEqual(query('up{job="sockservice"}')[0]["value"][1], "1")
+        accepted = 'sum(sockservice_connections_accepted_total{service="uppercase",protocol="tcp"})'
+        [result] = pollUntil(lambda: query(accepted), 30, accepted)
+        self.assertEqual(result["value"][1], "3")
