@@ -136,7 +136,7 @@ def pollUntil(check: Callable[[], Any], timeout: float, what: str) -> Any:
 def ports(server: Server) -> Dict[str, int]:
     """
     The port of each of the server's listeners, by its factory or protocol
-    class (C{UppercaseFactory}, C{ChatProtocol}, C{Site}...).
+    class (C{UppercaseFactory}, C{ChatProtocol}...), as Twisted logs them.
     """
     found = re.findall(rb"\] (\w+)(?: \(\w+\))? starting on (\d+)", server.output)
     return {name.decode(): int(port) for name, port in found}
@@ -271,9 +271,14 @@ def metricsServer(case: SynchronousTestCase, *args: str, tcp: int, udp: int) -> 
         raise SkipTest(
             "prometheus_client is not installed: pip install 'sockservice[metrics]'"
         ) from None
-    server = startServer(case, *args, "--metrics", "tcp:0:interface=127.0.0.1", tcp=tcp, udp=udp)
-    server.readUntil(rb"\] Site starting on \d+")
-    return server, ports(server)["Site"]
+    server = startServer(
+        case, *args, "--metrics", "tcp:0:interface=127.0.0.1", tcp=tcp + 1, udp=udp
+    )
+    # The HTTP listener is announced like the others, but its factory (a
+    # quiet Site) does not say "starting on": it is the one TCP port unnamed.
+    named = set(ports(server).values())
+    [metrics] = [port for port in server.tcp if port not in named]
+    return server, metrics
 
 
 class PromtoolMetricsTests(SynchronousTestCase):
