@@ -274,10 +274,8 @@ def metricsServer(case: SynchronousTestCase, *args: str, tcp: int, udp: int) -> 
     server = startServer(
         case, *args, "--metrics", "tcp:0:interface=127.0.0.1", tcp=tcp + 1, udp=udp
     )
-    # The HTTP listener is announced like the others, but its factory (a
-    # quiet Site) does not say "starting on": it is the one TCP port unnamed.
-    named = set(ports(server).values())
-    [metrics] = [port for port in server.tcp if port not in named]
+    # The HTTP listener's factory is sockservice.server.health's HealthSite.
+    metrics = ports(server)["HealthSite"]
     return server, metrics
 
 
@@ -341,7 +339,15 @@ class PrometheusScrapeTests(SynchronousTestCase):
         accepted.
         """
         prometheus = requireTool("prometheus", "prometheus")
-        server, metrics = metricsServer(self, tcp=1, udp=1)
+        server, metrics = metricsServer(
+            self,
+            "--tcp",
+            "tcp:0:interface=127.0.0.1",
+            "--udp",
+            "udp:0:interface=127.0.0.1",
+            tcp=1,
+            udp=1,
+        )
         for n in range(3):
             tcpExchange(server.tcp[0], b"ping %d\n" % (n,), b"PING %d\n" % (n,))
         directory = tempDirectory(self)
