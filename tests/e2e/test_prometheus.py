@@ -200,10 +200,11 @@ class ProbeTests(SynchronousTestCase):
         match = self.echo.readUntil(rb"echo tcp (\d+) udp (\d+)")
         self.echoTCP, self.echoUDP = int(match.group(1)), int(match.group(2))
 
-    def test_blackboxTCP(self) -> None:
+    def blackbox(self) -> Callable[[str, str], bytes]:
         """
-        The real blackbox exporter's C{sockservice_tcp} module reports
-        C{probe_success 1} against the service and C{0} against the echo.
+        Start the real blackbox exporter with C{deploy/prometheus/blackbox.yml};
+        return a function of a module and a target that probes it and returns
+        the C{probe_success} line.
         """
         exporter = requireTool("prometheus-blackbox-exporter", "prometheus-blackbox-exporter")
         config = str(DEPLOY / "blackbox.yml")
@@ -213,17 +214,39 @@ class ProbeTests(SynchronousTestCase):
             rb'msg="Listening on"',
         )
 
-        def probe(target: int) -> bytes:
-            query = urllib.parse.urlencode(
-                {"module": "sockservice_tcp", "target": f"{HOST}:{target}"}
-            )
+        def probe(module: str, target: str) -> bytes:
+            query = urllib.parse.urlencode({"module": module, "target": target})
             status, body = get(f"http://{HOST}:{port}/probe?{query}")
             self.assertEqual(status, 200, body)
             [line] = re.findall(rb"(?m)^probe_success .*$", body)
             return line
 
-        self.assertEqual(probe(self.server.tcp[0]), b"probe_success 1")
-        self.assertEqual(probe(self.echoTCP), b"probe_success 0")
+        return probe
+
+    def test_blackboxTCP(self) -> None:
+        """
+        The real blackbox exporter's C{sockservice_tcp} module reports
+        C{probe_success 1} against the service and C{0} against the echo.
+        """
+        probe = self.blackbox()
+        self.assertEqual(
+            probe("sockservice_tcp", f"{HOST}:{self.server.tcp[0]}"), b"probe_success 1"
+        )
+        self.assertEqual(probe("sockservice_tcp", f"{HOST}:{self.echoTCP}"), b"probe_success 0")
+
+    def test_blackboxReady(self) -> None:
+        """
+        The C{sockservice_ready} module reports C{probe_success 1} for the
+        C{/readyz} of a running service, and C{0} for a page that is not there.
+        """
+        probe = self.blackbox()
+        _, metrics = metricsServer(self, "--tcp", "tcp:0:interface=127.0.0.1", tcp=1, udp=0)
+        self.assertEqual(
+            probe("sockservice_ready", f"http://{HOST}:{metrics}/readyz"), b"probe_success 1"
+        )
+        self.assertEqual(
+            probe("sockservice_ready", f"http://{HOST}:{metrics}/nothing"), b"probe_success 0"
+        )
 
     def test_udpProbe(self) -> None:
         """
