@@ -187,6 +187,30 @@ class ConfigCheckTests(SynchronousTestCase):
             "  sockservice_typo:\n    prober: tcp\n    tcp:\n      query_responses: []\n",
         )
 
+    def test_probeUnits(self) -> None:
+        """C{systemd-analyze verify} passes the UDP probe's timer and service, without a warning."""
+        analyze = requireTool("systemd-analyze", "systemd")
+        directory = tempDirectory(self)
+        for name in ("sockservice-udp-probe.service", "sockservice-udp-probe.timer"):
+            text = (DEPLOY / name).read_text()
+            # verify checks that the command exists: point it at this checkout's.
+            text = text.replace(
+                "/opt/sockservice/bin/sockservice-udp-probe", str(DEPLOY / "sockservice-udp-probe")
+            )
+            (directory / name).write_text(text)
+        result = subprocess.run(
+            [
+                analyze,
+                "verify",
+                str(directory / "sockservice-udp-probe.timer"),
+                str(directory / "sockservice-udp-probe.service"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        self.assertEqual((result.returncode, result.stdout + result.stderr), (0, ""))
+
 
 class ProbeTests(SynchronousTestCase):
     """
