@@ -8,10 +8,11 @@ against real sockets in L{tests.integration.test_deploy}.
 
 from __future__ import annotations
 
+import re
 import shlex
 from pathlib import Path
 
-from twisted.trial.unittest import TestCase
+from twisted.trial.unittest import SkipTest, TestCase
 
 from sockservice.tap import Options
 
@@ -25,14 +26,32 @@ INSTALLED_TWISTD = "/opt/sockservice/bin/twistd"
 MAX_EXPOSURE = {SERVICE: 1.0, STANDALONE: 1.5}
 
 
-def readUnit(name: str) -> dict[str, list[tuple[str, str]]]:
+#: The opt-in lines (commented out): C{--metrics} on 127.0.0.1:9812.
+METRICS_LINES = ("#ExecStart=", "#ListenStream=127.0.0.1:")
+
+
+def optIn(text: str) -> str:
+    """
+    A unit's text with its opt-in metrics lines uncommented; a commented
+    C{ExecStart=} replaces the unit's own.
+    """
+    lines = text.replace("\\\n", " ").splitlines(keepends=True)
+    if any(line.startswith("#ExecStart=") for line in lines):
+        lines = [line for line in lines if not line.startswith("ExecStart=")]
+    return "".join(line[1:] if line.startswith(METRICS_LINES) else line for line in lines)
+
+
+def readUnit(name: str, metrics: bool = False) -> dict[str, list[tuple[str, str]]]:
     """
     Parse a unit file into its sections' C{(key, value)} pairs, in order,
     joining continued lines.
+
+    @param metrics: read it with its opt-in metrics lines uncommented.
     """
     sections: dict[str, list[tuple[str, str]]] = {}
     current: list[tuple[str, str]] = []
-    text = (UNITS / name).read_text().replace("\\\n", " ")
+    text = (UNITS / name).read_text()
+    text = (optIn(text) if metrics else text).replace("\\\n", " ")
     for line in text.splitlines():
         line = line.strip()
         if not line or line.startswith(("#", ";")):
@@ -45,26 +64,26 @@ def readUnit(name: str) -> dict[str, list[tuple[str, str]]]:
     return sections
 
 
-def values(name: str, section: str, key: str) -> list[str]:
+def values(name: str, section: str, key: str, metrics: bool = False) -> list[str]:
     """
     All the values of C{key} in C{section} of unit C{name}.
     """
-    return [v for k, v in readUnit(name)[section] if k == key]
+    return [v for k, v in readUnit(name, metrics)[section] if k == key]
 
 
-def command(name: str) -> list[str]:
+def command(name: str, metrics: bool = False) -> list[str]:
     """
     The C{ExecStart=} of unit C{name}, split into words.
     """
-    [execStart] = values(name, "Service", "ExecStart")
+    [execStart] = values(name, "Service", "ExecStart", metrics)
     return shlex.split(execStart)
 
 
-def sockserviceArguments(name: str) -> list[str]:
+def sockserviceArguments(name: str, metrics: bool = False) -> list[str]:
     """
     The arguments after C{sockservice} in the C{ExecStart=} of unit C{name}.
     """
-    words = command(name)
+    words = command(name, metrics)
     return words[words.index("sockservice") + 1 :]
 
 
@@ -186,3 +205,59 @@ class CommandLineTests(TestCase):
         for name in (SERVICE, STANDALONE):
             [limit] = values(name, "Service", "LimitNOFILE")
             self.assertGreaterEqual(int(limit), options["max-connections"] + 256)
+
+
+class MetricsOptInTests(TestCase):
+    """
+    Each unit has an opt-in, commented C{--metrics} line on loopback port
+    9812, the port that C{deploy/prometheus/prometheus.yml} scrapes.
+    """
+
+    def test_standalone(self) -> None:
+        """
+        Uncommented, the standalone service's line is its usual command with
+        C{--metrics 9812} (a bare port: 127.0.0.1 only).
+        """
+        self.assertEqual(
+            command(STANDALONE, metrics=True), command(STANDALONE) + ["--metrics", "9812"]
+        )
+
+    def test_socketActivated(self) -> None:
+        """
+        The socket-activated service, which has no network of its own, takes
+        its metrics socket from systemd: the socket unit's third socket, on
+        127.0.0.1:9812.
+        """
+        self.assertEqual(
+            command(SERVICE, metrics=True),
+            command(SERVICE) + ["--metrics", "systemd:domain=INET:index=2"],
+        )
+        listen = [
+            k + "=" + v
+            for k, v in readUnit(SOCKET, metrics=True)["Socket"]
+            if k.startswith("Listen")
+        ]
+        self.assertEqual(
+            listen, ["ListenStream=12000", "ListenDatagram=12000", "ListenStream=127.0.0.1:9812"]
+        )
+
+    def test_scrapedPort(self) -> None:
+        """
+        The scrape configuration's sockservice job scrapes 127.0.0.1:9812.
+        """
+        text = (UNITS.parent / "prometheus" / "prometheus.yml").read_text()
+        job = re.search(r"job_name: sockservice\n.*?targets: \[(.*?)\]", text, re.S)
+        assert job is not None
+        self.assertEqual(job.group(1), '"127.0.0.1:9812"')
+
+    def test_arguments(self) -> None:
+        """
+        The standalone service's opt-in arguments parse, when this
+        sockservice has C{--metrics}.
+        """
+        options = Options()
+        if "metrics" not in options.opts:
+            raise SkipTest("this sockservice has no --metrics option")
+        # The socket-activated service's need its sockets: tests.integration.test_deploy.
+        options.parseOptions(sockserviceArguments(STANDALONE, metrics=True))
+        self.assertEqual(options["metrics"], "9812")

@@ -15,7 +15,15 @@ from pathlib import Path
 
 from twisted.trial.unittest import SkipTest, TestCase
 
-from tests.test_deploy import INSTALLED_TWISTD, MAX_EXPOSURE, SERVICE, SOCKET, STANDALONE, UNITS
+from tests.test_deploy import (
+    INSTALLED_TWISTD,
+    MAX_EXPOSURE,
+    SERVICE,
+    SOCKET,
+    STANDALONE,
+    UNITS,
+    optIn,
+)
 
 
 class SystemdAnalyzeTests(TestCase):
@@ -28,11 +36,13 @@ class SystemdAnalyzeTests(TestCase):
         if self.analyze is None:
             raise SkipTest("systemd-analyze not found (Debian: apt-get install systemd)")
 
-    def installed(self) -> Path:
+    def installed(self, metrics: bool = False) -> Path:
         """
         Copy the units to a temporary directory, with C{ExecStart=} pointing
         at an executable that exists here (systemd-analyze verify checks
         it): the Python running the tests stands in for C{twistd}.
+
+        @param metrics: with their opt-in metrics lines uncommented.
         """
         # Not self.mktemp(): under pytest it is relative to the working
         # directory, the checkout.
@@ -40,6 +50,7 @@ class SystemdAnalyzeTests(TestCase):
         self.addCleanup(shutil.rmtree, directory, True)
         for unit in UNITS.iterdir():
             text = unit.read_text().replace(INSTALLED_TWISTD, sys.executable)
+            text = optIn(text) if metrics else text
             (directory / unit.name).write_text(text)
         return directory
 
@@ -65,6 +76,15 @@ class SystemdAnalyzeTests(TestCase):
         warning.
         """
         self.assertVerifies(self.installed() / STANDALONE)
+
+    def test_verifyMetricsOptIn(self) -> None:
+        """
+        With their opt-in metrics lines uncommented, all three units still
+        pass C{systemd-analyze verify} without a warning.
+        """
+        directory = self.installed(metrics=True)
+        self.assertVerifies(directory / SOCKET, directory / SERVICE)
+        self.assertVerifies(directory / STANDALONE)
 
     def test_verifyCatchesMistakes(self) -> None:
         """

@@ -41,3 +41,24 @@ class CommandLineTests(TestCase):
             [a for _, a in options.config.uppercase.udp], [InheritedSocket(fds[1], socket.AF_INET6)]
         )
         self.assertEqual(options.config.server.drain, 5.0)
+
+    def test_socketActivatedMetrics(self) -> None:
+        """
+        With its opt-in metrics lines, the socket-activated service's
+        arguments parse when systemd has also passed the socket unit's third
+        socket, an IPv4 stream socket, for C{--metrics}.
+        """
+        sockets = [
+            socket.socket(socket.AF_INET6, socket.SOCK_STREAM),
+            socket.socket(socket.AF_INET6, socket.SOCK_DGRAM),
+            socket.socket(socket.AF_INET, socket.SOCK_STREAM),
+        ]
+        for s in sockets:
+            self.addCleanup(s.close)
+        fds = [s.fileno() for s in sockets]
+        self.patch(
+            endpoints._SystemdParser, "_sddaemon", ListenFDs(fds, ("sockservice.socket",) * 3)
+        )
+        options = Options()
+        options.parseOptions(sockserviceArguments(SERVICE, metrics=True))
+        self.assertEqual(options["metrics"], "systemd:domain=INET:index=2")
