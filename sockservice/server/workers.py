@@ -31,6 +31,7 @@ from twisted.internet.protocol import ProcessProtocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from sockservice.logs import loggerArguments
 from sockservice.server.addresses import InetAddress
 from sockservice.server.interfaces import IServerReactor
 from sockservice.server.listeners import ListenFailed
@@ -116,7 +117,7 @@ def twistdCommand(*args: str) -> list[str]:
     """
     The command line of C{twistd --nodaemon --pidfile= sockservice ARGS},
     run by this interpreter (so a worker, or a test's server, runs in the
-    same environment as its parent).
+    same environment as its parent), with this process's C{--logger}.
     """
     return [
         sys.executable,
@@ -124,6 +125,7 @@ def twistdCommand(*args: str) -> list[str]:
         "from twisted.scripts.twistd import run; run()",
         "--nodaemon",
         "--pidfile=",
+        *loggerArguments(),
         "sockservice",
         *args,
     ]
@@ -186,6 +188,7 @@ class WorkerPool(Service):
                 host=host,
                 port=port,
                 count=self.count,
+                event="listening",
             )
 
     def startService(self) -> None:
@@ -219,7 +222,10 @@ class WorkerPool(Service):
         )
         self.workers[index] = worker
         self.log.info(
-            "sockservice: worker {index} started (pid {pid})", index=index, pid=process.pid
+            "sockservice: worker {index} started (pid {pid})",
+            index=index,
+            pid=process.pid,
+            event="worker_started",
         )
 
     def _ended(self, worker: _Worker, reason: Failure) -> None:
@@ -236,6 +242,7 @@ class WorkerPool(Service):
             index=index,
             reason=reason.getErrorMessage(),
             delay=delay,
+            event="worker_died",
         )
         self._restarts[index] = self.reactor.callLater(delay, self._spawn, index)
 
