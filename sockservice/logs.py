@@ -25,6 +25,7 @@ from datetime import datetime, timezone
 from functools import partial
 from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Sequence
 
+from twisted.internet.interfaces import IAddress
 from twisted.logger import (
     FileLogObserver,
     ILogObserver,
@@ -71,9 +72,7 @@ _chosen: List[str] = []
 
 
 def syslogPriority(event: LogEvent) -> int:
-    """
-    @return: the syslog priority of C{event}'s level (6 when it has none).
-    """
+    """@return: the syslog priority of C{event}'s level (6 when it has none)."""
     return PRIORITIES.get(event.get("log_level", LogLevel.info), 6)
 
 
@@ -118,7 +117,7 @@ def _structured(value: object, depth: int) -> Any:
     kind, name = getattr(value, "type", None), getattr(value, "name", None)
     if isinstance(host, (str, bytes)) and isinstance(port, int):
         return {"type": jsonValue(kind), "host": jsonValue(host), "port": port}
-    if kind == "UNIX" and isinstance(name, (str, bytes)):
+    if IAddress.providedBy(value) and isinstance(name, (str, bytes)):
         return {"type": "UNIX", "name": jsonValue(name)}
     return _safeStr(value)
 
@@ -160,8 +159,9 @@ def eventAsJSONLine(event: LogEvent, ensureASCII: bool = False) -> str:
         if key.startswith("log_") or (legacy and key in _LEGACY):
             continue
         record[f"field_{key}" if key in _RESERVED else key] = jsonValue(value)
-    if "log_failure" in event:
-        record["failure"] = jsonValue(event["log_failure"])
+    failure = event.get("log_failure", event.get("failure") if legacy else None)
+    if failure is not None:
+        record["failure"] = jsonValue(failure)
     system = event.get("log_system")
     if system not in (None, "-"):
         record["system"] = jsonValue(system)
