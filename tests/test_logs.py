@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -315,7 +316,10 @@ class OutputTests(SynchronousTestCase):
 
     def test_logFile(self) -> None:
         """With C{--logfile}, the JSON lines go to that file."""
-        path = self.mktemp()
+        # Not self.mktemp(): under pytest it is relative to the checkout.
+        directory = tempfile.mkdtemp(prefix="sockservice-logs-")
+        self.addCleanup(shutil.rmtree, directory, True)
+        path = os.path.join(directory, "s.log")
         self.addCleanup(signal.signal, signal.SIGUSR1, signal.getsignal(signal.SIGUSR1))
         observer = logs.json(argv=["--logfile", path, "-n", "sockservice"])
         Logger(observer=observer).info("to {where}", where="file")
