@@ -102,12 +102,21 @@ class UnitContentTests(TestCase):
     def test_twistdCommand(self) -> None:
         """
         Both services run C{twistd --nodaemon --pidfile= sockservice} in the
-        foreground, logging to stdout, with a drain period.
+        foreground, logging to stdout for the journal, each line with its
+        syslog priority, with a drain period.
         """
         for name in (SERVICE, STANDALONE):
             words = command(name)
             self.assertEqual(
-                words[:4], [INSTALLED_TWISTD, "--nodaemon", "--pidfile=", "sockservice"]
+                words[: words.index("sockservice") + 1],
+                [
+                    INSTALLED_TWISTD,
+                    "--nodaemon",
+                    "--pidfile=",
+                    "--logger",
+                    "sockservice.logs.journal",
+                    "sockservice",
+                ],
             )
             self.assertIn("--drain", words)
             self.assertEqual(values(name, "Service", "Type"), ["notify"])
@@ -118,9 +127,9 @@ class UnitContentTests(TestCase):
         IPv6 dual-stack socket) for TCP and the datagram socket (index 1)
         for UDP, in the order the socket unit lists them.
         """
-        words = command(SERVICE)
+        words = sockserviceArguments(SERVICE)
         self.assertEqual(
-            words[4:8],
+            words[:4],
             ["--tcp", "systemd:domain=INET6:index=0", "--udp", "systemd:index=1"],
         )
         self.assertEqual(values(SERVICE, "Unit", "Requires"), [SOCKET])

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
+from twisted.logger import Logger
 from twisted.trial.unittest import TestCase
 
 from sockservice.server.drain import DEFAULT_DRAIN, DrainService, OpenConnections
@@ -138,6 +139,22 @@ class DrainServiceTests(TestCase):
         self.connections.closed(transport)
         self.successResultOf(d)
         self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_logsBeginAndEnd(self) -> None:
+        """
+        A drain logs its beginning and its end as named events, the end with
+        how long it took.
+        """
+        events: list[dict[str, object]] = []
+        self.service.log = Logger(observer=events.append)
+        [transport] = self.open(1)
+        d = self.service.stopService()
+        self.clock.advance(2.5)
+        self.connections.closed(transport)
+        self.successResultOf(d)
+        self.assertEqual([e["event"] for e in events], ["drain_begin", "drain_end"])
+        self.assertEqual((events[0]["count"], events[0]["period"]), (1, 5))
+        self.assertEqual((events[1]["count"], events[1]["seconds"]), (1, 2.5))
 
     def test_abortAfterGrace(self) -> None:
         """

@@ -29,6 +29,7 @@ FLOORS = {
     "sockservice.casing": 0,
     "sockservice.coerce": 0,
     "sockservice.peer": 0,
+    "sockservice.logs": 0,
     "sockservice": 0,
 }
 """The floor of each top-level part: imports go to a lower floor or stay

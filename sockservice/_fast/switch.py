@@ -67,6 +67,7 @@ def _decide(problem: Optional[str]) -> bool:
         "sockservice: Twisted {version}: {problem}; speed tricks off, using Twisted's public API",
         version=twisted.__version__,
         problem=problem,
+        event="fast_path_off",
     )
     return False
 

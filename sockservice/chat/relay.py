@@ -215,9 +215,8 @@ class ChatProtocol(DatagramProtocol):
         self._byName[name.casefold()] = member
         self._perAddress[addr[0]] += 1
         self.joins += 1
-        self.log.info(
-            "chat: {name} joined from {host}:{port}", name=name, host=addr[0], port=addr[1]
-        )
+        joined = "chat: {name} joined from {host}:{port}"
+        self.log.info(joined, name=name, host=addr[0], port=addr[1], event="chat_joined")
         self._broadcast(b"JOINED " + name.encode())
 
     def _remove(self, member: _Member, why: str) -> None:
@@ -232,7 +231,7 @@ class ChatProtocol(DatagramProtocol):
         self._perAddress[host] -= 1
         if self._perAddress[host] <= 0:
             del self._perAddress[host]
-        self.log.info("chat: {name} {why}", name=member.name, why=why)
+        self.log.info("chat: {name} {why}", name=member.name, why=why, event="chat_left")
         notice = b"LEFT " + member.name.encode()
         self._broadcast(notice)
         if why == "left":

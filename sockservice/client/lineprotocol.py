@@ -136,6 +136,7 @@ class LineClientProtocol(Protocol):
                 "ignoring {count} unsolicited bytes from {peer}",
                 count=len(data),
                 peer=self._peer,
+                event="client_unsolicited_bytes",
             )
             return
         self._buffer += data

@@ -129,6 +129,7 @@ class DatagramClientProtocol(DatagramProtocol):
                 "ignoring a datagram from {stranger}, not {peer}",
                 stranger=addr,
                 peer=self._peer,
+                event="client_stranger_datagram",
             )
             return
         if self._waiting is not None:

@@ -17,7 +17,7 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IAddress
 from twisted.internet.protocol import Factory
 from twisted.internet.task import deferLater
-from twisted.logger import Logger
+from twisted.logger import Logger, LogLevel
 from twisted.python.failure import Failure
 
 from sockservice.command.allowlist import AllowedCommand, AllowList
@@ -159,6 +159,7 @@ class CommandFactory(_Factory):
             self.log.warn(
                 "command: refused {peer}: not loopback and no token",
                 peer=describePeer(addr) if addr is not None else "?",
+                event="command_remote_refused",
             )
             return None
         return super().buildProtocol(addr)
@@ -193,7 +194,9 @@ class CommandFactory(_Factory):
         @return: A Deferred firing with the reply fields.
         """
         if self.running >= self.maxConcurrent:
-            self.log.info("command: {peer} {name}: busy", peer=peer, name=command.name)
+            self.log.warn(
+                "command: {peer} {name}: busy", peer=peer, name=command.name, event="command_busy"
+            )
             return succeed([b"refused busy", b"", b""])
         args = list(argv)
         if self.sessions:
@@ -209,7 +212,13 @@ class CommandFactory(_Factory):
         except Exception as e:
             self.running -= 1
             run._timer.cancel()
-            self.log.failure("command: {name} could not start", Failure(e), name=command.name)
+            self.log.failure(
+                "command: {name} could not start",
+                Failure(e),
+                LogLevel.error,
+                name=command.name,
+                event="command_start_failed",
+            )
             return succeed([b"refused cannot start", b"", b""])
         self.runs.add(run)
 
@@ -221,6 +230,7 @@ class CommandFactory(_Factory):
                 peer=peer,
                 name=command.name,
                 status=fields[0].decode(),
+                event="command_ran",
             )
             return fields
 

@@ -140,7 +140,11 @@ class CommandProtocol(NetstringReceiver):
         if self.transport.disconnecting:
             return
         if len(self._pending) >= self.maxPending:
-            self.log.info("command: {peer} pipelined too much, closing", peer=self.peer)
+            self.log.info(
+                "command: {peer} pipelined too much, closing",
+                peer=self.peer,
+                event="command_overrun",
+            )
             self._close()
             return
         self._pending.append(request)
@@ -215,7 +219,9 @@ class CommandProtocol(NetstringReceiver):
             self.authenticated = hmac.compare_digest(args[0], self.factory.token)
             if self.authenticated:
                 return succeed([b"ok", b"", b""])
-            self.log.info("command: bad token from {peer}", peer=self.peer)
+            self.log.warn(
+                "command: bad token from {peer}", peer=self.peer, event="command_bad_token"
+            )
             return self.factory.refuseAuth(self.transport.getPeer())
         if not self.authenticated:
             return succeed([b"refused unauthorized", b"", b""])
@@ -229,6 +235,7 @@ class CommandProtocol(NetstringReceiver):
                 peer=self.peer,
                 name=repr(args[0][:64])[1:],
                 reason=str(e),
+                event="command_refused",
             )
             return succeed([b"refused " + str(e).encode(), b"", b""])
         return self.factory.run(command, argv, self.peer)

@@ -216,7 +216,11 @@ class DrainService(Service):
         super().stopService()
         asked = self.connections.drain()
         if asked:
-            self.log.info("sockservice: closing {asked} connection(s) gracefully", asked=asked)
+            self.log.info(
+                "sockservice: closing {asked} connection(s) gracefully",
+                asked=asked,
+                event="drain_closing",
+            )
         count = len(self.connections)
         if not count:
             return succeed(None)
@@ -224,7 +228,9 @@ class DrainService(Service):
             "sockservice: draining {count} open connection(s) for up to {period} s",
             count=count,
             period=self.period,
+            event="drain_begin",
         )
+        began = self.clock.seconds()
         done = self.connections.whenEmpty()
         calls = [
             self.clock.callLater(self.period, self._close),
@@ -235,6 +241,12 @@ class DrainService(Service):
             for call in calls:
                 if call.active():
                     call.cancel()
+            self.log.info(
+                "sockservice: drained {count} connection(s) in {seconds:.3f} s",
+                count=count,
+                seconds=self.clock.seconds() - began,
+                event="drain_end",
+            )
             return result
 
         return done.addCallback(cancelDeadlines)
@@ -243,6 +255,7 @@ class DrainService(Service):
         self.log.info(
             "sockservice: closing {count} connection(s) still open after the drain period",
             count=len(self.connections),
+            event="drain_deadline",
         )
         self.connections.closeAll()
 
@@ -250,6 +263,7 @@ class DrainService(Service):
         self.log.warn(
             "sockservice: aborting {count} connection(s) that did not close",
             count=len(self.connections),
+            event="drain_abort",
         )
         for transport in self.connections:
             transport.abortConnection()

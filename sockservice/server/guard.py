@@ -103,6 +103,7 @@ class ConnectionGuard:
                 limit=fileLimit,
                 fitting=fitting,
                 current=current,
+                event="file_limit_low",
             )
 
     def admit(
@@ -138,6 +139,8 @@ class ConnectionGuard:
             peer=peer,
             cap=refusal,
             more=f" ({self._unlogged} more refused since the last line)" if self._unlogged else "",
+            suppressed=self._unlogged,
+            event="cap_refused",
         )
         self._lastRefusalLog, self._unlogged = now, 0
         return None
@@ -171,6 +174,7 @@ class ConnectionGuard:
             service=f"{service} " if service else "",
             peer=peer,
             timeout=self.idleTimeout,
+            event="idle_timeout",
         )
         transport.abortConnection()
 

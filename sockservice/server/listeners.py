@@ -95,6 +95,7 @@ class TCPListener(Service):
             "sockservice: listening on TCP {host}:{port}",
             host=getattr(address, "host", getattr(address, "name", address)),
             port=getattr(address, "port", ""),
+            event="listening",
         )
 
     def startService(self) -> None:
@@ -287,6 +288,7 @@ def raiseFileLimit(wanted: int) -> int:
                 "sockservice: cannot raise the open-files limit to {target}: {error}",
                 target=target,
                 error=e,
+                event="file_limit_raise_failed",
             )
             return soft
         return target

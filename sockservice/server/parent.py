@@ -104,7 +104,9 @@ class ParentWatch(Service):
         if self._reader is None:
             return
         self._forget()
-        self.log.warn("sockservice: the parent process has gone; stopping this worker")
+        self.log.warn(
+            "sockservice: the parent process has gone; stopping this worker", event="parent_gone"
+        )
         self.stop()
 
     def _forget(self) -> None:

@@ -68,6 +68,7 @@ class SourceGuard:
             "sockservice: listening on UDP {host}:{port}" + named,
             host=address.host,
             port=address.port,
+            event="listening",
         )
 
     def refusal(self, host: str, port: int) -> Optional[str]:

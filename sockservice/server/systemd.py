@@ -215,6 +215,7 @@ class Notifier:
             cls.log.warn(
                 "sockservice: ignoring NOTIFY_SOCKET={address}: only AF_UNIX sockets are supported",
                 address=address,
+                event="notify_socket_ignored",
             )
             return None
         return cls(address)
@@ -230,7 +231,9 @@ class Notifier:
         try:
             sender = self._socketFactory(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
         except OSError as e:
-            self.log.warn("sockservice: cannot notify systemd: {error}", error=e)
+            self.log.warn(
+                "sockservice: cannot notify systemd: {error}", error=e, event="notify_failed"
+            )
             return False
         try:
             sender.setblocking(False)
@@ -240,6 +243,7 @@ class Notifier:
                 "sockservice: cannot notify systemd of {state!r}: {error}",
                 state=state,
                 error=e,
+                event="notify_failed",
             )
             return False
         finally:

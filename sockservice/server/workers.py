@@ -31,6 +31,7 @@ from twisted.internet.protocol import ProcessProtocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from sockservice.logs import loggerArguments
 from sockservice.server.addresses import InetAddress
 from sockservice.server.interfaces import IServerReactor
 from sockservice.server.listeners import ListenFailed
@@ -124,7 +125,7 @@ def twistdCommand(*args: str) -> list[str]:
     """
     The command line of C{twistd --nodaemon --pidfile= sockservice ARGS},
     run by this interpreter (so a worker, or a test's server, runs in the
-    same environment as its parent).
+    same environment as its parent), with this process's C{--logger}.
     """
     return [
         sys.executable,
@@ -132,6 +133,7 @@ def twistdCommand(*args: str) -> list[str]:
         "from twisted.scripts.twistd import run; run()",
         "--nodaemon",
         "--pidfile=",
+        *loggerArguments(),
         "sockservice",
         *args,
     ]
@@ -196,6 +198,7 @@ class WorkerPool(Service):
                 host=host,
                 port=port,
                 count=self.count,
+                event="listening",
             )
 
     def startService(self) -> None:
@@ -237,7 +240,10 @@ class WorkerPool(Service):
                 lambda data: process.writeToChild(parentPipe, data), self.reactor
             )
         self.log.info(
-            "sockservice: worker {index} started (pid {pid})", index=index, pid=process.pid
+            "sockservice: worker {index} started (pid {pid})",
+            index=index,
+            pid=process.pid,
+            event="worker_started",
         )
 
     def _ended(self, worker: _Worker, reason: Failure) -> None:
@@ -254,6 +260,7 @@ class WorkerPool(Service):
             index=index,
             reason=reason.getErrorMessage(),
             delay=delay,
+            event="worker_died",
         )
         self._restarts[index] = self.reactor.callLater(delay, self._spawn, index)
 

@@ -249,7 +249,9 @@ class TimeLineProtocol(LineReceiver):
         Refuse an over-long format and hang up.
         """
         peer = self.transport.getPeer()
-        self.log.info("time: line too long from {peer}, closing", peer=peer)
+        self.log.info(
+            "time: line too long from {peer}, closing", peer=peer, event="time_line_too_long"
+        )
         self.sendLine(b"error: format longer than %d bytes" % (MAX_FORMAT,))
         self.transport.loseConnection()
 

@@ -138,7 +138,9 @@ class UppercaseDatagramProtocol(DatagramProtocol):
             self._sendto(reply, addr)
         except (OSError, MessageLengthError) as e:
             counters.dropped["send-error"] += 1
-            self.log.debug("reply to {peer} failed: {error}", peer=addr, error=e)
+            self.log.debug(
+                "reply to {peer} failed: {error}", peer=addr, error=e, event="udp_reply_failed"
+            )
             return
         counters.answered += 1
         counters.sentBytes += len(reply)
@@ -149,4 +151,5 @@ class UppercaseDatagramProtocol(DatagramProtocol):
                 "sockservice: UDP answered {answered}, dropped {dropped}",
                 answered=self.answered,
                 dropped=dict(self.dropped),
+                event="udp_dropped",
             )
