@@ -72,9 +72,10 @@ def parseTCP(description: str, backlog: int) -> str:
     """
     Turn a C{--tcp} value into a full server endpoint description.
 
-    A bare port becomes C{tcp:PORT}; C{tcp} and C{tcp6} descriptions get a
-    C{backlog=} unless they name one (Twisted's default of 50 makes bursts of
-    connections wait a second for a SYN retry).
+    A bare port becomes C{tcp:PORT}; C{tcp} and C{tcp6} descriptions (and
+    C{haproxy:tcp} ones) get a C{backlog=} unless they name one (Twisted's
+    default of 50 makes bursts of connections wait a second for a SYN
+    retry).
 
     @raise UsageError: for an empty description or a bad port number.
     """
@@ -82,7 +83,8 @@ def parseTCP(description: str, backlog: int) -> str:
         raise UsageError("--tcp: empty endpoint description")
     if isDecimal(description):
         description = f"tcp:{_port(description, '--tcp')}"
-    kind = description.split(":", 1)[0]
+    # Behind a balancer too (haproxy:tcp:...).
+    kind = description.removeprefix("haproxy:").split(":", 1)[0]
     if kind in ("tcp", "tcp6") and "backlog=" not in description:
         description += f":backlog={backlog}"
     return description

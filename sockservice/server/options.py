@@ -30,6 +30,7 @@ from sockservice.server.guard import ConnectionGuard
 from sockservice.server.interfaces import IServerReactor
 from sockservice.server.limits import PrefixKey, RateLimiter
 from sockservice.server.listeners import TCPListener, UDPListener
+from sockservice.server.proxied import PROXY_PREFIX, ProxiedFactory
 
 __all__ = ["ServerConfig", "ServerOptions", "Shared"]
 
@@ -255,7 +256,12 @@ class Shared:
         Add a listener on the full endpoint description C{endpoint} to C{top}.
 
         @param name: how the log names the listener, e.g. C{"TCP 12000"}.
+        A C{haproxy:} description serves C{factory} behind a PROXY-protocol
+        balancer (L{sockservice.server.proxied}).
         """
+        if endpoint.startswith(PROXY_PREFIX):
+            endpoint = endpoint[len(PROXY_PREFIX) :]
+            factory = ProxiedFactory(factory, self.guard, self.reactor)
         TCPListener(name, serverFromString(self.reactor, endpoint), factory).setServiceParent(top)
 
     def listenUDP(
