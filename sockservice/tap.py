@@ -11,9 +11,10 @@ L{SockService}.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Dict, Optional
 
 from twisted.application.service import IService
+from twisted.internet.defer import Deferred
 from twisted.python import usage
 
 import sockservice.chat.tap
@@ -22,12 +23,17 @@ import sockservice.timeserver.tap
 import sockservice.uppercase.tap
 from sockservice.chat.tap import ChatConfig, ChatOptions
 from sockservice.command.tap import CommandConfig, CommandOptions
+from sockservice.server.counters import Snapshot
 from sockservice.server.drain import DrainService
+from sockservice.server.health import HealthConfig, HealthOptions, MetricsListener, checkExtra
 from sockservice.server.interfaces import IServerReactor
 from sockservice.server.listeners import SockService
 from sockservice.server.options import ServerConfig, ServerOptions, Shared
 from sockservice.server.parent import ParentWatch
+from sockservice.server.readiness import Readiness
+from sockservice.server.snapshots import SnapshotAnswers, gatherSnapshots
 from sockservice.server.systemd import Notifier, ReadinessService
+from sockservice.server.workers import WorkerPool
 from sockservice.timeserver.tap import TimeConfig, TimeOptions
 from sockservice.uppercase.tap import DEFAULT_PORT, UppercaseConfig, UppercaseOptions
 
@@ -45,9 +51,12 @@ class Config:
     time: TimeConfig
     chat: ChatConfig
     command: CommandConfig
+    health: HealthConfig
 
 
-class Options(UppercaseOptions, TimeOptions, ChatOptions, CommandOptions, ServerOptions):
+class Options(
+    UppercaseOptions, TimeOptions, ChatOptions, CommandOptions, HealthOptions, ServerOptions
+):
     """
     Command line of C{twistd sockservice}: the fragments' options together.
 
@@ -75,9 +84,10 @@ class Options(UppercaseOptions, TimeOptions, ChatOptions, CommandOptions, Server
             chat = self.chatConfig(server)
             command = self.commandConfig(server)
             uppercase = self.uppercaseConfig(server, not (time or chat or command))
+            health = self.healthConfig(server.backlog)
         except usage.UsageError as e:
             raise usage.UsageError(" ".join(str(e).split())) from None
-        self.config = Config(server, uppercase, time, chat, command)
+        self.config = Config(server, uppercase, time, chat, command, health)
 
     def workerArguments(self) -> list[str]:
         """
@@ -104,8 +114,17 @@ def makeService(options: Options, reactor: Optional[IServerReactor] = None) -> I
 
         reactor = serverReactor()
     config = options.config
+    if config.health.metrics is not None:
+        checkExtra()
     shared = Shared.forProcess(config.server, reactor)
-    top = SockService(config.server.maxConnections + 256, shared.guard)
+    readiness = Readiness()
+    top = SockService(
+        config.server.maxConnections + 256,
+        shared.guard,
+        readiness,
+        config.health.drainDelay,
+        reactor,
+    )
     # In this process even with --workers: a chat's members and the limit on
     # concurrent commands belong to one process.
     sockservice.timeserver.tap.addServices(top, config.time, shared)
@@ -114,10 +133,49 @@ def makeService(options: Options, reactor: Optional[IServerReactor] = None) -> I
     sockservice.uppercase.tap.addServices(top, config.uppercase, shared, options.workerArguments())
     DrainService(shared.guard.openConnections, config.server.drain, reactor).setServiceParent(top)
     if config.server.parentPipe is not None:
-        # A worker of --workers: stop when the parent is gone.
-        ParentWatch(config.server.parentPipe, reactor).setServiceParent(top)
+        # A worker of --workers: stop when the parent is gone, and answer
+        # its requests for counts.
+        received = None
+        if config.health.metricsPipe is not None:
+            received = SnapshotAnswers(config.health.metricsPipe, shared.metrics.snapshot)
+        ParentWatch(
+            config.server.parentPipe,
+            reactor,
+            received=None if received is None else received.dataReceived,
+        ).setServiceParent(top)
+    if config.health.metrics is not None:
+        _serveMetrics(top, config.health.metrics, shared, readiness)
     _notifyReadiness(top)
     return top
+
+
+def _serveMetrics(top: SockService, endpoint: str, shared: Shared, readiness: Readiness) -> None:
+    """
+    Add the C{--metrics} listener to C{top}: C{/metrics} of this process
+    (and of its workers, which are told to answer), C{/healthz}, C{/readyz}.
+    """
+    from twisted.internet.endpoints import serverFromString
+
+    from sockservice.server.health import healthSite
+    from sockservice.server.metrics import MetricsPage, buildInfo
+
+    pool = next((s for s in top if isinstance(s, WorkerPool)), None)
+    workers = None
+    if pool is not None:
+        pool.reportCounts = True
+
+        def workers() -> Deferred[Dict[int, Optional[Snapshot]]]:
+            return gatherSnapshots(
+                {i: getattr(pool.workers.get(i), "requests", None) for i in range(pool.count)}
+            )
+
+    info = buildInfo(shared.reactor)
+    shared.metrics.source(lambda: [info])
+    page = MetricsPage(shared.metrics.snapshot, readiness, workers)
+    site = healthSite(readiness, page.render)
+    MetricsListener(
+        "metrics " + endpoint, serverFromString(shared.reactor, endpoint), site
+    ).setServiceParent(top)
 
 
 def _notifyReadiness(top: SockService) -> None:

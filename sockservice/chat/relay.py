@@ -29,6 +29,7 @@ from twisted.logger import Logger
 
 from sockservice.chat.cookies import JoinCookies
 from sockservice.chat.text import MAX_DATAGRAM, isValidName, refusal, stripLineEnd
+from sockservice.server.counters import ServiceCounters
 from sockservice.server.limits import RateLimiter, isLoopback
 from sockservice.server.sources import SourceGuard
 
@@ -47,9 +48,7 @@ DEFAULT_BURST = 10
 
 
 class _Member:
-    """
-    One joined member: its name, address and expiry timer.
-    """
+    """One joined member: its name, address and expiry timer."""
 
     def __init__(self, name: str, addr: Address, expiry: IDelayedCall) -> None:
         self.name = name
@@ -62,7 +61,10 @@ class ChatProtocol(DatagramProtocol):
     The chat relay.
 
     @ivar members: Joined members by address.
-    @ivar dropped: Datagrams dropped without a reply.
+    @ivar counters: What it counts (datagrams dropped without a reply, by
+        reason: source-port, rate, invalid, oversize).
+    @ivar joins: Joins accepted.
+    @ivar relayed: Messages relayed (C{MSG} and C{TO}).
     """
 
     log = Logger()
@@ -109,20 +111,17 @@ class ChatProtocol(DatagramProtocol):
         self.cookies = JoinCookies(clock.seconds, secret, cookieLifetime)
         self.members: Dict[Address, _Member] = {}
         self._byName: Dict[str, _Member] = {}
-        self.dropped = 0
+        self.counters = ServiceCounters()
+        self.joins = self.relayed = 0
         # Port checks only: the chat has its own limiter, keyed by host.
         self.guard = SourceGuard(ports=udpPorts)
 
     def startProtocol(self) -> None:
-        """
-        Announce where we listen.
-        """
+        """Announce where we listen."""
         self.guard.bound(self.transport, self.log, "chat")
 
     def stopProtocol(self) -> None:
-        """
-        Forget every member and cancel their timers.
-        """
+        """Forget every member and cancel their timers."""
         for member in list(self.members.values()):
             member.expiry.cancel()
         self.members.clear()
@@ -136,9 +135,7 @@ class ChatProtocol(DatagramProtocol):
         return not self.limitLoopback and isLoopback(host)
 
     def _addressFull(self, host: str) -> bool:
-        """
-        Whether C{host} already has as many members as one address may.
-        """
+        """Whether C{host} already has as many members as one address may."""
         if not self.maxPerAddress or self._exempt(host):
             return False
         return self._perAddress[host] >= self.maxPerAddress
@@ -150,10 +147,15 @@ class ChatProtocol(DatagramProtocol):
         the rate limit), then handle one command from a member, or a join.
         """
         addr = (addr[0], addr[1])
-        if self.guard.refusal(addr[0], addr[1]) is not None or not (
+        self.counters.received += 1
+        self.counters.receivedBytes += len(datagram)
+        drop = self.guard.refusal(addr[0], addr[1])
+        if drop is None and not (
             self._exempt(addr[0]) or self.limiter.allow(addr[0], self.clock.seconds())
         ):
-            self.dropped += 1
+            drop = "rate"
+        if drop is not None:
+            self.counters.dropped[drop] += 1
             return
         member = self.members.get(addr)
         try:
@@ -178,7 +180,7 @@ class ChatProtocol(DatagramProtocol):
         """
         words = text.split() if text is not None and len(datagram) <= MAX_DATAGRAM else []
         if not words or words[0].upper() != "JOIN" or len(words) not in (2, 3):
-            self.dropped += 1
+            self.counters.dropped["invalid"] += 1
             return
         name = words[1]
         if not isValidName(name):
@@ -201,7 +203,7 @@ class ChatProtocol(DatagramProtocol):
         if len(reply) <= len(datagram):
             self._send(reply, addr)
         else:
-            self.dropped += 1
+            self.counters.dropped["oversize"] += 1
 
     def _join(self, name: str, addr: Address) -> None:
         """
@@ -212,6 +214,7 @@ class ChatProtocol(DatagramProtocol):
         self.members[addr] = member
         self._byName[name.casefold()] = member
         self._perAddress[addr[0]] += 1
+        self.joins += 1
         self.log.info(
             "chat: {name} joined from {host}:{port}", name=name, host=addr[0], port=addr[1]
         )
@@ -236,17 +239,13 @@ class ChatProtocol(DatagramProtocol):
             self._send(notice, member.addr)
 
     def _expire(self, addr: Address) -> None:
-        """
-        Drop a member that has been silent for too long.
-        """
+        """Drop a member that has been silent for too long."""
         member = self.members.get(addr)
         if member is not None:
             self._remove(member, "timed out")
 
     def _command(self, member: _Member, text: str) -> None:
-        """
-        Handle one command from a member.
-        """
+        """Handle one command from a member."""
         verb, _, rest = text.partition(" ")
         verb = verb.upper()
         if verb == "PING":
@@ -265,6 +264,7 @@ class ChatProtocol(DatagramProtocol):
             if self._checkText(member, rest):
                 body = b"FROM %s %s" % (member.name.encode(), rest.encode())
                 self._broadcast(body, exclude=member)
+                self.relayed += 1
         elif verb == "TO":
             target, _, text = rest.partition(" ")
             recipient = self._byName.get(target.casefold())
@@ -273,6 +273,7 @@ class ChatProtocol(DatagramProtocol):
             elif self._checkText(member, text):
                 message = b"PRIVATE %s %s" % (member.name.encode(), text.encode())
                 self._send(message, recipient.addr)
+                self.relayed += 1
         else:
             self._send(b"ERROR unknown command", member.addr)
 
@@ -286,15 +287,13 @@ class ChatProtocol(DatagramProtocol):
         return error is None
 
     def _broadcast(self, data: bytes, exclude: Optional[_Member] = None) -> None:
-        """
-        Send C{data} to every member but C{exclude}.
-        """
+        """Send C{data} to every member but C{exclude}."""
         for member in list(self.members.values()):
             if member is not exclude:
                 self._send(data, member.addr)
 
     def _send(self, data: bytes, addr: Address) -> None:
-        """
-        Send one datagram.
-        """
+        """Send one datagram."""
+        self.counters.answered += 1
+        self.counters.sentBytes += len(data)
         self.transport.write(data, addr)

@@ -8,7 +8,8 @@ C{--chat-members-per-ip}.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import List, Tuple
+from functools import partial
+from typing import Iterable, List, Tuple
 
 from twisted.application.service import IServiceCollection
 from twisted.python import usage
@@ -16,6 +17,7 @@ from twisted.python import usage
 from sockservice.chat.relay import DEFAULT_MEMBERS_PER_ADDRESS, ChatProtocol
 from sockservice.coerce import whole
 from sockservice.server.addresses import InetAddress, udpAddress
+from sockservice.server.counters import Sample
 from sockservice.server.options import ServerConfig, Shared
 
 __all__ = ["ChatConfig", "ChatOptions", "addServices"]
@@ -77,4 +79,15 @@ def addServices(top: IServiceCollection, config: ChatConfig, shared: Shared) -> 
             maxPerAddress=config.membersPerAddress,
             limitLoopback=shared.config.limitLoopback,
         )
+        shared.metrics.track("chat", "udp", protocol.counters)
+        shared.metrics.source(partial(_samples, protocol))
         shared.listenUDP(top, f"UDP {description} (chat)", address, protocol)
+
+
+def _samples(relay: ChatProtocol) -> Iterable[Sample]:
+    """
+    @return: the chat's own samples: members, joins, messages relayed.
+    """
+    yield ("sockservice_chat_members", {}, len(relay.members))
+    yield ("sockservice_chat_joins_total", {}, relay.joins)
+    yield ("sockservice_chat_messages_relayed_total", {}, relay.relayed)

@@ -9,7 +9,8 @@ The per-connection protocol is L{sockservice.command.protocol}.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Callable, List, Optional, Set, Tuple, cast
+from collections import Counter
+from typing import TYPE_CHECKING, Callable, Iterable, List, Optional, Set, Tuple, cast
 
 from twisted.internet.address import UNIXAddress
 from twisted.internet.defer import Deferred, succeed
@@ -25,10 +26,11 @@ from sockservice.command.process import CommandProcess
 from sockservice.command.protocol import CommandProtocol
 from sockservice.command.session import SESSIONS, inSession, killGroup
 from sockservice.peer import describePeer
+from sockservice.server.counters import Sample, ServiceCounters
 from sockservice.server.interfaces import IServerReactor
 from sockservice.server.limits import isLoopback
 
-__all__ = ["CHILD_ENV", "CommandFactory", "isLocalPeer"]
+__all__ = ["CHILD_ENV", "CommandFactory", "isLocalPeer", "runStatus"]
 
 CHILD_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
 """The whole environment of every command (nothing of the server's leaks)."""
@@ -43,6 +45,35 @@ def isLocalPeer(addr: Optional[IAddress]) -> bool:
         return True
     host = getattr(addr, "host", None)
     return isinstance(host, str) and isLoopback(host)
+
+
+_REFUSALS = {
+    "unauthorized",
+    "bad request",
+    "busy",
+    "cannot start",
+    "too many arguments",
+    "argument not UTF-8",
+    "argument not allowed",
+    "unknown command",
+}
+
+
+def runStatus(status: bytes) -> Optional[str]:
+    """
+    How a reply's status counts in C{sockservice_command_runs_total}: the
+    first flag (C{timeout}, C{truncated}, C{shutdown}) or else C{exit} or
+    C{signal}; C{refused-REASON} (a known reason, or C{refused-other}).
+
+    @return: that label, or L{None} for a reply that is no run (C{ok}).
+    """
+    words = status.decode("ascii", "replace").split(" ")
+    if words[0] == "refused":
+        reason = " ".join(words[1:])
+        return "refused-" + (reason if reason in _REFUSALS else "other").replace(" ", "-").lower()
+    if words[0] in ("exit", "signal"):
+        return words[2] if len(words) > 2 else words[0]
+    return None
 
 
 if TYPE_CHECKING:
@@ -60,6 +91,9 @@ class CommandFactory(_Factory):
     @ivar sessions: Whether each run leads a session (and process group) of
         its own, killed as a whole (see L{sockservice.command.session}).
     @ivar killGroup: Kills every process of a group, given its ID.
+    @ivar counters: The requests received and answered (the bytes and
+        connections are counted by the L{GuardedFactory} that shares them).
+    @ivar statuses: The replies by L{runStatus}.
     """
 
     protocol = CommandProtocol
@@ -98,6 +132,24 @@ class CommandFactory(_Factory):
         self.running = 0
         self.runs: Set[CommandProcess] = set()
         self.authBackoff = AuthBackoff()
+        self.counters = ServiceCounters()
+        self.statuses: Counter[str] = Counter()
+
+    def replied(self, status: bytes) -> None:
+        """
+        Count a reply, of C{status}.
+        """
+        label = runStatus(status)
+        if label is not None:
+            self.statuses[label] += 1
+
+    def samples(self) -> Iterable[Sample]:
+        """
+        @return: the runs by status, and in progress.
+        """
+        for status, count in sorted(self.statuses.items()):
+            yield ("sockservice_command_runs_total", {"status": status}, count)
+        yield ("sockservice_command_runs_in_progress", {}, self.running)
 
     def buildProtocol(self, addr: Optional[IAddress]) -> Optional[CommandProtocol]:
         """

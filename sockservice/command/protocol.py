@@ -136,6 +136,7 @@ class CommandProtocol(NetstringReceiver):
         """
         Queue one request (within L{maxPending}) and start it if none runs.
         """
+        self.factory.counters.received += 1
         if self.transport.disconnecting:
             return
         if len(self._pending) >= self.maxPending:
@@ -188,9 +189,11 @@ class CommandProtocol(NetstringReceiver):
         Send one reply, then read on (or hang up on an unauthenticated client).
         """
         self._busy = False
+        self.factory.replied(fields[0])
         if self._lost or self.transport.disconnecting:
             return
         self.sendString(encodeFields(fields))
+        self.factory.counters.answered += 1
         if not self.authenticated or self._stopping:
             self._close()
             return

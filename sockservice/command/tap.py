@@ -148,5 +148,7 @@ def addServices(top: IServiceCollection, config: CommandConfig, shared: Shared) 
         config.allowList, shared.reactor, token=config.token, maxConcurrent=config.maxRuns
     )
     factory = GuardedFactory(commands, shared.guard, "command")
+    shared.metrics.track("command", "tcp", factory.counters)
+    shared.metrics.source(commands.samples)
     for description, full in config.tcp:
         shared.listenTCP(top, f"TCP {description} (command)", full, factory)

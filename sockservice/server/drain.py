@@ -116,6 +116,12 @@ class OpenConnections:
             for d in waiting:
                 d.callback(None)
 
+    def isClosing(self, transport: ITCPTransport) -> bool:
+        """
+        Whether C{transport} was asked to close by L{drain} or L{closeAll}.
+        """
+        return transport in self._closing
+
     def drain(self) -> int:
         """
         The service is stopping: ask every connection that can to close

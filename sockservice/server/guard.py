@@ -27,6 +27,7 @@ from twisted.logger import Logger
 from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
 from twisted.python.failure import Failure
 
+from sockservice.server.counters import ServiceCounters
 from sockservice.server.drain import IDrainable, OpenConnections
 from sockservice.server.idle import IdleConnection, IdleSweep
 from sockservice.server.limits import ConnectionCounter, isLoopback
@@ -107,12 +108,18 @@ class ConnectionGuard:
                 current=current,
             )
 
-    def admit(self, addr: Optional[IAddress], service: str = "") -> Optional[str]:
+    def admit(
+        self,
+        addr: Optional[IAddress],
+        service: str = "",
+        counters: Optional[ServiceCounters] = None,
+    ) -> Optional[str]:
         """
         Count a new connection from C{addr}, or refuse it (and log why) when
         a cap is reached.
 
         @param service: the service's name, for the log (C{""}: uppercase).
+        @param counters: the service's counts: accepted, or closed by its cap.
         @return: the peer as counted (its host), to give back to
             L{closed}; L{None} when refused.
         """
@@ -120,6 +127,8 @@ class ConnectionGuard:
         exempt = host is None or (not self.limitLoopback and isLoopback(host))
         peer: str = host or str(addr)
         refusal = self.connections.refusal(peer, exempt=exempt)
+        if counters is not None:
+            counters.admitted(refusal)
         if refusal is None:
             return peer
         now = self._clock.seconds()
@@ -190,6 +199,7 @@ class GuardedProtocol(ProtocolWrapper):
     transport: ITCPTransport
     peer = ""
     quietSweeps = 0
+    timedOut = False
 
     def connectionMade(self) -> None:
         drainable: Optional[IDrainable] = None
@@ -208,24 +218,32 @@ class GuardedProtocol(ProtocolWrapper):
 
     def dataReceived(self, data: bytes) -> None:
         self.quietSweeps = 0
+        self.factory.counters.receivedBytes += len(data)
         self.wrappedProtocol.dataReceived(data)
 
     def write(self, data: bytes) -> None:
         self.quietSweeps = 0
+        self.factory.counters.sentBytes += len(data)
         self.transport.write(data)
 
     def writeSequence(self, data: Iterable[bytes]) -> None:
         self.quietSweeps = 0
+        data = list(data)
+        self.factory.counters.sentBytes += sum(map(len, data))
         self.transport.writeSequence(data)
 
     def timeoutConnection(self) -> None:
         """
         Idle for too long: drop the connection.
         """
+        self.timedOut = True
         self.factory.guard.timedOut(self.transport, self.peer, self.factory.service)
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
-        self.factory.guard.closed(self, self.transport, self.peer)
+        guard = self.factory.guard
+        draining = guard.openConnections.isClosing(self.transport)
+        self.factory.counters.lost(reason, self.timedOut, draining)
+        guard.closed(self, self.transport, self.peer)
         super().connectionLost(reason)
 
 
@@ -239,6 +257,9 @@ class GuardedFactory(_WrappingFactory):
     """
     Wrap a service's factory so that its connections count against the
     process's caps and are closed when idle.
+
+    @ivar counters: the service's TCP counts: the wrapped factory's, if
+        it has some (for its requests), else new ones.
     """
 
     protocol = GuardedProtocol
@@ -253,6 +274,8 @@ class GuardedFactory(_WrappingFactory):
         super().__init__(wrappedFactory)
         self.guard = guard
         self.service = service
+        counters = getattr(wrappedFactory, "counters", None)
+        self.counters: ServiceCounters = counters or ServiceCounters()
 
     # WrappingFactory's annotation says it never refuses; Factory's allows it.
     def buildProtocol(  # type: ignore[override]
@@ -262,12 +285,13 @@ class GuardedFactory(_WrappingFactory):
         Refuse (return L{None}) when a cap is reached or the service itself
         refuses; otherwise wrap the service's protocol.
         """
-        peer = self.guard.admit(addr, self.service)
+        peer = self.guard.admit(addr, self.service, self.counters)
         if peer is None:
             return None
         wrapped = self.wrappedFactory.buildProtocol(addr)
         if wrapped is None:
             self.guard.connections.closed(peer)
+            self.counters.closed["refused"] += 1
             return None
         protocol = self.protocol(self, wrapped)
         protocol.peer = peer

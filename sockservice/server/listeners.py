@@ -21,6 +21,7 @@ from twisted.internet.interfaces import (
     IListeningPort,
     IProtocolFactory,
     IReactorSocket,
+    IReactorTime,
     IStreamServerEndpoint,
 )
 from twisted.internet.protocol import DatagramProtocol
@@ -28,6 +29,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from sockservice.server.guard import ConnectionGuard
+from sockservice.server.readiness import Readiness, stopInOrder
 
 __all__ = [
     "AdoptedUDPListener",
@@ -221,15 +223,39 @@ class SockService(MultiService):
     well.
     """
 
-    def __init__(self, fileLimit: int = 0, guard: Optional[ConnectionGuard] = None) -> None:
+    def __init__(
+        self,
+        fileLimit: int = 0,
+        guard: Optional[ConnectionGuard] = None,
+        readiness: Optional[Readiness] = None,
+        drainDelay: float = 0.0,
+        clock: Optional[IReactorTime] = None,
+    ) -> None:
         """
         @param fileLimit: the open-files limit wanted.
         @param guard: the process's TCP limits, whose total cap is lowered
             to fit the open-files limit actually obtained.
+        @param readiness: ready once every child has started; on stop, not
+            ready at once, and the children stop C{drainDelay} seconds later
+            on C{clock} (see L{stopInOrder}).
         """
         super().__init__()
         self.fileLimit = fileLimit
         self.guard = guard
+        self.readiness = readiness
+        self.drainDelay = drainDelay
+        self.clock = clock
+
+    def startService(self) -> None:
+        super().startService()
+        if self.readiness is not None:
+            self.readiness.started()
+
+    def stopService(self) -> Deferred[Any]:
+        if self.readiness is None or self.clock is None:
+            return cast("Deferred[Any]", super().stopService())
+        Service.stopService(self)
+        return stopInOrder(list(self), self.readiness, self.clock, self.drainDelay)
 
     def privilegedStartService(self) -> None:
         obtained = raiseFileLimit(self.fileLimit)

@@ -25,6 +25,7 @@ from sockservice.coerce import number, whole
 from sockservice.server.addresses import (
     InetAddress,
 )
+from sockservice.server.counters import Metrics
 from sockservice.server.drain import DEFAULT_DRAIN
 from sockservice.server.guard import ConnectionGuard
 from sockservice.server.interfaces import IServerReactor
@@ -224,12 +225,14 @@ class Shared:
         listener.
     @ivar udpPorts: every UDP port of the process (and of its C{--workers}):
         none of its UDP services answers a datagram from one (no ping-pong).
+    @ivar metrics: what the services count, read by C{--metrics}.
     """
 
     config: ServerConfig
     reactor: IServerReactor
     guard: ConnectionGuard
     udpPorts: Set[int] = field(default_factory=set)
+    metrics: Metrics = field(default_factory=Metrics)
 
     @classmethod
     def forProcess(cls, config: ServerConfig, reactor: IServerReactor) -> Shared:

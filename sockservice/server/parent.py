@@ -36,9 +36,12 @@ class _PipeEnd:
     written to, so it becomes readable only at end of file (or on error).
     """
 
-    def __init__(self, fd: int, ended: Callable[[], None]) -> None:
+    def __init__(
+        self, fd: int, ended: Callable[[], None], received: Callable[[bytes], None]
+    ) -> None:
         self.fd = fd
         self.ended = ended
+        self.received = received
 
     def fileno(self) -> int:
         return self.fd
@@ -50,7 +53,10 @@ class _PipeEnd:
             return None
         except OSError as e:
             return Failure(e)
-        return None if data else Failure(ConnectionDone())
+        if data:
+            self.received(data)
+            return None
+        return Failure(ConnectionDone())
 
     def connectionLost(self, reason: Failure) -> None:
         self.ended()
@@ -73,21 +79,25 @@ class ParentWatch(Service):
         fd: int,
         reactor: IServerReactor,
         stop: Optional[Callable[[], None]] = None,
+        received: Optional[Callable[[bytes], None]] = None,
     ) -> None:
         """
         @param stop: what stops this process; C{reactor.stop} by default,
             which stops the services (the listeners at once, then the drain of
             open connections) as SIGTERM would.
+        @param received: given what the parent writes on the pipe (its
+            requests for counts, L{sockservice.server.snapshots}).
         """
         self.fd = fd
         self.reactor = reactor
         self.stop = reactor.stop if stop is None else stop
+        self.received = received if received is not None else lambda data: None
         self._reader: Optional[_PipeEnd] = None
 
     def startService(self) -> None:
         super().startService()
         os.set_blocking(self.fd, False)
-        self._reader = _PipeEnd(self.fd, self._parentGone)
+        self._reader = _PipeEnd(self.fd, self._parentGone, self.received)
         self.reactor.addReader(self._reader)
 
     def _parentGone(self) -> None:

@@ -34,6 +34,7 @@ from twisted.python.failure import Failure
 from sockservice.server.addresses import InetAddress
 from sockservice.server.interfaces import IServerReactor
 from sockservice.server.listeners import ListenFailed
+from sockservice.server.snapshots import SnapshotRequests
 
 __all__ = [
     "Listener",
@@ -106,8 +107,15 @@ class _Worker(ProcessProtocol):
         self.index = index
         self.started = pool.reactor.seconds()
         self.ended: Deferred[None] = Deferred()
+        self.requests: Optional[SnapshotRequests] = None
+
+    def childDataReceived(self, childFD: int, data: bytes) -> None:
+        if self.requests is not None:
+            self.requests.dataReceived(data)
 
     def processEnded(self, reason: Failure) -> None:
+        if self.requests is not None:
+            self.requests.lost()
         self.pool._ended(self, reason)
         self.ended.callback(None)
 
@@ -135,11 +143,13 @@ class WorkerPool(Service):
     die; stop them all on stop.
 
     @ivar workers: the running workers, by index.
+    @ivar reportCounts: whether workers answer L{sockservice.server.snapshots}.
     """
 
     log = Logger()
     #: A worker that ran at least this long is not counted as crash-looping.
     stableAfter = 5.0
+    reportCounts = False
 
     def __init__(
         self,
@@ -208,6 +218,9 @@ class WorkerPool(Service):
         for n, (listener, shared) in enumerate(zip(self.listeners, self.sockets)):
             fds[3 + n] = shared[index].fileno()
             args += ["--inherit", f"{listener.kind}:{3 + n}"]
+        if self.reportCounts:
+            fds[parentPipe + 1] = "r"
+            args.append(f"--metrics-pipe={parentPipe + 1}")
         return args, fds
 
     def _spawn(self, index: int) -> None:
@@ -218,6 +231,11 @@ class WorkerPool(Service):
             worker, sys.executable, args, env=os.environ, childFDs=fds
         )
         self.workers[index] = worker
+        if self.reportCounts:
+            parentPipe = 3 + len(self.listeners)
+            worker.requests = SnapshotRequests(
+                lambda data: process.writeToChild(parentPipe, data), self.reactor
+            )
         self.log.info(
             "sockservice: worker {index} started (pid {pid})", index=index, pid=process.pid
         )

@@ -29,6 +29,7 @@ from twisted.logger import Logger
 from twisted.protocols.basic import LineReceiver
 from zope.interface import implementer
 
+from sockservice.server.counters import ServiceCounters
 from sockservice.server.drain import IDrainable
 from sockservice.server.interfaces import IStreamTransport
 from sockservice.server.limits import PrefixKey, RateLimiter
@@ -125,7 +126,8 @@ class TimeDatagramProtocol(DatagramProtocol):
     process, and stays within a per-source rate limit (see
     L{sockservice.uppercase.udp}).
 
-    @ivar dropped: datagrams not answered (source port, rate).
+    @ivar counters: what it counts (the datagrams not answered by reason:
+        source port, rate).
     @ivar tooLong: datagrams answered with a short error instead of an
         answer too long for UDP.
     """
@@ -156,11 +158,19 @@ class TimeDatagramProtocol(DatagramProtocol):
         """
         self.clock = clock
         self.utc = utc
+        self.counters = ServiceCounters()
         self.guard = SourceGuard(
             limiter, limitLoopback, lambda: clock.seconds(), udpPorts, prefixKey
         )
-        self.dropped = 0
+        self.counters = ServiceCounters()
         self.tooLong = 0
+
+    @property
+    def dropped(self) -> int:
+        """
+        Datagrams not answered, whatever the reason.
+        """
+        return sum(self.counters.dropped.values())
 
     def startProtocol(self) -> None:
         """
@@ -174,14 +184,20 @@ class TimeDatagramProtocol(DatagramProtocol):
         port, port 0 or a port of this process (reflection, loops), or over
         its rate; refuse an answer larger than L{udpReplyLimit}.
         """
-        if self.guard.refusal(addr[0], addr[1]) is not None:
-            self.dropped += 1
+        counters = self.counters
+        counters.received += 1
+        counters.receivedBytes += len(datagram)
+        refusal = self.guard.refusal(addr[0], addr[1])
+        if refusal is not None:
+            counters.dropped[refusal] += 1
             return
         reply = formatTime(datagram, self.clock.seconds(), self.utc)
         if len(reply) > udpReplyLimit(len(datagram)):
             self.tooLong += 1
             reply = UDP_BAD_FORMAT if reply.startswith(b"error: ") else UDP_TOO_LONG
         self.transport.write(reply, addr)
+        counters.answered += 1
+        counters.sentBytes += len(reply)
 
 
 @implementer(IDrainable, IPushProducer)
@@ -214,10 +230,12 @@ class TimeLineProtocol(LineReceiver):
         Answer one format with one line.
         """
         factory = self.factory
+        factory.counters.received += 1
         reply = formatTime(line.rstrip(b"\r"), factory.clock.seconds(), factory.utc)
         if b"\n" in reply or b"\r" in reply:
             reply = b"error: reply would contain a line break"
         self.sendLine(reply)
+        factory.counters.answered += 1
 
     def closeGracefully(self) -> None:
         """
@@ -245,6 +263,10 @@ else:  # Factory is generic only in recent Twisted releases
 class TimeLineFactory(_Factory):
     """
     Builds L{TimeLineProtocol}s sharing one clock and time zone choice.
+
+    @ivar counters: the requests its protocols answer (bytes and connections
+        are counted by the L{sockservice.server.guard.GuardedFactory} that
+        shares them).
     """
 
     protocol = TimeLineProtocol
@@ -256,3 +278,4 @@ class TimeLineFactory(_Factory):
         """
         self.clock = clock
         self.utc = utc
+        self.counters = ServiceCounters()

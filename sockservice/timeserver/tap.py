@@ -77,6 +77,7 @@ def addServices(top: IServiceCollection, config: TimeConfig, shared: Shared) -> 
     reactor = shared.reactor
     if config.tcp:
         factory = GuardedFactory(TimeLineFactory(reactor, utc=config.utc), shared.guard, "time")
+        shared.metrics.track("time", "tcp", factory.counters)
         for description, full in config.tcp:
             shared.listenTCP(top, f"TCP {description} (time)", full, factory)
     for description, address in config.udp:
@@ -89,4 +90,5 @@ def addServices(top: IServiceCollection, config: TimeConfig, shared: Shared) -> 
             server.prefixKey(),
             shared.udpPorts,
         )
+        shared.metrics.track("time", "udp", protocol.counters)
         shared.listenUDP(top, f"UDP {description} (time)", address, protocol)

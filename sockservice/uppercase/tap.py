@@ -161,6 +161,7 @@ def addServices(
         ).setServiceParent(top)
     else:
         factory = UppercaseFactory(mode=config.case, guard=shared.guard)
+        shared.metrics.track("uppercase", "tcp", factory.counters)
         for description, full in config.tcp:
             shared.listenTCP(top, f"TCP {description}", full, factory)
         for description, address in config.udp:
@@ -182,7 +183,7 @@ def addServices(
 
 def _datagramProtocol(config: UppercaseConfig, shared: Shared) -> UppercaseDatagramProtocol:
     server = shared.config
-    return UppercaseDatagramProtocol(
+    protocol = UppercaseDatagramProtocol(
         mode=config.case,
         rate=server.udpRate,
         burst=server.udpBurst,
@@ -193,3 +194,5 @@ def _datagramProtocol(config: UppercaseConfig, shared: Shared) -> UppercaseDatag
         prefixV6=server.prefixV6,
         udpPorts=shared.udpPorts,
     )
+    shared.metrics.track("uppercase", "udp", protocol.counters)
+    return protocol

@@ -26,6 +26,7 @@ from zope.interface import implementer
 
 from sockservice._fast.switch import fastWriter
 from sockservice.casing import Uppercaser
+from sockservice.server.counters import ServiceCounters
 from sockservice.server.drain import IDrainable, hasUnreadInput
 from sockservice.server.guard import ConnectionGuard
 from sockservice.server.interfaces import IStreamTransport
@@ -63,6 +64,7 @@ class UppercaseProtocol(Protocol):
 
     def connectionMade(self) -> None:
         self.factory.guard.opened(self, self.transport, self)
+        self._counters = self.factory.counters
         if getattr(self.transport, "bufferSize", None) == READ_SIZE_MAX:
             # A transport that reads its socket itself (a FileDescriptor:
             # TCP, UNIX), whose read size is not part of any interface.
@@ -87,7 +89,14 @@ class UppercaseProtocol(Protocol):
         if len(data) == self._readSize < READ_SIZE_MAX:
             # Only a FileDescriptor's reads start small (connectionMade).
             self._readSize = _reader(self.transport).bufferSize = self._readSize * 2
-        self._out.write(self._caser.feed(data))
+        counters = self._counters
+        counters.received += 1
+        counters.receivedBytes += len(data)
+        reply = self._caser.feed(data)
+        if reply:
+            counters.answered += 1
+            counters.sentBytes += len(reply)
+        self._out.write(reply)
 
     def readConnectionLost(self) -> None:
         """
@@ -95,6 +104,7 @@ class UppercaseProtocol(Protocol):
         """
         rest = self._caser.flush()
         if rest:
+            self._counters.sentBytes += len(rest)
             self._out.write(rest)
         self.transport.unregisterProducer()
         self._out.loseConnection()
@@ -110,6 +120,7 @@ class UppercaseProtocol(Protocol):
         self._stopping = True
         rest = self._caser.flush()
         if rest:
+            self._counters.sentBytes += len(rest)
             self.transport.write(rest)
         self.transport.unregisterProducer()
         loseWriteConnection = getattr(self.transport, "loseWriteConnection", None)
@@ -146,7 +157,10 @@ class UppercaseProtocol(Protocol):
         self.factory.guard.timedOut(self.transport, self.peer)
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
-        self.factory.guard.closed(self, self.transport, self.peer)
+        guard = self.factory.guard
+        draining = guard.openConnections.isClosing(self.transport)
+        self.factory.counters.lost(reason, self._aborted, draining)
+        guard.closed(self, self.transport, self.peer)
 
 
 def _reader(transport: IStreamTransport) -> FileDescriptor:
@@ -172,6 +186,7 @@ class UppercaseFactory(_Factory):
     @ivar acceptedNoDelay: whether every connection arrives with
         C{TCP_NODELAY} already set, copied from its listening socket (set by
         L{sockservice.server.listeners.TCPListener}); otherwise each sets it itself.
+    @ivar counters: what its connections count.
     """
 
     protocol = UppercaseProtocol
@@ -204,13 +219,14 @@ class UppercaseFactory(_Factory):
             )
         self.mode = mode
         self.guard = guard
+        self.counters = ServiceCounters()
 
     def buildProtocol(self, addr: Optional[IAddress]) -> Optional[UppercaseProtocol]:
         """
         Build a protocol for a new connection from C{addr}, or refuse it
         (return L{None}: Twisted then closes it) when a cap is reached.
         """
-        peer = self.guard.admit(addr)
+        peer = self.guard.admit(addr, "", self.counters)
         if peer is None:
             return None
         protocol = self.protocol()

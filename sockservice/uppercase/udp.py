@@ -23,6 +23,7 @@ from twisted.internet.protocol import DatagramProtocol
 from twisted.logger import Logger
 
 from sockservice.casing import transform
+from sockservice.server.counters import ServiceCounters
 from sockservice.server.limits import (
     DEFAULT_PREFIX_V4,
     DEFAULT_PREFIX_V6,
@@ -52,9 +53,9 @@ class UppercaseDatagramProtocol(DatagramProtocol):
     """
     Answer each datagram with its upper-cased payload, within the guards.
 
-    @ivar dropped: how many datagrams went unanswered, by reason (one of
+    @ivar counters: what it counts; C{counters.dropped} (also
+        C{dropped}): how many datagrams went unanswered, by reason (one of
         L{DROP_REASONS}).
-    @ivar answered: how many datagrams were answered.
     """
 
     log = Logger()
@@ -104,8 +105,15 @@ class UppercaseDatagramProtocol(DatagramProtocol):
             udpPorts,
             PrefixKey(prefixV4, prefixV6),
         )
-        self.answered = 0
-        self.dropped: Counter[str] = Counter()
+        self.counters = ServiceCounters()
+        self.dropped: Counter[str] = self.counters.dropped
+
+    @property
+    def answered(self) -> int:
+        """
+        How many datagrams were answered.
+        """
+        return self.counters.answered
 
     def startProtocol(self) -> None:
         self.guard.bound(self.transport, self.log)
@@ -115,21 +123,25 @@ class UppercaseDatagramProtocol(DatagramProtocol):
         self._sendto = sock.sendto if sock is not None else self.transport.write
 
     def datagramReceived(self, data: bytes, addr: tuple[str, int]) -> None:
+        counters = self.counters
+        counters.received += 1
+        counters.receivedBytes += len(data)
         refusal = self.guard.refusal(addr[0], addr[1])
         if refusal is not None:
-            self.dropped[refusal] += 1
+            counters.dropped[refusal] += 1
             return
         reply = transform(data, self.mode)
         if len(reply) > maxPayload["IPv4"] and not _fitsIPv6(reply, addr[0]):
-            self.dropped["oversize"] += 1
+            counters.dropped["oversize"] += 1
             return
         try:
             self._sendto(reply, addr)
         except (OSError, MessageLengthError) as e:
-            self.dropped["send-error"] += 1
+            counters.dropped["send-error"] += 1
             self.log.debug("reply to {peer} failed: {error}", peer=addr, error=e)
             return
-        self.answered += 1
+        counters.answered += 1
+        counters.sentBytes += len(reply)
 
     def stopProtocol(self) -> None:
         if self.dropped:
