@@ -32,6 +32,7 @@ from sockservice.server.interfaces import IServerReactor
 from sockservice.server.limits import PrefixKey, RateLimiter
 from sockservice.server.listeners import TCPListener, UDPListener
 from sockservice.server.proxied import PROXY_PREFIX, ProxiedFactory
+from sockservice.server.proxiedudp import ProxiedDatagramProtocol
 
 __all__ = ["ServerConfig", "ServerOptions", "Shared"]
 
@@ -276,8 +277,14 @@ class Shared:
     ) -> None:
         """
         Add a UDP listener on C{address} to C{top}, reading datagrams of
-        any size (Twisted's default would truncate them at 8 KiB).
+        any size (Twisted's default would truncate them at 8 KiB); with
+        C{proxyfrom=}, behind balancers that send PROXY headers
+        (L{sockservice.server.proxiedudp}).
         """
+        if address.proxyFrom:
+            protocol = ProxiedDatagramProtocol(
+                protocol, address.proxyFrom, self.guard, self.reactor
+            )
         UDPListener(
             name,
             address.port,
