@@ -61,8 +61,9 @@ class Cluster:
         testCase.addCleanup(shutil.rmtree, self.directory, True)
         command = [sys.executable, str(SCRIPT), "--port=0", "--chat-port=0"]
         command += [f"--dir={self.directory}", *args, "--", *INSTANCE_ARGS]
-        self.process: Server = startProcess(testCase, command, None)
+        # Cleanups run last first: this one after the script has stopped.
         testCase.addCleanup(self._killLeftovers)
+        self.process: Server = startProcess(testCase, command, None)
         ready = self.process.readUntil(rb"ready: (.*)\n", timeout=60).group(1).decode()
         self.fields: Dict[str, str] = dict(field.split("=", 1) for field in ready.split())
         self.port = int(self.fields["tcp"].rsplit(":", 1)[1])
@@ -76,8 +77,21 @@ class Cluster:
         return {name.decode(): int(pid) for name, pid in found}
 
     def _killLeftovers(self) -> None:
-        """After the script has stopped: anything it left running is killed."""
-        for pid in self.pids().values():
+        """
+        After the script has stopped: anything it started and left running
+        is killed, found by its output, which goes to a log in the cluster's
+        directory (nginx's workers too; no PID reused since can match).
+        """
+        pids = set()
+        for entry in Path("/proc").iterdir():
+            try:
+                if entry.name.isdigit() and os.readlink(entry / "fd" / "1").startswith(
+                    str(self.directory)
+                ):
+                    pids.add(int(entry.name))
+            except OSError:
+                pass
+        for pid in pids:
             try:
                 os.kill(pid, signal.SIGKILL)
             except OSError:
