@@ -34,7 +34,7 @@ DEFAULT_SERVERS = (
     "sockservice",
     "sockservice-pypy",
 )
-OURS = ("sockservice", "sockservice-pypy", "sockservice-ascii")
+OURS = ("sockservice", "sockservice-pypy", "sockservice-ascii", "sockservice-metrics")
 README_START = "<!-- latest-results:start -->"
 README_END = "<!-- latest-results:end -->"
 
@@ -75,7 +75,7 @@ def parseArgs(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument(
         "--servers",
         default=",".join(DEFAULT_SERVERS),
-        help="comma-separated servers; also sockservice-ascii, twisted-pypy, epoll, epoll-pypy",
+        help="comma-separated servers; also sockservice-ascii, sockservice-metrics, twisted-pypy, epoll, epoll-pypy",
     )
     p.add_argument(
         "--only",

@@ -88,6 +88,8 @@ def serverSpecs(python: str, pypy: Optional[str]) -> List[ServerSpec]:
         ServerSpec("sockservice", "sockservice", sockserviceCommand(python)),
         ServerSpec("sockservice-ascii", "sockservice --case ascii",
                    sockserviceCommand(python, "--case", "ascii")),
+        ServerSpec("sockservice-metrics", "sockservice --metrics 0",
+                   sockserviceCommand(python, "--metrics", "0")),
         ServerSpec("epoll", "raw epoll loop (floor)",
                    [python, str(PEERS / "epoll_peer.py"), "--port", "{port}"]),
     ]  # fmt: skip

@@ -59,6 +59,22 @@ class ParentWatchTests(SynchronousTestCase):
         self.runReader()
         self.assertEqual(self.stops, [])
 
+    def test_requestsPassedOn(self) -> None:
+        """
+        What the parent writes on the pipe (its requests for counts) goes to
+        C{received}; nothing stops.
+        """
+        received: list[bytes] = []
+        self.watch.stopService()
+        self.watch = ParentWatch(
+            self.readEnd, self.reactor, lambda: self.stops.append(None), received.append
+        )
+        self.watch.startService()
+        [self.reader] = self.reactor.getReaders()
+        os.write(self.writeEnd, b"1\n")
+        self.runReader()
+        self.assertEqual((received, self.stops), ([b"1\n"], []))
+
     def test_endOfFileStops(self) -> None:
         """
         When the parent is gone (the last write end closes), the process is
