@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Optional
+from typing import FrozenSet, Optional
 
 from twisted.internet.abstract import isIPAddress, isIPv6Address
 from twisted.internet.endpoints import serverFromString
@@ -72,9 +72,10 @@ def parseTCP(description: str, backlog: int) -> str:
     """
     Turn a C{--tcp} value into a full server endpoint description.
 
-    A bare port becomes C{tcp:PORT}; C{tcp} and C{tcp6} descriptions get a
-    C{backlog=} unless they name one (Twisted's default of 50 makes bursts of
-    connections wait a second for a SYN retry).
+    A bare port becomes C{tcp:PORT}; C{tcp} and C{tcp6} descriptions (and
+    C{haproxy:tcp} ones) get a C{backlog=} unless they name one (Twisted's
+    default of 50 makes bursts of connections wait a second for a SYN
+    retry).
 
     @raise UsageError: for an empty description or a bad port number.
     """
@@ -82,7 +83,8 @@ def parseTCP(description: str, backlog: int) -> str:
         raise UsageError("--tcp: empty endpoint description")
     if isDecimal(description):
         description = f"tcp:{_port(description, '--tcp')}"
-    kind = description.split(":", 1)[0]
+    # Behind a balancer too (haproxy:tcp:...).
+    kind = description.removeprefix("haproxy:").split(":", 1)[0]
     if kind in ("tcp", "tcp6") and "backlog=" not in description:
         description += f":backlog={backlog}"
     return description
@@ -97,17 +99,22 @@ class InetAddress:
     @ivar interface: the address to bind; C{""} is every IPv4 interface, and
         C{"::"} every IPv6 one (and IPv4 too, where the system allows).
     @ivar backlog: the listen backlog, for TCP (L{None}: the default).
+    @ivar proxyFrom: for UDP, the balancers whose PROXY headers are
+        believed (C{proxyfrom=ADDR[,ADDR...]}; see
+        L{sockservice.server.proxiedudp}).
     """
 
     port: int
     interface: str = ""
     backlog: Optional[int] = None
+    proxyFrom: FrozenSet[str] = frozenset()
 
 
 def parseInet(description: str, option: str, kinds: tuple[str, ...]) -> InetAddress:
     """
-    Parse C{PORT} or C{KIND:PORT[:interface=ADDR][:backlog=N]} for one of
-    C{kinds} (C{port=PORT} is accepted too; the colons of an IPv6 address may
+    Parse C{PORT} or C{KIND:PORT[:interface=ADDR][:backlog=N]} (UDP:
+    C{[:proxyfrom=ADDR,...]} instead of a backlog) for one of C{kinds}
+    (C{port=PORT} is accepted too; the colons of an IPv6 address may
     be escaped with a backslash, as in endpoint descriptions, or not).
 
     @param option: the option name, for error messages.
@@ -124,6 +131,7 @@ def parseInet(description: str, option: str, kinds: tuple[str, ...]) -> InetAddr
     port = None
     interface = "::" if kind == "tcp6" else ""
     backlog = None
+    proxyFrom: FrozenSet[str] = frozenset()
     fields = splitDescription(rest)
     seen: set[str] = set()
     while fields:
@@ -143,6 +151,13 @@ def parseInet(description: str, option: str, kinds: tuple[str, ...]) -> InetAddr
             interface = value.replace("\\:", ":")
         elif key == "backlog" and kind != "udp" and isDecimal(value):
             backlog = int(value)
+        elif key == "proxyfrom" and kind == "udp":
+            proxyFrom = frozenset(value.replace("\\:", ":").split(","))
+            if not all(isIPAddress(a) or isIPv6Address(a) for a in proxyFrom):
+                raise UsageError(
+                    f"{option}: invalid proxyfrom {value!r} in {description!r} "
+                    "(expected IP addresses separated by commas)"
+                )
         else:
             raise UsageError(f"{option}: unknown parameter {field!r} in {description!r}")
     if port is None:
@@ -152,7 +167,7 @@ def parseInet(description: str, option: str, kinds: tuple[str, ...]) -> InetAddr
             f"{option}: invalid interface {interface!r} in {description!r} "
             "(expected an IPv4 or IPv6 address)"
         )
-    return InetAddress(_port(port, option), interface, backlog)
+    return InetAddress(_port(port, option), interface, backlog, proxyFrom)
 
 
 def parseUDP(description: str) -> InetAddress:

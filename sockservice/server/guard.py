@@ -55,6 +55,8 @@ class ConnectionGuard:
     @ivar connections: the open connections, counted against the caps.
     @ivar openConnections: their transports, for the drain on stop.
     @ivar idle: the sweep that closes idle connections (L{None}: never).
+    @ivar proxyHeadersRejected: connections to a C{haproxy:} listener closed
+        for a missing or malformed PROXY header (L{sockservice.server.proxied}).
     """
 
     log = Logger()
@@ -85,6 +87,7 @@ class ConnectionGuard:
         self._clock = clock
         self._lastRefusalLog = -math.inf
         self._unlogged = 0
+        self.proxyHeadersRejected = 0
 
     def fitDescriptors(self, fileLimit: int) -> None:
         """

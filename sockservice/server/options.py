@@ -31,6 +31,8 @@ from sockservice.server.guard import ConnectionGuard
 from sockservice.server.interfaces import IServerReactor
 from sockservice.server.limits import PrefixKey, RateLimiter
 from sockservice.server.listeners import TCPListener, UDPListener
+from sockservice.server.proxied import PROXY_PREFIX, ProxiedFactory
+from sockservice.server.proxiedudp import ProxiedDatagramProtocol
 
 __all__ = ["ServerConfig", "ServerOptions", "Shared"]
 
@@ -258,7 +260,12 @@ class Shared:
         Add a listener on the full endpoint description C{endpoint} to C{top}.
 
         @param name: how the log names the listener, e.g. C{"TCP 12000"}.
+        A C{haproxy:} description serves C{factory} behind a PROXY-protocol
+        balancer (L{sockservice.server.proxied}).
         """
+        if endpoint.startswith(PROXY_PREFIX):
+            endpoint = endpoint[len(PROXY_PREFIX) :]
+            factory = ProxiedFactory(factory, self.guard, self.reactor)
         TCPListener(name, serverFromString(self.reactor, endpoint), factory).setServiceParent(top)
 
     def listenUDP(
@@ -270,8 +277,14 @@ class Shared:
     ) -> None:
         """
         Add a UDP listener on C{address} to C{top}, reading datagrams of
-        any size (Twisted's default would truncate them at 8 KiB).
+        any size (Twisted's default would truncate them at 8 KiB); with
+        C{proxyfrom=}, behind balancers that send PROXY headers
+        (L{sockservice.server.proxiedudp}).
         """
+        if address.proxyFrom:
+            protocol = ProxiedDatagramProtocol(
+                protocol, address.proxyFrom, self.guard, self.reactor
+            )
         UDPListener(
             name,
             address.port,

@@ -106,6 +106,8 @@ class UppercaseOptions(usage.Options):
             (d, parseInheritedDatagram(d) if d.startswith("systemd:") else parseUDP(d)) for d in udp
         ]
         shared: List[Listener] = []
+        if workers > 1 and any(getattr(a, "proxyFrom", None) for _, a in addresses):
+            raise usage.UsageError("--workers: not with a --udp that has proxyfrom=")
         if workers > 1:
             shared = [
                 Listener("tcp", d, parseInet(d, "--tcp with --workers", ("tcp", "tcp6")))
