@@ -148,9 +148,10 @@ def readStatus(pid: int, field: str) -> Optional[int]:
 def runProbe(command: Sequence[str], sample: float = 0.5) -> Dict[str, Any]:
     """
     Run the probe to its end; return its JSON document, with C{"rss"}: its
-    resident memory sampled every C{sample} seconds (C{VmRSS}, bytes), and
-    C{"peak_rss"}: its peak (C{ru_maxrss} of this very child, from
-    C{wait4}: the kernel's C{VmHWM}).
+    resident memory sampled every C{sample} seconds (C{[seconds from the
+    start, VmRSS in bytes]}), and C{"peak_rss"}: its peak (the larger of
+    C{ru_maxrss} of this very child, from C{wait4}, and the last C{VmHWM}
+    read).
 
     @raise RuntimeError: when it fails or writes no document.
     """
@@ -163,21 +164,24 @@ def runProbe(command: Sequence[str], sample: float = 0.5) -> Dict[str, Any]:
     readers = [threading.Thread(target=drain, args=(name,)) for name in ("stdout", "stderr")]
     for reader in readers:
         reader.start()
-    rss: List[int] = []
+    rss: List[List[float]] = []
+    peak = 0
+    started = time.monotonic()
     while True:
         pid, status, usage = os.wait4(process.pid, os.WNOHANG)
         if pid:
             break
         now = readStatus(process.pid, "VmRSS")
         if now is not None:
-            rss.append(now)
+            rss.append([round(time.monotonic() - started, 3), now])
+        peak = max(peak, readStatus(process.pid, "VmHWM") or 0)
         time.sleep(sample)
     process.returncode = os.waitstatus_to_exitcode(status)
     for reader in readers:
         reader.join()
     document = parseDocument(process.returncode, output["stdout"], output["stderr"])
     document["rss"] = rss
-    document["peak_rss"] = usage.ru_maxrss * 1024
+    document["peak_rss"] = max(peak, usage.ru_maxrss * 1024)
     return document
 
 
@@ -224,12 +228,15 @@ def rateRow(probe: Mapping[str, Any]) -> Dict[str, Any]:
 def memoryRow(probe: Mapping[str, Any]) -> Dict[str, Any]:
     """
     What a long run took: its rate, its peak memory, and its resident
-    memory a tenth of the way in and at the end (flat memory: about equal).
+    memory a tenth of the way in (the first sample from then) and at the end
+    (the last sample): flat memory makes them about equal.
     """
-    rss = list(probe.get("rss") or [0])
+    rss = probe.get("rss") or [[0.0, 0]]
+    tenth = rss[-1][0] / 10
+    early = next(value for seconds, value in rss if seconds >= tenth)
     row = rateRow(probe)
-    row.update(elapsed_s=probe["summary"]["elapsed_s"], peak_rss=probe["peak_rss"],
-               rss_early=rss[len(rss) // 10], rss_end=rss[-1])  # fmt: skip
+    row.update(count=probe["summary"]["sent"], elapsed_s=probe["summary"]["elapsed_s"],
+               peak_rss=probe["peak_rss"], rss_early=early, rss_end=rss[-1][1])  # fmt: skip
     return row
 
 
@@ -268,9 +275,9 @@ def renderMarkdown(results: Mapping[str, Any]) -> str:
         ]
     if memory:
         lines += ["", *markdownTable(
-            ["1,000,000 requests, `--window 32 --rate 0`", "elapsed", "rate", "lost",
+            ["long run, `--window 32 --rate 0`", "requests", "elapsed", "rate", "lost",
              "probe RSS at 10%", "at the end", "peak (VmHWM)"],
-            [[p.upper(), f"{m['elapsed_s']:.1f} s", f"{formatNumber(m['rate_per_s'])} req/s",
+            [[p.upper(), f"{m['count']:,}", f"{m['elapsed_s']:.1f} s", f"{formatNumber(m['rate_per_s'])} req/s",
               f"{m['sent'] - m['answered']}", _mib(m["rss_early"]), _mib(m["rss_end"]),
               _mib(m["peak_rss"])] for p, m in memory.items()])]  # fmt: skip
     return "\n".join(lines) + "\n"

@@ -120,7 +120,7 @@ class RunProbeTests(SynchronousTestCase):
         self.assertEqual(document["summary"]["sent"], 1000)
         self.assertTrue(document["rss"])
         self.assertGreaterEqual(document["peak_rss"], 20 << 20)
-        self.assertGreaterEqual(document["peak_rss"], max(document["rss"]))
+        self.assertGreaterEqual(document["peak_rss"], max(value for _, value in document["rss"]))
 
     def test_failure(self):
         """
@@ -153,11 +153,12 @@ class ReportTests(SynchronousTestCase):
         row = probe.latencyRow([100.0, 40.0, 60.0], _document(p50=72.0))
         self.assertEqual(row["blocking_p50_us"], 60.0)
         self.assertAlmostEqual(row["ratio"], 1.2)
-        long = dict(
-            _document(sent=1_000_000, answered=999_990), rss=list(range(1, 21)), peak_rss=25
-        )
+        samples = [[t / 2, 100 + t] for t in range(21)]
+        long = dict(_document(sent=1_000_000, answered=999_990), rss=samples, peak_rss=125)
         memory = probe.memoryRow(long)
-        self.assertEqual((memory["rss_early"], memory["rss_end"], memory["peak_rss"]), (3, 20, 25))
+        self.assertEqual(
+            (memory["rss_early"], memory["rss_end"], memory["peak_rss"]), (102, 120, 125)
+        )
 
     def test_markdown(self):
         """
@@ -173,11 +174,14 @@ class ReportTests(SynchronousTestCase):
             "rate": {"udp": probe.rateRow(_document(rate=41234.0)),
                      "tcp": probe.rateRow(_document(rate=52000.0))},
             "memory": {"udp": probe.memoryRow(dict(_document(sent=1_000_000, answered=1_000_000),
-                                                   rss=[30 << 20] * 10, peak_rss=31 << 20))},
+                                                   rss=[[t, 30 << 20] for t in range(10)],
+                                                   peak_rss=31 << 20))},
         }  # fmt: skip
         text = probe.renderMarkdown(results)
         self.assertIn("Machine: x86_64, 2 CPUs; 2025-01-01; `python3 bench/probe.py`.", text)
         self.assertIn("| 64-byte requests on loopback | UDP | TCP |", text)
         self.assertIn("| probe / blocking (target ≤ 1.5×) | 1.20× | 1.25× |", text)
         self.assertIn("41.2k req/s, 0.0% lost", text)
-        self.assertIn("| UDP | 200.0 s | 5000 req/s | 0 | 30.0 MiB | 30.0 MiB | 31.0 MiB |", text)
+        self.assertIn(
+            "| UDP | 1,000,000 | 200.0 s | 5000 req/s | 0 | 30.0 MiB | 30.0 MiB | 31.0 MiB |", text
+        )
