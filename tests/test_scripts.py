@@ -55,7 +55,7 @@ class OptionsTests(SynchronousTestCase):
             [s.name for s in scripts.SUBCOMMANDS],
         )
         self.assertEqual(
-            [s.name for s in scripts.SUBCOMMANDS], ["tcp", "udp", "time", "chat", "command"]
+            [s.name for s in scripts.SUBCOMMANDS], ["tcp", "udp", "time", "chat", "command", "probe"]
         )
 
     def test_defaults(self):
