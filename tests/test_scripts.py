@@ -135,7 +135,7 @@ class UsageTests(SynchronousTestCase):
         error = console.stderr.getvalue()
         self.assertTrue(error.startswith("Usage: sockservice-client tcp|udp|time|chat|command "))
         self.assertTrue(
-            error.endswith("sockservice-client: name a subcommand: tcp, udp, time, chat, command\n")
+            error.endswith("sockservice-client: name a subcommand: tcp, udp, time, chat, command, probe\n")
         )
 
     def test_unknownSubcommand(self):
