@@ -55,7 +55,7 @@ class OptionsTests(SynchronousTestCase):
             [s.name for s in scripts.SUBCOMMANDS],
         )
         self.assertEqual(
-            [s.name for s in scripts.SUBCOMMANDS], ["tcp", "udp", "time", "chat", "command"]
+            [s.name for s in scripts.SUBCOMMANDS], ["tcp", "udp", "time", "chat", "command", "probe"]
         )
 
     def test_defaults(self):
@@ -135,7 +135,7 @@ class UsageTests(SynchronousTestCase):
         error = console.stderr.getvalue()
         self.assertTrue(error.startswith("Usage: sockservice-client tcp|udp|time|chat|command "))
         self.assertTrue(
-            error.endswith("sockservice-client: name a subcommand: tcp, udp, time, chat, command\n")
+            error.endswith("sockservice-client: name a subcommand: tcp, udp, time, chat, command, probe\n")
         )
 
     def test_unknownSubcommand(self):
