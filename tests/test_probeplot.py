@@ -14,6 +14,7 @@ from unittest import mock
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 from sockservice.probe.plot import PlotUnavailable, percentileAxis, plot
+from tests.servicefakes import tempPath
 
 try:
     import matplotlib  # noqa: F401
@@ -84,8 +85,7 @@ class PlotTests(SynchronousTestCase):
     def setUp(self) -> None:
         if matplotlib is None:
             raise SkipTest("matplotlib is not installed (pip install 'sockservice[plot]')")
-        self.directory = self.mktemp()
-        os.mkdir(self.directory)
+        self.directory = os.path.dirname(tempPath(self))
 
     def test_svg(self) -> None:
         """
