@@ -2,7 +2,9 @@
 """
 C{sockservice-client probe --plot FILE.svg|png}: the latency distribution
 (a percentile curve on a log axis, as the HdrHistogram plotters draw it) and
-the latency over time, drawn from the C{--json} document.
+the latency over time (p50 and p99 each second), drawn from the C{--json}
+document.  Latency is on a log scale too, so that the median and a tail a
+hundred times longer both show.
 
 matplotlib is an optional extra (C{pip install 'sockservice[plot]'}),
 imported only when a plot is drawn, with the Agg canvas: no display, no
@@ -108,7 +110,7 @@ def plot(document: Dict[str, Any], path: str) -> None:
         distribution.xaxis.set_major_locator(FixedLocator(ticks))
         distribution.xaxis.set_minor_locator(NullLocator())
         distribution.set_xticklabels([f"{n:g}%" for n in marks] + ["max"])
-        distribution.set_ylim(bottom=0)
+        distribution.set_yscale("log")
     else:
         distribution.text(0.5, 0.5, "no replies", ha="center", transform=distribution.transAxes)
     distribution.set_xlabel("percentile")
@@ -117,10 +119,12 @@ def plot(document: Dict[str, Any], path: str) -> None:
     distribution.grid(True, which="major", alpha=0.3)
 
     intervals = document.get("intervals") or []
+    drawn = False
     for key, label, colour in (("p50_us", "p50", "tab:blue"), ("p99_us", "p99", "tab:red")):
         seconds, values = _series(intervals, "t_s", key)
         if seconds:
             overTime.plot(seconds, values, marker=".", color=colour, label=label, linewidth=1)
+            drawn = True
     lost = [(float(row["t_s"]), int(row["lost"])) for row in intervals if row.get("lost")]
     if lost:
         overTime.plot([], [], " ", label=f"lost: {sum(n for _, n in lost)}")
@@ -129,7 +133,8 @@ def plot(document: Dict[str, Any], path: str) -> None:
     overTime.set_xlabel("time (s)")
     overTime.set_ylabel("latency (ms)")
     overTime.set_title("latency over time, each second", fontsize="small")
-    overTime.set_ylim(bottom=0)
+    if drawn:
+        overTime.set_yscale("log")
     overTime.grid(True, alpha=0.3)
     if overTime.get_legend_handles_labels()[0]:
         overTime.legend(loc="best", fontsize="small")
