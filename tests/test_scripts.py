@@ -133,9 +133,9 @@ class UsageTests(SynchronousTestCase):
         result, console = _run(MemoryReactorClock())
         self.assertEqual(self.successResultOf(result), 2)
         error = console.stderr.getvalue()
-        self.assertTrue(error.startswith("Usage: sockservice-client tcp|udp|time|chat|command "))
+        self.assertTrue(error.startswith("Usage: sockservice-client tcp|udp|time|chat|command|probe "))
         self.assertTrue(
-            error.endswith("sockservice-client: name a subcommand: tcp, udp, time, chat, command\n")
+            error.endswith("sockservice-client: name a subcommand: tcp, udp, time, chat, command, probe\n")
         )
 
     def test_unknownSubcommand(self):
