@@ -24,7 +24,7 @@ class FakeClock:
         return self.now
 
 
-def _accounting(size: int = 64) -> "tuple[Accounting, FakeClock]":
+def _accounting(size: int = 64) -> tuple[Accounting, FakeClock]:
     clock = FakeClock()
     return Accounting(size, 1000 * MS, clock), clock
 
