@@ -171,10 +171,12 @@ class Accounting:
         """
         Count a corrupted reply, and end the wait of the request it most
         likely answers (the waiting one whose reply it is closest to, if
-        more than half its bytes match); remember the first.
+        more than half its bytes match, ignoring case: an echo answers its
+        request); remember the first.
         """
         self.counts.corrupted += 1
         best: Optional[Tuple[int, int]] = None
+        reply, raw = reply.upper(), reply
         for sequence, sentAt in self._waiting.items():
             expected = expectedReply(sequence, sentAt, self.size)
             distance = abs(len(expected) - len(reply))
@@ -188,10 +190,10 @@ class Accounting:
             self._state[found % RING] = _SPOILED
         if self.firstCorruption is None:
             if found is None:
-                offset = _headerOffset(reply)
+                offset = _headerOffset(raw)
             else:
                 expected = expectedReply(found, self._sentAt[found % RING], self.size)
-                offset = firstDifference(expected, reply) or 0
+                offset = firstDifference(expected, raw) or 0
             self.firstCorruption = (found, offset)
 
     def _expire(self, sequence: int) -> None:
