@@ -23,6 +23,7 @@ FLOORS = {
     "sockservice.timeserver": 2,
     "sockservice.chat": 2,
     "sockservice.command": 2,
+    "sockservice.probe": 2,
     "sockservice.server": 1,
     "sockservice.client": 1,
     "sockservice._fast": 1,

@@ -55,7 +55,8 @@ class OptionsTests(SynchronousTestCase):
             [s.name for s in scripts.SUBCOMMANDS],
         )
         self.assertEqual(
-            [s.name for s in scripts.SUBCOMMANDS], ["tcp", "udp", "time", "chat", "command"]
+            [s.name for s in scripts.SUBCOMMANDS],
+            ["tcp", "udp", "time", "chat", "command", "probe"],
         )
 
     def test_defaults(self):
@@ -133,9 +134,13 @@ class UsageTests(SynchronousTestCase):
         result, console = _run(MemoryReactorClock())
         self.assertEqual(self.successResultOf(result), 2)
         error = console.stderr.getvalue()
-        self.assertTrue(error.startswith("Usage: sockservice-client tcp|udp|time|chat|command "))
         self.assertTrue(
-            error.endswith("sockservice-client: name a subcommand: tcp, udp, time, chat, command\n")
+            error.startswith("Usage: sockservice-client tcp|udp|time|chat|command|probe ")
+        )
+        self.assertTrue(
+            error.endswith(
+                "sockservice-client: name a subcommand: tcp, udp, time, chat, command, probe\n"
+            )
         )
 
     def test_unknownSubcommand(self):

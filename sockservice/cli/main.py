@@ -7,6 +7,7 @@ C{sockservice-client}: the command line over L{sockservice.client.calls}.
     sockservice-client time [--tcp] [FORMAT ...]
     sockservice-client chat --name NAME
     sockservice-client command [--token-file FILE] NAME [ARG ...]
+    sockservice-client probe tcp|udp [options]   (see sockservice.cli.probe)
 
 With MESSAGE words, send them joined by spaces and print the reply. Without,
 send each line of standard input and print each reply; on a terminal, prompt
@@ -46,6 +47,7 @@ from twisted.python import usage
 
 from sockservice.cli.console import Console
 from sockservice.cli.options import PROGRAM, Help
+from sockservice.cli.probe import ProbeOptions, runProbe
 from sockservice.cli.services import (
     ChatOptions,
     CommandOptions,
@@ -94,6 +96,7 @@ SUBCOMMANDS: Sequence[Subcommand[Any]] = (
     Subcommand("time", TimeOptions, runTime, "Ask a time service for the time."),
     Subcommand("chat", ChatOptions, runChat, "Join a chat relay and talk."),
     Subcommand("command", CommandOptions, runCommand, "Run an allow-listed command."),
+    Subcommand("probe", ProbeOptions, runProbe, "Measure latency, loss and corruption."),
 )
 
 

@@ -1,0 +1,105 @@
+# -*- test-case-name: tests.test_probepacing -*-
+"""
+The probe's protocols: L{ProbeDatagramProtocol} (UDP, connected to the
+server) and L{ProbeLineProtocol} (TCP, newline-framed), which hand each
+reply to a callable and report a refusal or a lost connection.  They do no
+accounting themselves.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Optional, Tuple
+
+from twisted.internet.protocol import DatagramProtocol, Protocol, connectionDone
+from twisted.python.failure import Failure
+
+__all__ = ["ProbeDatagramProtocol", "ProbeLineProtocol"]
+
+
+class ProbeDatagramProtocol(DatagramProtocol):
+    """
+    Requests as datagrams to one server; each datagram back is a reply.
+
+    The port is connected to the server, so the kernel drops datagrams from
+    anyone else and reports an ICMP port-unreachable: as L{connectionRefused},
+    or (Twisted's epoll reactor takes the socket's error for a hang-up) by
+    closing the port, which L{stopProtocol} reports the same way unless
+    C{closing} was set first.
+
+    @ivar closing: Set before closing the port on purpose.
+    """
+
+    closing = False
+
+    def __init__(
+        self,
+        server: Tuple[str, int],
+        onReply: Callable[[bytes], object],
+        onRefused: Callable[[bool], object],
+    ) -> None:
+        self._server = server
+        self._onReply = onReply
+        self._onRefused = onRefused
+
+    def startProtocol(self) -> None:
+        assert self.transport is not None
+        self.transport.connect(*self._server)
+
+    def send(self, request: bytes) -> None:
+        """
+        Send one request.
+        """
+        if self.transport is not None:
+            self.transport.write(request, self._server)
+
+    def datagramReceived(self, datagram: bytes, addr: object) -> None:
+        self._onReply(datagram)
+
+    def connectionRefused(self) -> None:
+        self._onRefused(False)
+
+    def stopProtocol(self) -> None:
+        if not self.closing:
+            self._onRefused(True)
+
+
+class ProbeLineProtocol(Protocol):
+    """
+    Requests as lines on one connection, pipelined; each line back is a
+    reply (without its newline).  A run of more than C{maxLine} bytes
+    without a newline is handed over as one reply (it cannot verify).
+
+    @ivar onLost: Called with the reason when the connection goes away.
+    """
+
+    def __init__(self, onReply: Callable[[bytes], object], maxLine: int) -> None:
+        self._onReply = onReply
+        self._maxLine = maxLine
+        self._buffer = b""
+        self.onLost: Optional[Callable[[Failure], object]] = None
+
+    def send(self, request: bytes) -> None:
+        """
+        Send one request, with its newline.
+        """
+        assert self.transport is not None
+        self.transport.write(request + b"\n")
+
+    def dataReceived(self, data: bytes) -> None:
+        buffer = self._buffer + data if self._buffer else data
+        start = 0
+        while True:
+            end = buffer.find(b"\n", start)
+            if end < 0:
+                break
+            self._onReply(buffer[start:end])
+            start = end + 1
+        rest = buffer[start:]
+        while len(rest) > self._maxLine:
+            self._onReply(rest[: self._maxLine])
+            rest = rest[self._maxLine :]
+        self._buffer = rest
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        if self.onLost is not None:
+            self.onLost(reason)
