@@ -14,7 +14,13 @@ cheaper: one context is pushed per batch of events, and only its C{system}
 entry is updated for each event.  What gets logged, and how it is tagged, is
 unchanged.
 
-It reads the private C{_poller}, C{_selectables} and C{_doReadOrWrite} of
+It also listens on TCP with L{sockservice._fast.accepting.AcceptingPort}
+(Twisted's port, accepting at a lower cost), and answers a request to stop
+watching a descriptor it does not watch (Twisted's C{Connection} makes four
+per connection as it closes) without Twisted's general search.
+
+It reads the private C{_poller}, C{_selectables}, C{_reads}, C{_writes},
+C{_continuousPolling} and C{_doReadOrWrite} of
 Twisted's L{EPollReactor}, so it is installed only where
 L{sockservice._fast.switch} found them behaving: C{twistd sockservice}
 installs it (L{sockservice._fast.switch.install}) unless a reactor was chosen
@@ -28,6 +34,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from twisted.internet.epollreactor import EPollReactor
 from twisted.python import context, log
+
+from sockservice._fast.accepting import AcceptingPort
 
 __all__ = ["DirectEPollReactor"]
 
@@ -75,3 +83,28 @@ class DirectEPollReactor(EPollReactor):
             except BaseException:
                 # As callWithLogger: log it as the descriptor's and go on.
                 log.err()
+
+    def listenTCP(self, port: int, factory: Any, backlog: int = 50, interface: str = "") -> Any:
+        """
+        As Twisted's: listen on TCP C{port}, with an L{AcceptingPort}.
+        """
+        listening = AcceptingPort(port, factory, backlog, interface, self)
+        listening.startListening()
+        return listening
+
+    def removeReader(self, reader: Any) -> None:
+        """
+        Stop watching C{reader} for input: nothing to do if it is not watched.
+        """
+        fd = reader.fileno()
+        if fd in self._reads or fd == -1 or self._continuousPolling._readers:
+            EPollReactor.removeReader(self, reader)
+
+    def removeWriter(self, writer: Any) -> None:
+        """
+        Stop watching C{writer} for writability: nothing to do if it is not
+        watched.
+        """
+        fd = writer.fileno()
+        if fd in self._writes or fd == -1 or self._continuousPolling._writers:
+            EPollReactor.removeWriter(self, writer)

@@ -99,6 +99,27 @@ def checkReactor() -> None:
             and ending not in reactor.getReaders(),
             "EPollReactor._doReadOrWrite did not disconnect a finished descriptor",
         )
+        polling = getattr(reactor, "_continuousPolling", None)
+        require(
+            isinstance(getattr(reactor, "_reads", None), set)
+            and isinstance(getattr(reactor, "_writes", None), set)
+            and isinstance(getattr(polling, "_readers", None), set)
+            and isinstance(getattr(polling, "_writers", None), set),
+            "EPollReactor has no _reads and _writes sets or _continuousPolling lost its sets",
+        )
+        reactor.addWriter(served)
+        reactor.removeReader(served)
+        reactor.removeReader(served)
+        require(
+            reactor.getReaders() == [reactor.waker] and reactor.getWriters() == [served],
+            "EPollReactor.removeReader did not stop reading alone",
+        )
+        reactor.removeWriter(served)
+        reactor.removeWriter(served)
+        require(
+            not reactor.getWriters() and served.fileno() not in reactor._selectables,
+            "EPollReactor.removeWriter did not forget a descriptor",
+        )
     finally:
         served.close()
         ending.close()

@@ -9,12 +9,19 @@ import shutil
 import socket
 import tempfile
 
+from twisted.internet import tcp
+from twisted.internet.address import IPv4Address
 from twisted.internet.main import CONNECTION_LOST
+from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.test import test_core, test_process, test_tcp, test_time
 from twisted.internet.test.reactormixins import ReactorBuilder
 from twisted.logger import globalLogPublisher
 from twisted.python import context, log
-from twisted.trial.unittest import SkipTest
+from twisted.trial.unittest import SkipTest, SynchronousTestCase
+
+from sockservice._fast.accepting import AcceptingPort, ListeningSocket
+from sockservice._fast.reactor import DirectEPollReactor
+from sockservice._fast.reactorcheck import closeReactor
 
 try:
     from twisted.internet.test import test_udp
@@ -151,3 +158,53 @@ class DispatchTestsBuilder(ReactorBuilder):
 
 
 globals().update(DispatchTestsBuilder.makeTestCaseClasses())
+
+
+class ListeningTests(SynchronousTestCase):
+    """
+    L{DirectEPollReactor} listens on TCP with an L{AcceptingPort}, and
+    forgets a descriptor it does not watch without error.
+    """
+
+    def setUp(self):
+        self.reactor = DirectEPollReactor()
+        self.addCleanup(closeReactor, self.reactor)
+
+    def test_acceptingPort(self):
+        """
+        C{listenTCP} gives an L{AcceptingPort} whose connections are sockets
+        of the listener's family and type, non-blocking, with the peer's
+        address.
+        """
+        protocols = []
+        factory = Factory.forProtocol(Protocol)
+        factory.buildProtocol = lambda addr: protocols.append(addr) or Protocol()
+        port = self.reactor.listenTCP(0, factory, interface="127.0.0.1")
+        self.addCleanup(port.socket.close)
+        self.assertIsInstance(port, AcceptingPort)
+        self.assertIsInstance(port.socket, ListeningSocket)
+        client = socket.create_connection(("127.0.0.1", port.getHost().port))
+        self.addCleanup(client.close)
+        port.doRead()
+        self.assertEqual(protocols, [IPv4Address("TCP", *client.getsockname())])
+        (connection,) = [s for s in self.reactor.getReaders() if isinstance(s, tcp.Server)]
+        self.addCleanup(connection.socket.close)
+        self.assertIs(type(connection.socket), socket.socket)
+        self.assertEqual(
+            (connection.socket.family, connection.socket.type), (socket.AF_INET, socket.SOCK_STREAM)
+        )
+        self.assertEqual(connection.socket.gettimeout(), 0.0)
+
+    def test_removeUnwatched(self):
+        """
+        Removing a reader or writer that is not watched changes nothing;
+        removing one that is stops watching it.
+        """
+        first, second = _Descriptor(self, "first"), _Descriptor(self, "second")
+        self.reactor.addReader(first)
+        self.reactor.removeReader(second)
+        self.reactor.removeWriter(first)
+        self.assertIn(first, self.reactor.getReaders())
+        self.reactor.removeReader(first)
+        self.assertNotIn(first, self.reactor.getReaders())
+        self.assertEqual(self.reactor.getWriters(), [])

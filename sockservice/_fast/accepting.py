@@ -1,0 +1,103 @@
+# -*- test-case-name: tests.test_selftest, tests.integration.test_reactor -*-
+"""
+Accept a TCP connection without the standard library's per-call lookups.
+
+C{socket.socket.accept} wraps the accepted descriptor in a new socket object
+made from the listener's C{family} and C{type}, two properties that convert
+the socket's numbers to enum members on every call (six Python-level calls
+per connection on CPython 3.11).  L{ListeningSocket} remembers those numbers
+once; its C{accept} is otherwise the standard library's: the same private
+C{_accept} (C{accept4}), the same socket class, the same timeout rule.
+L{AcceptingPort} is Twisted's L{tcp.Port} listening on one.
+
+Only L{sockservice._fast.reactor}'s reactor makes these ports (its
+C{listenTCP}), and only where L{sockservice._fast.switch} found them
+behaving (L{checkAccepting}).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from typing import Any, Optional, Tuple
+
+from twisted.internet import tcp
+
+from sockservice._fast.checks import require
+
+__all__ = ["AcceptingPort", "ListeningSocket", "checkAccepting"]
+
+
+class ListeningSocket(socket.socket):
+    """
+    A socket whose L{accept} knows its address family and type already.
+    """
+
+    _kind: Tuple[int, int, int]
+
+    def __init__(
+        self, family: int = -1, type: int = -1, proto: int = -1, fileno: Optional[int] = None
+    ) -> None:
+        super().__init__(family, type, proto, fileno)
+        self._kind = (int(self.family), int(self.type), self.proto)
+
+    def accept(self) -> Tuple[socket.socket, Any]:
+        """
+        As C{socket.socket.accept}: a new socket for the connection, and its
+        peer's address.
+        """
+        fd, address = self._accept()  # type: ignore[attr-defined]
+        family, kind, proto = self._kind
+        connection = socket.socket(family, kind, proto, fd)
+        if socket.getdefaulttimeout() is None and self.gettimeout():
+            connection.setblocking(True)
+        return connection, address
+
+
+class AcceptingPort(tcp.Port):
+    """
+    Twisted's TCP port, listening on a L{ListeningSocket}.
+    """
+
+    def createInternetSocket(self) -> ListeningSocket:
+        plain = super().createInternetSocket()
+        listening = ListeningSocket(plain.family, plain.type, plain.proto, plain.detach())
+        listening.setblocking(False)
+        return listening
+
+
+def checkAccepting() -> None:
+    """
+    Accept one connection on a L{ListeningSocket} (a UNIX socket in the
+    abstract namespace, or a loopback TCP one where there is none) and
+    compare it with what C{socket.socket.accept} gives.
+
+    @raise InternalsChanged: where it differs.
+    """
+    try:
+        listening = ListeningSocket(socket.AF_UNIX, socket.SOCK_STREAM)
+        name: Any = f"\0sockservice-selftest-{os.getpid()}-{id(listening)}"
+    except (AttributeError, OSError):
+        listening = ListeningSocket(socket.AF_INET, socket.SOCK_STREAM)
+        name = ("127.0.0.1", 0)
+    client = socket.socket(listening.family, socket.SOCK_STREAM)
+    accepted: Optional[socket.socket] = None
+    try:
+        listening.bind(name)
+        listening.listen(1)
+        listening.setblocking(False)
+        client.connect(listening.getsockname())
+        accepted, _ = listening.accept()
+        require(
+            type(accepted) is socket.socket
+            and (accepted.family, accepted.type, accepted.proto)
+            == (listening.family, listening.type, listening.proto)
+            and accepted.gettimeout() == socket.getdefaulttimeout(),
+            "socket.accept's socket differs from ListeningSocket.accept's",
+        )
+        client.send(b"x")
+        require(accepted.recv(1) == b"x", "ListeningSocket.accept's socket is not connected")
+    finally:
+        for skt in (accepted, client, listening):
+            if skt is not None:
+                skt.close()
