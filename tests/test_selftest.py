@@ -167,3 +167,11 @@ class CheckInternalsTests(SynchronousTestCase):
 
         self.patch(EPollReactor, "__init__", init)
         self.assertProblem("_continuousPolling")
+
+    def test_logPrefixChanged(self):
+        """
+        A Twisted whose TCP connections' C{logPrefix} is no longer their
+        C{logstr} is noticed.
+        """
+        self.patch(tcp.Connection, "logPrefix", lambda self: "elsewhere")
+        self.assertProblem("logstr")

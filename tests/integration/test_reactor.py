@@ -11,6 +11,7 @@ import tempfile
 
 from twisted.internet import tcp
 from twisted.internet.address import IPv4Address
+from twisted.internet.error import ConnectionFdescWentAway
 from twisted.internet.main import CONNECTION_LOST
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.test import test_core, test_process, test_tcp, test_time
@@ -155,6 +156,46 @@ class DispatchTestsBuilder(ReactorBuilder):
         self.assertEqual(buggy.system, "(buggy logPrefix method)")
         self.assertEqual(len(errors), 1)
         self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+
+    def test_logstr(self):
+        """
+        A descriptor whose C{logPrefix} is L{tcp.Connection}'s is served
+        under its C{logstr}.
+        """
+
+        class Connection(_Descriptor):
+            logPrefix = tcp.Connection.logPrefix
+            logstr = "from logstr"
+
+        connection = Connection(self, "unused")
+        self.assertEqual(self.serveOneBatch(connection), [])
+        self.assertEqual(connection.system, "from logstr")
+
+    def test_descriptorGone(self):
+        """
+        A readable descriptor whose C{fileno()} has become -1 is not read
+        but disconnected, as Twisted's reactors do.
+        """
+        reasons = []
+
+        class Gone(_Descriptor):
+            gone = False
+
+            def fileno(self):
+                return -1 if self.gone else super().fileno()
+
+            def connectionLost(self, reason):
+                reasons.append(reason)
+
+        gone = Gone(self, "gone")
+        reactor = self.buildReactor()
+        reactor.addReader(gone)
+        gone.peer.send(b"x")
+        gone.gone = True
+        reactor.doPoll(0)
+        self.assertIsNone(gone.system)
+        self.assertEqual([r.type for r in reasons], [ConnectionFdescWentAway])
+        reactor.removeReader(gone)
 
 
 globals().update(DispatchTestsBuilder.makeTestCaseClasses())
