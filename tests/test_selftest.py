@@ -175,3 +175,15 @@ class CheckInternalsTests(SynchronousTestCase):
         """
         self.patch(tcp.Connection, "logPrefix", lambda self: "elsewhere")
         self.assertProblem("logstr")
+
+    def test_readingChanged(self):
+        """
+        A Twisted whose TCP connections read differently from what
+        L{AcceptedConnection.doRead} copies is noticed.
+        """
+
+        def doRead(self):
+            return self._dataReceived(self.socket.recv(self.bufferSize, 0))
+
+        self.patch(tcp.Connection, "doRead", doRead)
+        self.assertProblem("doRead")

@@ -8,24 +8,35 @@ the socket's numbers to enum members on every call (six Python-level calls
 per connection on CPython 3.11).  L{ListeningSocket} remembers those numbers
 once; its C{accept} is otherwise the standard library's: the same private
 C{_accept} (C{accept4}), the same socket class, the same timeout rule.
-L{AcceptingPort} is Twisted's L{tcp.Port} listening on one.
+L{AcceptingPort} is Twisted's L{tcp.Port} listening on one, whose
+connections are L{AcceptedConnection}s: Twisted's L{tcp.Server} with its
+C{doRead} and C{_dataReceived} as one method (one Python call fewer per
+read).
 
 Only L{sockservice._fast.reactor}'s reactor makes these ports (its
 C{listenTCP}), and only where L{sockservice._fast.switch} found them
-behaving (L{checkAccepting}).
+behaving (L{checkAccepting}, L{checkReading}).
 """
 
 from __future__ import annotations
 
 import os
 import socket
+from errno import EWOULDBLOCK
 from typing import Any, Optional, Tuple
 
-from twisted.internet import tcp
+from twisted.internet import main, tcp
+from twisted.internet.error import ConnectionDone, ConnectionLost
 
 from sockservice._fast.checks import require
 
-__all__ = ["AcceptingPort", "ListeningSocket", "checkAccepting"]
+__all__ = [
+    "AcceptedConnection",
+    "AcceptingPort",
+    "ListeningSocket",
+    "checkAccepting",
+    "checkReading",
+]
 
 
 class ListeningSocket(socket.socket):
@@ -54,10 +65,46 @@ class ListeningSocket(socket.socket):
         return connection, address
 
 
+class AcceptedConnection(tcp.Server):
+    """
+    Twisted's server-side TCP connection, reading in one method.
+    """
+
+    def doRead(self) -> Optional[BaseException]:  # type: ignore[override]
+        """
+        As L{tcp.Connection.doRead} with L{tcp.Connection._dataReceived}:
+        read at most C{bufferSize} bytes and hand them to the protocol.
+
+        @return: L{None}, or why the connection ended.
+        """
+        try:
+            data = self.socket.recv(self.bufferSize)
+        except OSError as se:
+            if se.args[0] == EWOULDBLOCK:
+                return None
+            return main.CONNECTION_LOST
+        if not data:
+            return main.CONNECTION_DONE
+        self.protocol.dataReceived(data)
+        return None
+
+
+#: The names L{tcp.Connection}'s C{doRead} and C{_dataReceived} use, on the
+#: Twisted releases L{AcceptedConnection.doRead} copies.
+_READING_NAMES = (
+    {"CONNECTION_LOST", "EWOULDBLOCK", "OSError", "_dataReceived", "args", "bufferSize"}
+    | {"main", "recv", "socket"},
+    {"CONNECTION_DONE", "dataReceived", "main", "protocol"},
+)
+
+
 class AcceptingPort(tcp.Port):
     """
-    Twisted's TCP port, listening on a L{ListeningSocket}.
+    Twisted's TCP port, listening on a L{ListeningSocket}, making
+    L{AcceptedConnection}s.
     """
+
+    transport = AcceptedConnection
 
     def createInternetSocket(self) -> ListeningSocket:
         plain = super().createInternetSocket()
@@ -101,3 +148,58 @@ def checkAccepting() -> None:
         for skt in (accepted, client, listening):
             if skt is not None:
                 skt.close()
+
+
+class _Received:
+    """
+    A protocol that records what it received.
+    """
+
+    def __init__(self) -> None:
+        self.received: list[bytes] = []
+
+    def dataReceived(self, data: bytes) -> None:
+        self.received.append(data)
+
+
+def checkReading() -> None:
+    """
+    Check that L{tcp.Connection}'s reading is still what
+    L{AcceptedConnection.doRead} copies, and that the copy reads, waits
+    and ends as it does, on a socket pair.
+
+    @raise InternalsChanged: where it differs.
+    """
+    require(
+        (
+            set(tcp.Connection.doRead.__code__.co_names),
+            set(tcp.Connection._dataReceived.__code__.co_names),
+        )
+        == _READING_NAMES,
+        "tcp.Connection.doRead or _dataReceived changed",
+    )
+    ours, peer = socket.socketpair()
+    try:
+        ours.setblocking(False)
+        connection = AcceptedConnection.__new__(AcceptedConnection)
+        connection.socket = ours
+        connection.protocol = protocol = _Received()  # type: ignore[assignment]
+        connection.bufferSize = 4
+        waiting = connection.doRead()
+        peer.send(b"abcdef")
+        read = (connection.doRead(), connection.doRead())
+        peer.close()
+        ended = connection.doRead()
+        ours.close()
+        lost = connection.doRead()
+        require(
+            waiting is None
+            and read == (None, None)
+            and protocol.received == [b"abcd", b"ef"]
+            and isinstance(ended, ConnectionDone)
+            and isinstance(lost, ConnectionLost),
+            "AcceptedConnection.doRead does not read as tcp.Connection.doRead",
+        )
+    finally:
+        ours.close()
+        peer.close()

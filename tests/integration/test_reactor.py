@@ -20,7 +20,8 @@ from twisted.logger import globalLogPublisher
 from twisted.python import context, log
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
-from sockservice._fast.accepting import AcceptingPort, ListeningSocket
+from sockservice._fast import accepting
+from sockservice._fast.accepting import AcceptedConnection, AcceptingPort, ListeningSocket
 from sockservice._fast.reactor import DirectEPollReactor
 from sockservice._fast.reactorcheck import closeReactor
 
@@ -249,3 +250,22 @@ class ListeningTests(SynchronousTestCase):
         self.reactor.removeReader(first)
         self.assertNotIn(first, self.reactor.getReaders())
         self.assertEqual(self.reactor.getWriters(), [])
+
+
+class AcceptedConnectionTests(SynchronousTestCase):
+    """
+    L{AcceptedConnection} reads as Twisted's L{tcp.Server} does.
+    """
+
+    def test_reads(self):
+        """
+        Its C{doRead} hands what it read to the protocol, waits while there
+        is nothing, and reports the end of the stream and a broken socket.
+        """
+        accepting.checkReading()
+
+    def test_madeByThePort(self):
+        """
+        An L{AcceptingPort} makes L{AcceptedConnection}s.
+        """
+        self.assertIs(AcceptingPort.transport, AcceptedConnection)
