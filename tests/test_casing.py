@@ -3,6 +3,8 @@
 Tests for L{sockservice.casing}.
 """
 
+import codecs
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
@@ -154,3 +156,75 @@ class UppercaserTests(SynchronousTestCase):
         """
         chunks = [data[i : i + 1] for i in range(len(data))]
         self.assertEqual(_feedAll(chunks, "unicode"), transform(data))
+
+
+def _referenceChunks(chunks):
+    """
+    What each chunk of a stream upper-cases to by decoding every chunk (no
+    ASCII shortcut), and what the end of the stream gives.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")
+    out = [decoder.decode(c).upper().encode("utf-8", "surrogateescape") for c in chunks]
+    return out, decoder.decode(b"", final=True).upper().encode("utf-8", "surrogateescape")
+
+
+# Streams that are mostly ASCII, with the odd multi-byte or invalid sequence,
+# split anywhere (so that a chunk of pure ASCII often follows a chunk that
+# ends inside a sequence).
+_mostlyASCII = st.lists(
+    st.one_of(
+        st.binary(max_size=6).map(lambda b: bytes(x & 0x7F for x in b)),
+        st.sampled_from(
+            [b"\xc3", b"\x9f", b"\xe2\x82", b"\xac", b"\xf0\x9f\x98", b"\xff", b"\xce\x90"]
+        ),
+    ),
+    max_size=10,
+)
+
+
+class FastPathTests(SynchronousTestCase):
+    """
+    The ASCII shortcut (C{bytes.upper} without decoding) never changes what
+    a chunk or a stream upper-cases to.
+    """
+
+    @settings(max_examples=300)
+    @given(_mostlyASCII)
+    def test_sameAsDecodingEachChunk(self, chunks):
+        """
+        Chunk by chunk, L{Uppercaser.feed} returns what decoding every
+        chunk returns, and L{Uppercaser.flush} what the decoder holds back.
+        """
+        caser = Uppercaser()
+        expected, rest = _referenceChunks(chunks)
+        self.assertEqual([caser.feed(c) for c in chunks], expected)
+        self.assertEqual(caser.flush(), rest)
+
+    @given(st.binary(max_size=200))
+    def test_wholeSameAsDecoding(self, data):
+        """
+        L{transform} of any bytes, ASCII or not, equals decoding them.
+        """
+        decoded = data.decode("utf-8", "surrogateescape").upper()
+        self.assertEqual(transform(data), decoded.encode("utf-8", "surrogateescape"))
+
+    def test_asciiAfterPartialSequence(self):
+        """
+        A chunk of pure ASCII that follows an incomplete sequence is decoded
+        with it: the held-back byte comes out unchanged before it.
+        """
+        caser = Uppercaser()
+        self.assertEqual(caser.feed(b"a\xc3"), b"A")
+        self.assertEqual(caser.feed(b"bc"), b"\xc3BC")
+        self.assertEqual(caser.feed(b"de"), b"DE")
+        self.assertEqual(caser.flush(), b"")
+
+    def test_asciiModeEveryByte(self):
+        """
+        C{--case ascii} changes exactly C{a-z}, chunk by chunk, for every
+        byte value.
+        """
+        data = bytes(range(256))
+        expected = bytes(b - 32 if 97 <= b <= 122 else b for b in data)
+        self.assertEqual(transform(data, "ascii"), expected)
+        self.assertEqual(_feedAll([data[:100], data[100:]], "ascii"), expected)

@@ -6,11 +6,12 @@ tricks rely on.
 """
 
 import os
+import socket
 
 from twisted.internet import abstract, tcp
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
-from sockservice._fast import selftest
+from sockservice._fast import accepting, selftest
 from sockservice._fast.selftest import InternalsChanged, checkInternals
 
 
@@ -132,3 +133,57 @@ class CheckInternalsTests(SynchronousTestCase):
         """
         self.assertEqual(str(InternalsChanged("x failed")), "x failed")
         self.assertIn("checkWriting", selftest.__all__)
+
+    def test_acceptChanged(self):
+        """
+        A Python whose accepted socket differs from what
+        L{ListeningSocket.accept} builds (here: another address family) is
+        noticed.
+        """
+        original = accepting.ListeningSocket.__init__
+
+        def init(self, *args, **kwargs):
+            original(self, *args, **kwargs)
+            self._kind = (socket.AF_INET6, *self._kind[1:])
+
+        self.patch(accepting.ListeningSocket, "__init__", init)
+        self.assertProblem("ListeningSocket.accept")
+
+    def test_removalChanged(self):
+        """
+        A Twisted whose epoll reactor no longer keeps the descriptors it
+        polls continuously in sets is noticed (the reactor's removal would
+        then skip them).
+        """
+        try:
+            from twisted.internet.epollreactor import EPollReactor
+        except ImportError:
+            raise SkipTest("no epoll here") from None
+        original = EPollReactor.__init__
+
+        def init(self):
+            original(self)
+            self._continuousPolling._readers = []
+
+        self.patch(EPollReactor, "__init__", init)
+        self.assertProblem("_continuousPolling")
+
+    def test_logPrefixChanged(self):
+        """
+        A Twisted whose TCP connections' C{logPrefix} is no longer their
+        C{logstr} is noticed.
+        """
+        self.patch(tcp.Connection, "logPrefix", lambda self: "elsewhere")
+        self.assertProblem("logstr")
+
+    def test_readingChanged(self):
+        """
+        A Twisted whose TCP connections read differently from what
+        L{AcceptedConnection.doRead} copies is noticed.
+        """
+
+        def doRead(self):
+            return self._dataReceived(self.socket.recv(self.bufferSize, 0))
+
+        self.patch(tcp.Connection, "doRead", doRead)
+        self.assertProblem("doRead")

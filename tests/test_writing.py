@@ -5,11 +5,12 @@ the fast path applies to.  The fast path itself is tested over real
 loopback connections in L{tests.integration.test_writing}.
 """
 
-from twisted.internet import tcp
+from twisted.internet import error, main, tcp
 from twisted.internet.testing import StringTransport
+from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
-from sockservice._fast.writing import isPlainTCP
+from sockservice._fast.writing import _DONE, isPlainTCP
 
 
 class PlainTCPTests(SynchronousTestCase):
@@ -31,3 +32,34 @@ class PlainTCPTests(SynchronousTestCase):
         self.assertTrue(isPlainTCP(transport))
         transport.TLS = True
         self.assertFalse(isPlainTCP(transport))
+
+
+class ConnectionDoneTests(SynchronousTestCase):
+    """
+    The failure L{ImmediateWriter.loseConnection} ends connections with is
+    C{Failure(CONNECTION_DONE)}, answering L{Failure.check} as that does.
+    """
+
+    def test_check(self):
+        """
+        Asked twice, or by name, it answers as a fresh C{Failure} would.
+        """
+        fresh = Failure(main.CONNECTION_DONE)
+        questions = [
+            (error.ConnectionDone,),
+            (error.ConnectionAborted,),
+            (error.ConnectionAborted, error.ConnectionLost),
+            (error.ConnectionLost, error.ConnectionDone),
+            ("twisted.internet.error.ConnectionDone",),
+            (),
+        ]
+        for question in questions * 2:
+            self.assertIs(_DONE.check(*question), fresh.check(*question))
+        self.assertIs(_DONE.type, error.ConnectionDone)
+        self.assertIsInstance(_DONE, Failure)
+
+    def test_unhashable(self):
+        """
+        A question it cannot remember is still answered.
+        """
+        self.assertIsNone(_DONE.check([error.ConnectionDone]))

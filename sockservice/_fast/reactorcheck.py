@@ -12,7 +12,7 @@ import inspect
 import socket
 from typing import Any, Optional
 
-from twisted.internet import error, main
+from twisted.internet import error, main, tcp
 from twisted.python import context, log
 from twisted.python.failure import Failure
 
@@ -72,6 +72,17 @@ def checkReactor() -> None:
         == ["self", "selectable", "fd", "event"],
         "EPollReactor._doReadOrWrite(selectable, fd, event) is gone",
     )
+    from sockservice._fast.reactor import _NO_FILEDESC
+
+    require(
+        isinstance(_NO_FILEDESC, error.ConnectionFdescWentAway)
+        and list(inspect.signature(EPollReactor._disconnectSelectable).parameters)[:4]
+        == ["self", "selectable", "why", "isRead"],
+        "posixbase._NO_FILEDESC or _disconnectSelectable(selectable, why, isRead) is gone",
+    )
+    probe = tcp.Connection.__new__(tcp.Connection)
+    probe.logstr = "probe"
+    require(probe.logPrefix() == "probe", "tcp.Connection.logPrefix() is not its logstr")
     reactor = DirectEPollReactor()
     served = _Descriptor("served")
     ending = _Descriptor("ending", main.CONNECTION_DONE)
@@ -96,8 +107,30 @@ def checkReactor() -> None:
         require(
             ending.lost is not None
             and ending.lost.check(error.ConnectionDone)
-            and ending not in reactor.getReaders(),
+            and ending not in reactor.getReaders()
+            and ending.fileno() not in reactor._selectables,
             "EPollReactor._doReadOrWrite did not disconnect a finished descriptor",
+        )
+        polling = getattr(reactor, "_continuousPolling", None)
+        require(
+            isinstance(getattr(reactor, "_reads", None), set)
+            and isinstance(getattr(reactor, "_writes", None), set)
+            and isinstance(getattr(polling, "_readers", None), set)
+            and isinstance(getattr(polling, "_writers", None), set),
+            "EPollReactor has no _reads and _writes sets or _continuousPolling lost its sets",
+        )
+        reactor.addWriter(served)
+        reactor.removeReader(served)
+        reactor.removeReader(served)
+        require(
+            reactor.getReaders() == [reactor.waker] and reactor.getWriters() == [served],
+            "EPollReactor.removeReader did not stop reading alone",
+        )
+        reactor.removeWriter(served)
+        reactor.removeWriter(served)
+        require(
+            not reactor.getWriters() and served.fileno() not in reactor._selectables,
+            "EPollReactor.removeWriter did not forget a descriptor",
         )
     finally:
         served.close()

@@ -18,13 +18,14 @@ import sys
 from typing import Any, Optional, Protocol
 
 import twisted
+from twisted.internet import tcp
 from twisted.internet.interfaces import ITransport
 from twisted.internet.main import installReactor
 from twisted.logger import Logger
 
 from sockservice._fast.jit import raiseTraceLimit
 from sockservice._fast.selftest import checkInternals
-from sockservice._fast.writing import ImmediateWriter, isPlainTCP
+from sockservice._fast.writing import ImmediateWriter
 
 __all__ = [
     "Writer",
@@ -86,8 +87,9 @@ def fastWriter(transport: ITransport) -> Writer:
     @return: an L{ImmediateWriter} for a plain Twisted TCP connection while
         the switch is on; otherwise C{transport} itself.
     """
-    if enabled and isPlainTCP(transport):
-        return ImmediateWriter(transport)  # type: ignore[arg-type]  # isPlainTCP checked it
+    # isPlainTCP, in line: this runs once per connection.
+    if enabled and isinstance(transport, tcp.Connection) and not getattr(transport, "TLS", False):
+        return ImmediateWriter(transport)
     return transport
 
 

@@ -23,13 +23,50 @@ which checks at import that those internals still behave.
 
 from __future__ import annotations
 
+from typing import Any, Dict, Tuple
+
 from twisted.internet import main, tcp
 from twisted.internet.interfaces import ITransport
 from twisted.python.failure import Failure
 
 __all__ = ["ImmediateWriter", "isPlainTCP"]
 
-_DONE = Failure(main.CONNECTION_DONE)
+
+class _ConnectionDone(Failure):
+    """
+    The one L{Failure} every connection closed by
+    L{ImmediateWriter.loseConnection} ends with: C{Failure(CONNECTION_DONE)}
+    whose L{check} remembers its answers.
+
+    Twisted's C{Connection.connectionLost} asks each closing connection's
+    reason whether it is a C{ConnectionAborted}; L{Failure.check} answers by
+    comparing qualified class names of the whole class hierarchy, a few
+    microseconds per connection.  This failure never changes, so each
+    question needs answering once.
+    """
+
+    _answers: Dict[Tuple[Any, ...], Any]
+
+    def __init__(self) -> None:
+        super().__init__(main.CONNECTION_DONE)
+        self._answers = {}
+
+    def check(self, *errorTypes: Any) -> Any:
+        """
+        L{Failure.check}, asked once per set of C{errorTypes}.
+        """
+        try:
+            return self._answers[errorTypes]
+        except (KeyError, TypeError):  # new, or not hashable
+            answer = super().check(*errorTypes)
+            try:
+                self._answers[errorTypes] = answer
+            except TypeError:
+                pass
+            return answer
+
+
+_DONE = _ConnectionDone()
 
 
 def isPlainTCP(transport: ITransport) -> bool:
@@ -100,8 +137,7 @@ class ImmediateWriter:
             and not connection.dataBuffer
             and not connection._tempDataLen
         ):
-            connection.stopReading()
-            connection.stopWriting()
+            # Connection.connectionLost stops reading and writing itself.
             # This process alone holds the socket (close-on-exec, never passed
             # on), so close() sends the FIN: the shutdown() Twisted makes
             # first "just to be safe" would be one more system call per

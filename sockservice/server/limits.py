@@ -207,10 +207,13 @@ class ConnectionCounter:
         """
         if self.maxTotal and self.total >= self.maxTotal:
             return "total"
-        if not exempt and self.maxPerAddress and self.perAddress[host] >= self.maxPerAddress:
+        # dict's get and pop, not Counter's item methods: those run Python
+        # code for an absent key, here on every connection's path.
+        count = self.perAddress.get(host, 0)
+        if not exempt and self.maxPerAddress and count >= self.maxPerAddress:
             return "per-address"
         self.total += 1
-        self.perAddress[host] += 1
+        self.perAddress[host] = count + 1
         return None
 
     def closed(self, host: str) -> None:
@@ -218,6 +221,6 @@ class ConnectionCounter:
         Forget one connection from C{host}, counted earlier by L{refusal}.
         """
         self.total -= 1
-        self.perAddress[host] -= 1
-        if self.perAddress[host] <= 0:
-            del self.perAddress[host]
+        count = self.perAddress.pop(host, 0) - 1
+        if count > 0:
+            self.perAddress[host] = count

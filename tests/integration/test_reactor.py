@@ -9,12 +9,21 @@ import shutil
 import socket
 import tempfile
 
+from twisted.internet import tcp
+from twisted.internet.address import IPv4Address
+from twisted.internet.error import ConnectionFdescWentAway
 from twisted.internet.main import CONNECTION_LOST
+from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.test import test_core, test_process, test_tcp, test_time
 from twisted.internet.test.reactormixins import ReactorBuilder
 from twisted.logger import globalLogPublisher
 from twisted.python import context, log
-from twisted.trial.unittest import SkipTest
+from twisted.trial.unittest import SkipTest, SynchronousTestCase
+
+from sockservice._fast import accepting
+from sockservice._fast.accepting import AcceptedConnection, AcceptingPort, ListeningSocket
+from sockservice._fast.reactor import DirectEPollReactor
+from sockservice._fast.reactorcheck import closeReactor
 
 try:
     from twisted.internet.test import test_udp
@@ -149,5 +158,114 @@ class DispatchTestsBuilder(ReactorBuilder):
         self.assertEqual(len(errors), 1)
         self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
 
+    def test_logstr(self):
+        """
+        A descriptor whose C{logPrefix} is L{tcp.Connection}'s is served
+        under its C{logstr}.
+        """
+
+        class Connection(_Descriptor):
+            logPrefix = tcp.Connection.logPrefix
+            logstr = "from logstr"
+
+        connection = Connection(self, "unused")
+        self.assertEqual(self.serveOneBatch(connection), [])
+        self.assertEqual(connection.system, "from logstr")
+
+    def test_descriptorGone(self):
+        """
+        A readable descriptor whose C{fileno()} has become -1 is not read
+        but disconnected, as Twisted's reactors do.
+        """
+        reasons = []
+
+        class Gone(_Descriptor):
+            gone = False
+
+            def fileno(self):
+                return -1 if self.gone else super().fileno()
+
+            def connectionLost(self, reason):
+                reasons.append(reason)
+
+        gone = Gone(self, "gone")
+        reactor = self.buildReactor()
+        reactor.addReader(gone)
+        gone.peer.send(b"x")
+        gone.gone = True
+        reactor.doPoll(0)
+        self.assertIsNone(gone.system)
+        self.assertEqual([r.type for r in reasons], [ConnectionFdescWentAway])
+        reactor.removeReader(gone)
+
 
 globals().update(DispatchTestsBuilder.makeTestCaseClasses())
+
+
+class ListeningTests(SynchronousTestCase):
+    """
+    L{DirectEPollReactor} listens on TCP with an L{AcceptingPort}, and
+    forgets a descriptor it does not watch without error.
+    """
+
+    def setUp(self):
+        self.reactor = DirectEPollReactor()
+        self.addCleanup(closeReactor, self.reactor)
+
+    def test_acceptingPort(self):
+        """
+        C{listenTCP} gives an L{AcceptingPort} whose connections are sockets
+        of the listener's family and type, non-blocking, with the peer's
+        address.
+        """
+        protocols = []
+        factory = Factory.forProtocol(Protocol)
+        factory.buildProtocol = lambda addr: protocols.append(addr) or Protocol()
+        port = self.reactor.listenTCP(0, factory, interface="127.0.0.1")
+        self.addCleanup(port.socket.close)
+        self.assertIsInstance(port, AcceptingPort)
+        self.assertIsInstance(port.socket, ListeningSocket)
+        client = socket.create_connection(("127.0.0.1", port.getHost().port))
+        self.addCleanup(client.close)
+        port.doRead()
+        self.assertEqual(protocols, [IPv4Address("TCP", *client.getsockname())])
+        (connection,) = [s for s in self.reactor.getReaders() if isinstance(s, tcp.Server)]
+        self.addCleanup(connection.socket.close)
+        self.assertIs(type(connection.socket), socket.socket)
+        self.assertEqual(
+            (connection.socket.family, connection.socket.type), (socket.AF_INET, socket.SOCK_STREAM)
+        )
+        self.assertEqual(connection.socket.gettimeout(), 0.0)
+
+    def test_removeUnwatched(self):
+        """
+        Removing a reader or writer that is not watched changes nothing;
+        removing one that is stops watching it.
+        """
+        first, second = _Descriptor(self, "first"), _Descriptor(self, "second")
+        self.reactor.addReader(first)
+        self.reactor.removeReader(second)
+        self.reactor.removeWriter(first)
+        self.assertIn(first, self.reactor.getReaders())
+        self.reactor.removeReader(first)
+        self.assertNotIn(first, self.reactor.getReaders())
+        self.assertEqual(self.reactor.getWriters(), [])
+
+
+class AcceptedConnectionTests(SynchronousTestCase):
+    """
+    L{AcceptedConnection} reads as Twisted's L{tcp.Server} does.
+    """
+
+    def test_reads(self):
+        """
+        Its C{doRead} hands what it read to the protocol, waits while there
+        is nothing, and reports the end of the stream and a broken socket.
+        """
+        accepting.checkReading()
+
+    def test_madeByThePort(self):
+        """
+        An L{AcceptingPort} makes L{AcceptedConnection}s.
+        """
+        self.assertIs(AcceptingPort.transport, AcceptedConnection)
