@@ -171,6 +171,10 @@ def _serveMetrics(top: SockService, endpoint: str, shared: Shared, readiness: Re
 
     info = buildInfo(shared.reactor)
     shared.metrics.source(lambda: [info])
+    guard = shared.guard
+    shared.metrics.source(
+        lambda: [("sockservice_proxy_headers_rejected_total", {}, guard.proxyHeadersRejected)]
+    )
     page = MetricsPage(shared.metrics.snapshot, readiness, workers)
     site = healthSite(readiness, page.render)
     MetricsListener(

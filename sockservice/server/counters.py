@@ -80,6 +80,11 @@ FAMILIES: Dict[str, Tuple[str, str]] = {
     ),
     "sockservice_command_runs_in_progress": ("gauge", "Commands running now."),
     "sockservice_ready": ("gauge", "1 while /readyz answers 200, else 0."),
+    "sockservice_proxy_headers_rejected_total": (
+        "counter",
+        "Connections or datagrams from a balancer closed or dropped for a missing, "
+        "malformed or late PROXY header (haproxy: listeners, proxyfrom=).",
+    ),
     "sockservice_build_info": (
         "gauge",
         "Always 1; the labels name the versions and the reactor.",

@@ -41,8 +41,7 @@ __all__ = [
 ]
 
 REFUSAL_LOG_INTERVAL = 1.0
-"""Seconds between two log lines about refused connections: a flood of
-clients past a cap gives one line a second, with a count."""
+"""Seconds between log lines about refused connections (a flood: one a second, counted)."""
 
 DESCRIPTOR_RESERVE = 64
 """Open files kept free of connections (see L{ConnectionGuard.fitDescriptors})."""
@@ -85,8 +84,7 @@ class ConnectionGuard:
         self.openConnections = OpenConnections()
         self.idle = IdleSweep(idleTimeout, clock) if idleTimeout else None
         self._clock = clock
-        self._lastRefusalLog = -math.inf
-        self._unlogged = 0
+        self._lastRefusalLog, self._unlogged = -math.inf, 0
         self.proxyHeadersRejected = 0
 
     def fitDescriptors(self, fileLimit: int) -> None:

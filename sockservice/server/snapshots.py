@@ -86,7 +86,9 @@ class SnapshotRequests:
             try:
                 snapshot: Optional[Snapshot] = snapshotFromJSON(body)
             except ValueError:
-                self.log.warn("sockservice: a worker sent counts that do not parse")
+                self.log.warn(
+                    "sockservice: a worker sent counts that do not parse", event="worker_bad_counts"
+                )
                 snapshot = None
             d.callback(snapshot)
         if len(self._buffer) > MAX_LINE:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import os
 import socket
 import sys
-from dataclasses import dataclass
 from typing import Any, Optional, Union
 
 from twisted.application.service import Service
@@ -32,9 +31,9 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from sockservice.logs import loggerArguments
-from sockservice.server.addresses import InetAddress
 from sockservice.server.interfaces import IServerReactor
 from sockservice.server.listeners import ListenFailed
+from sockservice.server.reuseport import Listener, bindShared
 from sockservice.server.snapshots import SnapshotRequests
 
 __all__ = [
@@ -44,53 +43,6 @@ __all__ = [
     "restartDelay",
     "twistdCommand",
 ]
-
-
-@dataclass(frozen=True)
-class Listener:
-    """
-    One C{--tcp} or C{--udp} listener that the workers share.
-
-    @ivar kind: C{"tcp"} or C{"udp"}.
-    @ivar description: as the user gave it, for messages.
-    """
-
-    kind: str
-    description: str
-    address: InetAddress
-
-
-def bindShared(listener: Listener, count: int) -> list[socket.socket]:
-    """
-    Bind C{count} sockets to C{listener}'s address with C{SO_REUSEPORT} (the
-    first one picks the port when it is 0), non-blocking and inheritable.
-
-    @raise CannotListenError: if the address cannot be bound.
-    """
-    address = listener.address
-    host = address.interface or "0.0.0.0"
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    kind = socket.SOCK_STREAM if listener.kind == "tcp" else socket.SOCK_DGRAM
-    sockets: list[socket.socket] = []
-    port = address.port
-    try:
-        for _ in range(count):
-            s = socket.socket(family, kind)
-            sockets.append(s)
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-            if kind == socket.SOCK_STREAM:
-                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind((host, port))
-            port = s.getsockname()[1]
-            if kind == socket.SOCK_STREAM:
-                s.listen(address.backlog or 1024)
-            s.setblocking(False)
-            s.set_inheritable(True)
-    except OSError as e:
-        for s in sockets:
-            s.close()
-        raise CannotListenError(host, port, e) from e
-    return sockets
 
 
 def restartDelay(failures: int) -> float:

@@ -17,6 +17,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -198,6 +199,14 @@ class TCPThroughHAProxyTests(TestCase):
         while "no PROXY header" not in cluster.log("instance1"):
             self.assertLess(time.monotonic(), deadline, "no rejection logged")
             time.sleep(0.05)
+        if cluster.readiness:
+            url = f"http://127.0.1.1:{cluster.fields['metrics-port']}/metrics"
+            with urllib.request.urlopen(url, timeout=5) as response:
+                scrape = response.read().decode()
+            rejected = re.search(r"^sockservice_proxy_headers_rejected_total (\S+)$", scrape, re.M)
+            self.assertIsNotNone(rejected, "no rejection counter on /metrics")
+            assert rejected is not None
+            self.assertGreaterEqual(float(rejected.group(1)), 1)
 
 
 def _reply(s: socket.socket) -> bytes:
