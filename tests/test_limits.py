@@ -3,10 +3,11 @@
 Tests for L{sockservice.server.limits}.
 """
 
+from twisted.internet.task import Clock
 from twisted.logger import Logger, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
-from sockservice.server.limits import ConnectionCounter, RateLimiter, isLoopback
+from sockservice.server.limits import ConnectionCounter, LogThrottle, RateLimiter, isLoopback
 from sockservice.server.sources import SourceGuard
 from tests.servicefakes import FakeDatagramTransport
 
@@ -185,3 +186,25 @@ class SourceGuardTests(SynchronousTestCase):
         self.assertEqual([guard.refusal("192.0.2.1", 5000) for _ in range(2)], [None, "rate"])
         guard.limitLoopback = True
         self.assertEqual([guard.refusal("::1", 5000) for _ in range(2)], [None, "rate"])
+
+
+class LogThrottleTests(SynchronousTestCase):
+    """
+    L{LogThrottle}: one line per interval, the others counted.
+    """
+
+    def test_onePerInterval(self) -> None:
+        """
+        The first refusal is logged; those within the interval are counted
+        and reported with the next line due.
+        """
+        clock = Clock()
+        throttle = LogThrottle(clock, 1.0)
+        self.assertEqual(throttle.due(), 0)
+        self.assertIsNone(throttle.due())
+        clock.advance(0.5)
+        self.assertIsNone(throttle.due())
+        clock.advance(0.5)
+        self.assertEqual(throttle.due(), 2)
+        clock.advance(1.0)
+        self.assertEqual(throttle.due(), 0)

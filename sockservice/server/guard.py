@@ -13,7 +13,6 @@ C{--max-per-ip} and C{--idle-timeout} apply to every TCP listener at once.
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Iterable, Optional, cast
 
 from twisted.internet.interfaces import (
@@ -30,7 +29,7 @@ from twisted.python.failure import Failure
 from sockservice.server.counters import ServiceCounters
 from sockservice.server.drain import IDrainable, OpenConnections
 from sockservice.server.idle import IdleConnection, IdleSweep
-from sockservice.server.limits import ConnectionCounter, isLoopback
+from sockservice.server.limits import ConnectionCounter, LogThrottle, isLoopback
 
 __all__ = [
     "ConnectionGuard",
@@ -83,8 +82,7 @@ class ConnectionGuard:
         self.connections = ConnectionCounter(maxConnections, maxPerAddress)
         self.openConnections = OpenConnections()
         self.idle = IdleSweep(idleTimeout, clock) if idleTimeout else None
-        self._clock = clock
-        self._lastRefusalLog, self._unlogged = -math.inf, 0
+        self._refusalLog = LogThrottle(clock, REFUSAL_LOG_INTERVAL)
         self.proxyHeadersRejected = 0
 
     def fitDescriptors(self, fileLimit: int) -> None:
@@ -130,20 +128,18 @@ class ConnectionGuard:
             counters.admitted(refusal)
         if refusal is None:
             return peer
-        now = self._clock.seconds()
-        if now - self._lastRefusalLog < REFUSAL_LOG_INTERVAL:
-            self._unlogged += 1
+        unlogged = self._refusalLog.due()
+        if unlogged is None:
             return None
         self.log.warn(
             "refused {service}connection from {peer}: {cap} connection cap reached{more}",
             service=f"{service} " if service else "",
             peer=peer,
             cap=refusal,
-            more=f" ({self._unlogged} more refused since the last line)" if self._unlogged else "",
-            suppressed=self._unlogged,
+            more=f" ({unlogged} more refused since the last line)" if unlogged else "",
+            suppressed=unlogged,
             event="cap_refused",
         )
-        self._lastRefusalLog, self._unlogged = now, 0
         return None
 
     def opened(

@@ -17,12 +17,15 @@ import ipaddress
 import socket
 from collections import Counter, OrderedDict
 from functools import lru_cache
-from typing import Hashable
+from typing import Hashable, Optional
+
+from twisted.internet.interfaces import IReactorTime
 
 __all__ = [
     "RateLimiter",
     "PrefixKey",
     "ConnectionCounter",
+    "LogThrottle",
     "isLoopback",
     "DEFAULT_PREFIX_V4",
     "DEFAULT_PREFIX_V6",
@@ -224,3 +227,29 @@ class ConnectionCounter:
         count = self.perAddress.pop(host, 0) - 1
         if count > 0:
             self.perAddress[host] = count
+
+
+class LogThrottle:
+    """
+    At most one log line per C{interval} seconds about one kind of refusal
+    (a flood gives one line a second, with a count of the others).
+    """
+
+    def __init__(self, clock: IReactorTime, interval: float = 1.0) -> None:
+        self._clock = clock
+        self._interval = interval
+        self._last = float("-inf")
+        self._unlogged = 0
+
+    def due(self) -> Optional[int]:
+        """
+        @return: L{None} when a line was logged less than C{interval} ago
+            (this one is counted instead); else the number left out since
+            that line, and the caller logs now.
+        """
+        now = self._clock.seconds()
+        if now - self._last < self._interval:
+            self._unlogged += 1
+            return None
+        unlogged, self._last, self._unlogged = self._unlogged, now, 0
+        return unlogged

@@ -19,7 +19,6 @@ the balancer only: anyone who can connect to it can claim any address.
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Optional
 
 from twisted.internet.interfaces import (
@@ -38,6 +37,7 @@ from zope.interface import directlyProvides, implementer, providedBy
 
 from sockservice.peer import describePeer
 from sockservice.server.guard import REFUSAL_LOG_INTERVAL, ConnectionGuard
+from sockservice.server.limits import LogThrottle
 from sockservice.server.proxyheader import BadProxyHeader, parseProxyHeader
 
 __all__ = ["HEADER_TIMEOUT", "PROXY_PREFIX", "ProxiedFactory", "ProxiedProtocol"]
@@ -178,8 +178,7 @@ class ProxiedFactory(_WrappingFactory):
         super().__init__(wrappedFactory)
         self.guard = guard
         self.clock = clock
-        self._lastLog = -math.inf
-        self._unlogged = 0
+        self._rejectionLog = LogThrottle(clock, REFUSAL_LOG_INTERVAL)
 
     def buildProtocol(self, addr: Optional[IAddress]) -> ProxiedProtocol:
         """
@@ -207,15 +206,13 @@ class ProxiedFactory(_WrappingFactory):
         (one line a second at most, with a count of the others).
         """
         self.guard.proxyHeadersRejected += 1
-        now = self.clock.seconds()
-        if now - self._lastLog < REFUSAL_LOG_INTERVAL:
-            self._unlogged += 1
+        unlogged = self._rejectionLog.due()
+        if unlogged is None:
             return
         self.log.warn(
             "closed connection from {peer}: {reason} (a haproxy: listener){more}",
             event="proxy_header_rejected",
             peer=describePeer(peer),
             reason=reason,
-            more=f" ({self._unlogged} more since the last line)" if self._unlogged else "",
+            more=f" ({unlogged} more since the last line)" if unlogged else "",
         )
-        self._lastLog, self._unlogged = now, 0

@@ -21,7 +21,6 @@ believed.
 
 from __future__ import annotations
 
-import math
 from typing import Any, Dict, FrozenSet, Tuple
 
 from twisted.internet.interfaces import IReactorTime, IUDPTransport
@@ -30,6 +29,7 @@ from twisted.logger import Logger
 
 from sockservice.peer import formatPeer
 from sockservice.server.guard import REFUSAL_LOG_INTERVAL, ConnectionGuard
+from sockservice.server.limits import LogThrottle
 from sockservice.server.proxyheader import BadProxyHeader, parseProxyHeader
 
 __all__ = ["MAX_SESSIONS", "ProxiedDatagramProtocol"]
@@ -95,8 +95,7 @@ class ProxiedDatagramProtocol(DatagramProtocol):
         self.maxSessions = maxSessions
         self.clientOf: Dict[Address, Address] = {}
         self.sessionOf: Dict[Address, Address] = {}
-        self._lastLog = -math.inf
-        self._unlogged = 0
+        self._rejectionLog = LogThrottle(clock, REFUSAL_LOG_INTERVAL)
 
     def startProtocol(self) -> None:
         self.wrapped.makeConnection(_ReplyTransport(self, self.transport))  # type: ignore[arg-type]
@@ -140,15 +139,13 @@ class ProxiedDatagramProtocol(DatagramProtocol):
 
     def _reject(self, addr: Address, reason: str) -> None:
         self.guard.proxyHeadersRejected += 1
-        now = self.clock.seconds()
-        if now - self._lastLog < REFUSAL_LOG_INTERVAL:
-            self._unlogged += 1
+        unlogged = self._rejectionLog.due()
+        if unlogged is None:
             return
         self.log.warn(
             "dropped datagram from {peer}: {reason} (proxyfrom){more}",
             event="proxy_header_rejected",
             peer=formatPeer(*addr),
             reason=reason,
-            more=f" ({self._unlogged} more since the last line)" if self._unlogged else "",
+            more=f" ({unlogged} more since the last line)" if unlogged else "",
         )
-        self._lastLog, self._unlogged = now, 0
