@@ -18,7 +18,8 @@ from sockservice.cli.probe import ProbeOptions, _report
 from sockservice.probe.accounting import Accounting
 from sockservice.probe.modes import Outcome, Probe, Settings
 from sockservice.probe.pacing import Pacer, Schedule
-from sockservice.probe.report import document, gates, summaryText
+from sockservice.probe.document import document
+from sockservice.probe.report import gates, summaryText
 from sockservice.probe.transports import ProbeLineProtocol
 
 

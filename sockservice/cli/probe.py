@@ -7,20 +7,20 @@ C{--plot} and gates for scripts.
 
     sockservice-client probe tcp|udp [--host H] [--port P] [--size B]
         [--rate R] [--window N] [--count N | --duration S] [--timeout S]
-        [--connections N] [--connect] [--json] [--hgrm FILE]
-        [--plot FILE] [--max-loss PCT] [--max-p99 MS] [--max-corrupt N]
+        [--connections N] [--connect | --sizes LIST|A..B | --stream]
+        [--json] [--hgrm FILE] [--plot FILE] [--max-loss PCT]
+        [--max-p99 MS] [--max-corrupt N]
 
 Exit status: 0, or 3 when a gate fails (one line naming it), 1 on a network
 failure, 2 on a usage error, 130 on Ctrl-C before any reply.  Ctrl-C after
-a reply ends the run as if it had ended.  The work is in
-L{sockservice.probe}.
+a reply ends the run as if it had ended.  The sweep and the stream are in
+L{sockservice.cli.probemodes}; the work is in L{sockservice.probe}.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
-import signal
 from typing import Any, Optional, Sequence
 
 from twisted.python import usage
@@ -28,18 +28,20 @@ from twisted.python import usage
 from sockservice import coerce
 from sockservice.cli.console import Console
 from sockservice.cli.options import PROGRAM, Help, serverParameters
+from sockservice.cli.probemodes import interruptible, runStream, runSweep
 from sockservice.client.errors import ClientError
 from sockservice.peer import formatPeer
 from sockservice.probe.accounting import Interval
+from sockservice.probe.document import document
 from sockservice.probe.modes import Outcome, Probe, Settings
 from sockservice.probe.pacing import Schedule
 from sockservice.probe.payload import HEADER
-from sockservice.probe.report import GATE_FAILED, document, gates, liveLine, summaryText
+from sockservice.probe.report import exitStatus, gates, liveLine, summaryText
+from sockservice.probe.sweep import MAX_TCP, MAX_UDP, parseSizes
 
 __all__ = ["ProbeOptions", "runProbe"]
 
-INTERRUPTED = 130
-MAX_SIZE = 65507
+MAX_SIZE = MAX_UDP
 
 
 def _positive(option: str) -> Any:
@@ -58,25 +60,31 @@ class ProbeOptions(Help):
     optFlags = [
         ["connect", None, "TCP: time connect, send, receive, close for each request."],
         ["json", None, "Write the results as one JSON document on standard output."],
+        ["stream", None, "TCP: send and read back a stream on one connection; verified MB/s."],
     ]
     optParameters = serverParameters(
         12000, 1.0, "Seconds before a request without a reply counts as lost."
     ) + [
-        ["size", "s", 64, "Bytes per request (at least 28).",
+        ["size", "s", None, "Bytes per request (at least 28; default 64).",
          coerce.whole("--size", HEADER, MAX_SIZE,
                       f"{{option}} must be a number from {HEADER} to {MAX_SIZE}, not {{value!r}}")],
-        ["rate", None, 10.0, "Requests per second; 0 for as fast as the window allows.",
+        ["rate", None, None, "Requests per second (default 10; with --sizes 0); "
+         "0 for as fast as the window allows.",
          coerce.number("--rate", 0.0, 1e7)],
-        ["window", "w", 1, "The most requests waiting for a reply at once.",
+        ["window", "w", None, "The most requests waiting for a reply at once (default 1; "
+         "with --sizes, as many as 64 KiB holds, up to --count).",
          coerce.whole("--window", 1, 65536,
                       "{option} must be a number from 1 to 65536, not {value!r}")],
-        ["count", "c", None, "Send this many requests, then stop.",
+        ["count", "c", None, "Send this many requests, then stop (with --sizes: per size, "
+         "default 5; with --stream: this many bytes).",
          coerce.whole("--count", 1, None, "{option} must be a positive number, not {value!r}")],
         ["duration", "d", None, "Send for this many seconds, then stop.",
          _positive("--duration")],
         ["connections", None, 1, "TCP: requests spread over this many connections.",
          coerce.whole("--connections", 1, 1024,
                       "{option} must be a number from 1 to 1024, not {value!r}")],
+        ["sizes", None, None, "Sweep request sizes: a list (64,512,1472) or a range "
+         "(64..65507, searched for the UDP limit)."],
         ["hgrm", None, None, "Write the HdrHistogram percentile distribution to FILE."],
         ["plot", None, None, "Draw the latency distribution to FILE.svg or FILE.png."],
         ["max-loss", None, None, "Gate: fail (exit 3) if more than PCT percent is lost.",
@@ -90,7 +98,9 @@ class ProbeOptions(Help):
         "Sends requests carrying a sequence number and a send time, verifies "
         "every reply byte for byte (it must be the request upper-cased), and "
         "reports sent, answered, lost, late, duplicated, reordered and "
-        "corrupted replies and the latency percentiles. Without --count or "
+        "corrupted replies and the latency percentiles. --sizes tries each "
+        "size in turn (the largest that round-trips, where loss starts); "
+        "--stream measures verified TCP throughput. Without --count or "
         "--duration, runs until Ctrl-C. Exit status: 0; 3 when a gate fails; "
         "1 on a network failure; 2 on a usage error; 130 on Ctrl-C before any "
         "reply."
@@ -119,19 +129,51 @@ class ProbeOptions(Help):
 
     def postOptions(self) -> None:
         super().postOptions()
-        if self["connect"] and self["protocol"] != "tcp":
-            raise usage.UsageError("--connect is for tcp only")
+        for mode in ("connect", "stream"):
+            if self[mode] and self["protocol"] != "tcp":
+                raise usage.UsageError(f"--{mode} is for tcp only")
+        modes = [f"--{name}" for name in ("connect", "sizes", "stream") if self[name]]
+        if len(modes) > 1:
+            raise usage.UsageError(f"{modes[0]} and {modes[1]} cannot be combined")
+        if self["sizes"] is not None:
+            self._refuse("--sizes", "size", "duration", "hgrm", "plot")
+            try:
+                self["sizes"] = parseSizes(
+                    self["sizes"], MAX_UDP if self["protocol"] == "udp" else MAX_TCP
+                )
+            except ValueError as error:
+                raise usage.UsageError(str(error)) from None
+            if self["sizes"].isRange and self["max-loss"] is not None:
+                raise usage.UsageError(
+                    "--max-loss needs --sizes as a list: a range looks for where loss starts"
+                )
+        if self["stream"]:
+            self._refuse(
+                "--stream", "size", "rate", "window", "hgrm", "plot", "max-loss", "max-p99"
+            )
+            if self["connections"] != 1:
+                raise usage.UsageError("--connections is not for --stream")
+
+    def _refuse(self, mode: str, *names: str) -> None:
+        """
+        Refuse any of C{names} given with C{mode}.
+        """
+        for name in names:
+            if self[name] is not None:
+                raise usage.UsageError(f"--{name} is not for {mode}")
 
     def settings(self) -> Settings:
         """
-        What the options ask for.
+        What the options ask for (with --sizes: what every size shares).
         """
+        sweep = self["sizes"] is not None
+        rate = self["rate"] if self["rate"] is not None else 0.0 if sweep else 10.0
         return Settings(
             self["protocol"],
             self["host"],
             self["port"],
-            self["size"],
-            Schedule(self["rate"], self["window"], self["count"], self["duration"]),
+            64 if self["size"] is None else self["size"],
+            Schedule(rate, self["window"] or 1, self["count"], self["duration"]),
             self["timeout"],
             self["connections"],
         )
@@ -162,33 +204,18 @@ class _Live:
         self._console.stdout.flush()
 
 
-def _interruptible(reactor: Any, probe: Probe) -> Any:
-    """
-    Make Ctrl-C end the run (once); return what undoes it.
-    """
-    try:
-        previous = signal.getsignal(signal.SIGINT)
-        signal.signal(signal.SIGINT, lambda *_: reactor.callFromThread(interrupted))
-    except ValueError:  # not the main thread: no Ctrl-C to catch
-        return lambda: None
-
-    def interrupted() -> None:
-        signal.signal(signal.SIGINT, previous)
-        probe.interrupt()
-
-    return lambda: (
-        signal.getsignal(signal.SIGINT) is not previous and signal.signal(signal.SIGINT, previous)
-    )
-
-
 async def runProbe(reactor: Any, options: ProbeOptions, console: Console) -> int:
     """
     The C{probe} subcommand.
     """
+    if options["sizes"] is not None:
+        return await runSweep(reactor, options, console)
+    if options["stream"]:
+        return await runStream(reactor, options, console)
     live = _Live(console, options)
     probe = Probe(reactor, options.settings(), live)
     live.probe = probe
-    undo = _interruptible(reactor, probe)
+    undo = interruptible(reactor, probe)
     try:
         outcome = await probe.run(connect=options["connect"])
     finally:
@@ -205,11 +232,7 @@ def _report(outcome: Outcome, options: ProbeOptions, console: Console, probe: Pr
     replied = counts.answered + counts.late + counts.corrupted + counts.duplicated
     checked = gates(outcome, options["max-loss"], options["max-p99"], options["max-corrupt"])
     failed = [g for g in checked if not g.ok]
-    status = GATE_FAILED if failed else 0
-    if outcome.error is not None or (counts.sent and not replied and not probe.interrupted):
-        status = 1
-    elif probe.interrupted and not replied:
-        status = INTERRUPTED
+    status = exitStatus(bool(failed), outcome.error, counts.sent, replied, probe.interrupted)
     mode = "connect" if options["connect"] else "latency"
     if options["json"]:
         text = json.dumps(document(outcome, mode, checked, status), indent=2)

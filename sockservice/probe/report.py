@@ -1,23 +1,38 @@
 # -*- test-case-name: tests.test_probereport -*-
 """
-What a probe run says: the C{--json} document (version 1, schema in
-C{docs/probe-schema.json}), the gates and the exit status, the closing
-summary in the style of C{ping}, and the live line of each second.  Pure:
-no Twisted, no I/O.
+What a probe run says: the gates and the exit status, the closing summary
+in the style of C{ping}, and the live line of each second (the C{--json}
+document is L{sockservice.probe.document}).  Pure: no Twisted, no I/O.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional
+from typing import List, Optional
 
 from sockservice.probe.accounting import Interval
 from sockservice.probe.modes import Outcome
+from sockservice.probe.streamer import StreamOutcome
+from sockservice.probe.sweeper import SweepOutcome
 
-__all__ = ["GATE_FAILED", "Gate", "document", "gates", "liveLine", "summaryText"]
+__all__ = [
+    "GATE_FAILED",
+    "Gate",
+    "INTERRUPTED",
+    "exitStatus",
+    "gates",
+    "liveLine",
+    "lossPct",
+    "streamGates",
+    "summaryText",
+    "sweepGates",
+]
 
 GATE_FAILED = 3
 """The exit status when a gate fails."""
+
+INTERRUPTED = 130
+"""The exit status when Ctrl-C came before any reply."""
 
 
 @dataclass(frozen=True)
@@ -78,64 +93,49 @@ def gates(
     return found
 
 
-def document(
-    outcome: Outcome, mode: str, checked: List[Gate], exitStatus: int, **extra: Any
-) -> Dict[str, Any]:
+def sweepGates(
+    sweep: SweepOutcome,
+    maxLoss: Optional[float],
+    maxP99: Optional[float],
+    maxCorrupt: Optional[int],
+) -> List[Gate]:
     """
-    The C{--json} document of a run.
+    The gates of a size sweep: the worst size's loss, the worst p99 of the
+    sizes answered (the timeout if none was), and every corrupted reply.
+    """
+    found = []
+    if maxLoss is not None:
+        found.append(Gate("max-loss", maxLoss, max((r.lossPct for r in sweep.rows), default=0.0)))
+    if maxP99 is not None:
+        p99s = [r.p99Us / 1000 for r in sweep.rows if r.p99Us is not None]
+        found.append(Gate("max-p99", maxP99, max(p99s, default=sweep.settings.timeoutS * 1000)))
+    if maxCorrupt is not None:
+        found.append(Gate("max-corrupt", maxCorrupt, sweep.counts.corrupted))
+    return found
 
-    @param extra: C{sweep} or C{stream}, where the mode has them.
+
+def streamGates(stream: StreamOutcome, maxCorrupt: Optional[int]) -> List[Gate]:
     """
-    s = outcome.settings
-    c = outcome.accounting.counts
-    elapsed = round(outcome.elapsedS, 6)
-    return {
-        "version": 1,
-        "mode": mode,
-        "protocol": s.protocol,
-        "target": {"host": s.host, "port": s.port},
-        "parameters": {
-            "size": s.size,
-            "rate": s.schedule.rate,
-            "window": s.schedule.window,
-            "count": s.schedule.count,
-            "duration_s": s.schedule.durationS,
-            "timeout_s": s.timeoutS,
-            "connections": s.connections,
-        },
-        "summary": {
-            "sent": c.sent,
-            "answered": c.answered,
-            "lost": c.lost,
-            "late": c.late,
-            "duplicated": c.duplicated,
-            "reordered": c.reordered,
-            "corrupted": c.corrupted,
-            "elapsed_s": elapsed,
-            "rate_per_s": round(c.sent / elapsed, 3) if elapsed else 0.0,
-            "loss_pct": lossPct(outcome),
-        },
-        "latency_us": outcome.accounting.latency.summary(),
-        "connect_us": None if outcome.connect is None else outcome.connect.summary(),
-        "percentiles": outcome.accounting.latency.percentiles(),
-        "intervals": [
-            {
-                "t_s": row.tS,
-                "sent": row.sent,
-                "answered": row.answered,
-                "lost": row.lost,
-                "p50_us": row.p50Us,
-                "p99_us": row.p99Us,
-            }
-            for row in outcome.intervals
-        ],
-        "sweep": extra.get("sweep"),
-        "stream": extra.get("stream"),
-        "gates": [
-            {"name": g.name, "limit": g.limit, "value": g.value, "ok": g.ok} for g in checked
-        ],
-        "exit_status": exitStatus,
-    }
+    The gate of a stream: its corrupted bytes.
+    """
+    if maxCorrupt is None:
+        return []
+    return [Gate("max-corrupt", maxCorrupt, stream.check.corrupted)]
+
+
+def exitStatus(
+    failed: bool, error: Optional[Exception], sent: int, replied: int, interrupted: bool
+) -> int:
+    """
+    The status of a run: 1 on a network failure, or when nothing came back
+    to what was sent; 130 when interrupted before anything came back; 3 when
+    a gate C{failed}; else 0.
+    """
+    if error is not None or (sent and not replied and not interrupted):
+        return 1
+    if interrupted and not replied:
+        return INTERRUPTED
+    return GATE_FAILED if failed else 0
 
 
 def _ms(us: Optional[float]) -> str:

@@ -1,0 +1,157 @@
+# -*- test-case-name: tests.test_probesweep -*-
+"""
+The size sweep (C{--sizes}) and the stream (C{--stream}) of
+C{sockservice-client probe}: run one, show it live on a terminal (a row
+per size; a line per second), then write its table or summary, or its
+C{--json} document, and say its exit status.  The options are
+L{sockservice.cli.probe.ProbeOptions}; the work is in
+L{sockservice.probe.sweeper} and L{sockservice.probe.streamer}.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
+
+from sockservice.cli.console import Console
+from sockservice.cli.options import PROGRAM
+from sockservice.client.errors import ClientError
+from sockservice.peer import formatPeer
+from sockservice.probe.document import streamDocument, sweepDocument
+from sockservice.probe.report import Gate, exitStatus, streamGates, sweepGates
+from sockservice.probe.stream import StreamInterval, streamLine, streamSummary
+from sockservice.probe.streamer import Streamer
+from sockservice.probe.sweep import HEADING, SizeRow, sweepTable, tableRow
+from sockservice.probe.sweeper import Sweeper
+
+if TYPE_CHECKING:
+    from sockservice.cli.probe import ProbeOptions
+
+__all__ = ["interruptible", "runStream", "runSweep"]
+
+
+def interruptible(reactor: Any, probe: Any) -> Callable[[], object]:
+    """
+    Make Ctrl-C end the run (once); return what undoes it.
+    """
+    try:
+        previous = signal.getsignal(signal.SIGINT)
+        signal.signal(signal.SIGINT, lambda *_: reactor.callFromThread(interrupted))
+    except ValueError:  # not the main thread: no Ctrl-C to catch
+        return lambda: None
+
+    def interrupted() -> None:
+        signal.signal(signal.SIGINT, previous)
+        probe.interrupt()
+
+    return lambda: (
+        signal.getsignal(signal.SIGINT) is not previous and signal.signal(signal.SIGINT, previous)
+    )
+
+
+def _isLive(console: Console, options: ProbeOptions) -> bool:
+    """
+    Whether to show the run as it goes: on a terminal, without C{--json}.
+    """
+    isatty = getattr(console.stdout, "isatty", None)
+    return bool(isatty and isatty()) and not options["json"]
+
+
+def _say(console: Console, text: str) -> None:
+    console.stdout.write(text.encode())
+    console.stdout.flush()
+
+
+async def runSweep(reactor: Any, options: ProbeOptions, console: Console) -> int:
+    """
+    C{probe --sizes}: one short run per size.
+    """
+    live = _isLive(console, options)
+    settings = options.settings()
+    rows: List[SizeRow] = []
+
+    def onRow(row: SizeRow) -> None:
+        if live:
+            _say(console, ("" if rows else HEADING + "\n") + tableRow(row) + "\n")
+        rows.append(row)
+
+    sweeper = Sweeper(
+        reactor, settings, options["sizes"], options["count"], options["window"], onRow
+    )
+    undo = interruptible(reactor, sweeper)
+    try:
+        sweep = await sweeper.run()
+    finally:
+        undo()
+    c = sweep.counts
+    replied = c.answered + c.late + c.corrupted + c.duplicated
+    checked = sweepGates(sweep, options["max-loss"], options["max-p99"], options["max-corrupt"])
+    failed = [g for g in checked if not g.ok]
+    status = exitStatus(bool(failed), sweep.error, c.sent, replied, sweeper.interrupted)
+    peer = formatPeer(settings.host, settings.port)
+    if options["json"]:
+        _json(console, sweepDocument(sweep, checked, status))
+    elif sweep.rows:
+        _say(console, sweepTable(sweep.rows, peer, settings.protocol, sweep.elapsedS))
+    return _finish(console, status, sweep.error, peer, failed)
+
+
+async def runStream(reactor: Any, options: ProbeOptions, console: Console) -> int:
+    """
+    C{probe tcp --stream}: verified throughput on one connection.
+    """
+    live = _isLive(console, options)
+    count, duration = options["count"], options["duration"]
+    streamer: Streamer
+
+    def onInterval(row: StreamInterval) -> None:
+        if not live:
+            return
+        progress = None
+        if count:
+            progress = 100.0 * streamer.verified / count
+        elif duration:
+            progress = 100.0 * row.tS / duration
+        _say(console, streamLine(row, streamer.verified, progress) + "\n")
+
+    host, port = options["host"], options["port"]
+    streamer = Streamer(reactor, host, port, options["timeout"], count, duration, onInterval)
+    undo = interruptible(reactor, streamer)
+    try:
+        stream = await streamer.run()
+    finally:
+        undo()
+    check = stream.check
+    checked = streamGates(stream, options["max-corrupt"])
+    failed = [g for g in checked if not g.ok]
+    status = exitStatus(
+        bool(failed), stream.error, check.sent, check.received, streamer.interrupted
+    )
+    peer = formatPeer(host, port)
+    if options["json"]:
+        _json(console, streamDocument(stream, checked, status))
+    else:
+        _say(console, streamSummary(check, stream.elapsedS, peer))
+    return _finish(console, status, stream.error, peer, failed)
+
+
+def _json(console: Console, document: Dict[str, Any]) -> None:
+    _say(console, json.dumps(document, indent=2) + "\n")
+
+
+def _finish(
+    console: Console, status: int, error: Optional[ClientError], peer: str, failed: List[Gate]
+) -> int:
+    """
+    Raise the network failure, or say which gates failed; return C{status}.
+    """
+    if error is not None:
+        raise error
+    if status == 1:
+        raise ClientError(f"no reply from {peer}")
+    if failed:
+        console.stderr.write(
+            f"{PROGRAM}: gate failed: " + "; ".join(g.describe() for g in failed) + "\n"
+        )
+    return status
