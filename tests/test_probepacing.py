@@ -16,9 +16,9 @@ from twisted.trial.unittest import SynchronousTestCase
 from sockservice.cli.console import Console
 from sockservice.cli.probe import ProbeOptions, _report
 from sockservice.probe.accounting import Accounting
+from sockservice.probe.document import document
 from sockservice.probe.modes import Outcome, Probe, Settings
 from sockservice.probe.pacing import Pacer, Schedule
-from sockservice.probe.document import document
 from sockservice.probe.report import gates, summaryText
 from sockservice.probe.transports import ProbeLineProtocol
 

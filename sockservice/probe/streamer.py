@@ -160,6 +160,7 @@ class Streamer:
         self._calls: List[IDelayedCall] = []
         self._lastData = 0.0
         self._elapsedS = 0.0
+        self._ended = False
 
     @property
     def verified(self) -> int:
@@ -236,10 +237,9 @@ class Streamer:
         End the stream if nothing came back for C{--timeout} seconds.
         """
         self._calls = [call for call in self._calls if call.active()]
-        waited = self._reactor.seconds() - self._lastData
-        if waited < self._timeoutS:
-            later = self._reactor.callLater(self._timeoutS - waited, self._stalled)
-            self._calls.append(later)
+        remaining = self._lastData + self._timeoutS - self._reactor.seconds()
+        if remaining > 0.001:  # (not less: a float clock may never get there)
+            self._calls.append(self._reactor.callLater(remaining, self._stalled))
             return
         peer = formatPeer(self._host, self._port)
         self._end(NoReply(f"no data from {peer} for {self._timeoutS:g} s"))
@@ -256,8 +256,9 @@ class Streamer:
         End now: stop the timers, close the connection, say why.
         """
         protocol = self._protocol
-        if self._done.called or protocol is None:
+        if self._ended or protocol is None:
             return
+        self._ended = True
         for call in self._calls:
             if call.active():
                 call.cancel()
