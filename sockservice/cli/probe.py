@@ -91,7 +91,8 @@ class ProbeOptions(Help):
          coerce.number("--max-loss", 0.0, 100.0)],
         ["max-p99", None, None, "Gate: fail (exit 3) if p99 latency exceeds MS.",
          coerce.number("--max-p99")],
-        ["max-corrupt", None, None, "Gate: fail (exit 3) if more than N replies are corrupted.",
+        ["max-corrupt", None, None, "Gate: fail (exit 3) if more than N replies "
+         "(with --stream: bytes) are corrupted.",
          coerce.whole("--max-corrupt")],
     ]  # fmt: skip
     longdesc = (
