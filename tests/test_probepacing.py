@@ -107,6 +107,18 @@ class PacerTests(SynchronousTestCase):
         self.assertEqual((c.sent, c.lost, c.corrupted), (105, 35, 14))
         self.assertEqual(c.answered, 105 - 35 - 14)
 
+    def test_lastRequestLost(self) -> None:
+        """
+        When the count is reached with the window not full, the last
+        requests still time out: a run whose every request is lost ends
+        after its timeout (it once waited for ever when the last send
+        filled a window only in part).
+        """
+        pacer = _run(Schedule(0, 2, 5, None), lambda n, r: None, timeout=0.2)
+        self.assertTrue(pacer.done.called)
+        self.assertEqual((pacer.accounting.counts.sent, pacer.accounting.counts.lost), (5, 5))
+        self.assertTrue(0.6 <= pacer.elapsedS <= 0.61, pacer.elapsedS)
+
     def test_stop(self) -> None:
         """
         Stopping (Ctrl-C) ends the run at once; what waits is lost.

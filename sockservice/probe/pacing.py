@@ -112,7 +112,7 @@ class Pacer:
         while self._sending and self.accounting.waiting < schedule.window:
             if schedule.count is not None and counts.sent >= schedule.count:
                 self.stopSending()
-                return
+                break
             if schedule.rate > 0:
                 due = self._startS + counts.sent / schedule.rate
                 if due > now:
