@@ -32,12 +32,14 @@ LIMIT = 1000
 
 class _Limited(UppercaseDatagramProtocol):
     """
-    The uppercase service behind a path that drops datagrams over L{LIMIT}
+    The uppercase service behind a path that drops datagrams over C{limit}
     bytes.
     """
 
+    limit = LIMIT
+
     def datagramReceived(self, datagram: bytes, addr: Any) -> None:
-        if len(datagram) <= LIMIT:
+        if len(datagram) <= self.limit:
             super().datagramReceived(datagram, addr)
 
 
@@ -95,6 +97,24 @@ class ProbeModeTests(TestCase):
             self.assertEqual(row["answered"], 5 if size <= LIMIT else 0, row)
         self.assertEqual([row["size"] for row in sweep["sizes"][:2]], [64, 512])
         self.assertLessEqual(len(rows), 2 + 1 + 10)
+
+    async def test_udpLimitLarge(self) -> None:
+        """
+        A limit where fewer requests than the count fit the window (25000
+        bytes: two at a time) is found as well, and each size above it
+        loses all its requests.
+        """
+        server = _Limited(mode="ascii", rate=0)
+        server.limit = 25000
+        status, doc, err = await self.probe(
+            "udp", "--port", str(self.udp(server)), "--sizes", "64..65507",
+            "--count", "3", "--timeout", "0.3",
+        )  # fmt: skip
+        self.assertEqual((status, err), (0, ""))
+        sweep = doc["sweep"]
+        self.assertEqual((sweep["largest_ok"], sweep["loss_from"]), (25000, 25001))
+        for row in sweep["sizes"]:
+            self.assertEqual(row["lost"], 3 if row["size"] > 25000 else 0, row)
 
     async def test_udpList(self) -> None:
         """
