@@ -159,6 +159,7 @@ class Probe:
         )
         listening = openPort(self._reactor, address, protocol)
         pacer = self._pacer([protocol.send])
+        protocol.onReply = pacer.replied  # one call fewer per reply
         try:
             error = await self._finish(pacer)
         finally:
@@ -186,6 +187,7 @@ class Probe:
         pacer = self._pacer([p.send for p in protocols])
         closed: List[Deferred[None]] = []
         for p in protocols:
+            p.onReply = pacer.replied  # one call fewer per reply
             gone: Deferred[None] = Deferred()
             closed.append(gone)
             p.onLost = lambda reason, gone=gone: self._lost(reason, gone)

@@ -4,14 +4,25 @@ The probe's protocols: L{ProbeDatagramProtocol} (UDP, connected to the
 server) and L{ProbeLineProtocol} (TCP, newline-framed), which hand each
 reply to a callable and report a refusal or a lost connection.  They do no
 accounting themselves.
+
+Each request is sent at once, in the call that makes it: a datagram goes
+straight to the connected socket, and a line through
+L{sockservice._fast.switch.fastWriter} (Twisted's own C{write} only buffers
+it until the reactor's next turn, which costs two C{epoll_ctl} calls and
+one more wait per request), with C{TCP_NODELAY} so that pipelined requests
+are not held back for an acknowledgement.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, Optional, Tuple
 
+from twisted.internet.interfaces import ITCPTransport
 from twisted.internet.protocol import DatagramProtocol, Protocol, connectionDone
 from twisted.python.failure import Failure
+
+if TYPE_CHECKING:
+    from sockservice._fast.switch import Writer
 
 __all__ = ["ProbeDatagramProtocol", "ProbeLineProtocol"]
 
@@ -27,6 +38,7 @@ class ProbeDatagramProtocol(DatagramProtocol):
     C{closing} was set first.
 
     @ivar closing: Set before closing the port on purpose.
+    @ivar onReply: Called with each reply.
     """
 
     closing = False
@@ -38,7 +50,7 @@ class ProbeDatagramProtocol(DatagramProtocol):
         onRefused: Callable[[bool], object],
     ) -> None:
         self._server = server
-        self._onReply = onReply
+        self.onReply = onReply
         self._onRefused = onRefused
 
     def startProtocol(self) -> None:
@@ -53,7 +65,7 @@ class ProbeDatagramProtocol(DatagramProtocol):
             self.transport.write(request, self._server)
 
     def datagramReceived(self, datagram: bytes, addr: object) -> None:
-        self._onReply(datagram)
+        self.onReply(datagram)
 
     def connectionRefused(self) -> None:
         self._onRefused(False)
@@ -69,34 +81,50 @@ class ProbeLineProtocol(Protocol):
     reply (without its newline).  A run of more than C{maxLine} bytes
     without a newline is handed over as one reply (it cannot verify).
 
+    @ivar onReply: Called with each reply.
     @ivar onLost: Called with the reason when the connection goes away.
     """
 
+    _writer: Optional[Writer] = None
+    """What requests are written to, once connected."""
+
     def __init__(self, onReply: Callable[[bytes], object], maxLine: int) -> None:
-        self._onReply = onReply
+        self.onReply = onReply
         self._maxLine = maxLine
         self._buffer = b""
         self.onLost: Optional[Callable[[Failure], object]] = None
+
+    def connectionMade(self) -> None:
+        # Imported here: the switch self-tests Twisted at import (about
+        # 10 ms), which only the probe's TCP runs need, not every client.
+        from sockservice._fast.switch import fastWriter
+
+        assert self.transport is not None
+        if ITCPTransport.providedBy(self.transport):
+            self.transport.setTcpNoDelay(True)
+        self._writer = fastWriter(self.transport)
 
     def send(self, request: bytes) -> None:
         """
         Send one request, with its newline.
         """
-        assert self.transport is not None
-        self.transport.write(request + b"\n")
+        writer = self._writer or self.transport
+        assert writer is not None
+        writer.write(request + b"\n")
 
     def dataReceived(self, data: bytes) -> None:
         buffer = self._buffer + data if self._buffer else data
+        onReply = self.onReply
         start = 0
         while True:
             end = buffer.find(b"\n", start)
             if end < 0:
                 break
-            self._onReply(buffer[start:end])
+            onReply(buffer[start:end])
             start = end + 1
         rest = buffer[start:]
         while len(rest) > self._maxLine:
-            self._onReply(rest[: self._maxLine])
+            onReply(rest[: self._maxLine])
             rest = rest[self._maxLine :]
         self._buffer = rest
 
