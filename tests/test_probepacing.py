@@ -11,6 +11,7 @@ import io
 from typing import Callable, List, Optional
 
 from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
 from sockservice.cli.console import Console
@@ -137,6 +138,22 @@ class LineProtocolTests(SynchronousTestCase):
             protocol.dataReceived(data[:index])
             protocol.dataReceived(data[index:])
             self.assertEqual(got, [b"ABC", b"DEFG", b"", b"H"])
+
+    def test_sendsTogether(self) -> None:
+        """
+        A request sent outside a read is written at once; the requests sent
+        while one read's replies are handed over are written together, in
+        order, once they all are; the next read starts afresh.
+        """
+        writes: List[bytes] = []
+        transport = StringTransport()
+        transport.write = writes.append  # type: ignore[method-assign]
+        protocol = ProbeLineProtocol(lambda reply: protocol.send(reply.lower()), 100)
+        protocol.makeConnection(transport)
+        protocol.send(b"first")
+        protocol.dataReceived(b"A\nB\nC")
+        protocol.dataReceived(b"\n")
+        self.assertEqual(writes, [b"first\n", b"a\nb\n", b"c\n"])
 
 
 def _outcome(path: Callable[[int, bytes], Optional[bytes]], count: int = 10) -> Outcome:

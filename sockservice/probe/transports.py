@@ -5,17 +5,18 @@ server) and L{ProbeLineProtocol} (TCP, newline-framed), which hand each
 reply to a callable and report a refusal or a lost connection.  They do no
 accounting themselves.
 
-Each request is sent at once, in the call that makes it: a datagram goes
-straight to the connected socket, and a line through
-L{sockservice._fast.switch.fastWriter} (Twisted's own C{write} only buffers
-it until the reactor's next turn, which costs two C{epoll_ctl} calls and
-one more wait per request), with C{TCP_NODELAY} so that pipelined requests
-are not held back for an acknowledgement.
+Each request is sent at once: a datagram goes straight to the connected
+socket, and a line through L{sockservice._fast.switch.fastWriter}
+(Twisted's own C{write} only buffers it until the reactor's next turn, which
+costs two C{epoll_ctl} calls and one more wait per request), with
+C{TCP_NODELAY} so that pipelined requests are not held back for an
+acknowledgement.  The lines sent while the replies of one read are handed
+over leave together when they all are, in one system call.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, List, Optional, Tuple
 
 from twisted.internet.interfaces import ITCPTransport
 from twisted.internet.protocol import DatagramProtocol, Protocol, connectionDone
@@ -88,6 +89,9 @@ class ProbeLineProtocol(Protocol):
     _writer: Optional[Writer] = None
     """What requests are written to, once connected."""
 
+    _held: Optional[List[bytes]] = None
+    """The requests sent while the replies of one read are handed over."""
+
     def __init__(self, onReply: Callable[[bytes], object], maxLine: int) -> None:
         self.onReply = onReply
         self._maxLine = maxLine
@@ -106,27 +110,42 @@ class ProbeLineProtocol(Protocol):
 
     def send(self, request: bytes) -> None:
         """
-        Send one request, with its newline.
+        Send one request, with its newline: now, or with the others sent
+        while the replies of one read are handed over.
         """
+        held = self._held
+        if held is None:
+            self._write(request + b"\n")
+        else:
+            held.append(request)
+
+    def _write(self, data: bytes) -> None:
         writer = self._writer or self.transport
         assert writer is not None
-        writer.write(request + b"\n")
+        writer.write(data)
 
     def dataReceived(self, data: bytes) -> None:
         buffer = self._buffer + data if self._buffer else data
         onReply = self.onReply
         start = 0
-        while True:
-            end = buffer.find(b"\n", start)
-            if end < 0:
-                break
-            onReply(buffer[start:end])
-            start = end + 1
-        rest = buffer[start:]
-        while len(rest) > self._maxLine:
-            onReply(rest[: self._maxLine])
-            rest = rest[self._maxLine :]
-        self._buffer = rest
+        held: List[bytes] = []
+        self._held = held
+        try:
+            while True:
+                end = buffer.find(b"\n", start)
+                if end < 0:
+                    break
+                onReply(buffer[start:end])
+                start = end + 1
+            rest = buffer[start:]
+            while len(rest) > self._maxLine:
+                onReply(rest[: self._maxLine])
+                rest = rest[self._maxLine :]
+            self._buffer = rest
+        finally:
+            self._held = None
+            if held:
+                self._write(b"\n".join(held) + b"\n")
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         if self.onLost is not None:
