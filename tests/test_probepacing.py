@@ -8,6 +8,7 @@ L{task.Clock}, with an in-memory path that answers, drops or corrupts.
 from __future__ import annotations
 
 import io
+import sys
 from typing import Callable, List, Optional
 
 from twisted.internet.task import Clock
@@ -154,6 +155,20 @@ class LineProtocolTests(SynchronousTestCase):
         protocol.dataReceived(b"A\nB\nC")
         protocol.dataReceived(b"\n")
         self.assertEqual(writes, [b"first\n", b"a\nb\n", b"c\n"])
+
+    def test_prepare(self) -> None:
+        """
+        L{ProbeLineProtocol.prepare} imports the switch (and so runs its
+        self-test) before a run times anything.
+        """
+        import sockservice._fast
+        from sockservice._fast import switch
+
+        del sys.modules["sockservice._fast.switch"]
+        self.addCleanup(setattr, sockservice._fast, "switch", switch)
+        self.addCleanup(sys.modules.__setitem__, "sockservice._fast.switch", switch)
+        ProbeLineProtocol.prepare()
+        self.assertIsNot(sys.modules.get("sockservice._fast.switch", switch), switch)
 
 
 def _outcome(path: Callable[[int, bytes], Optional[bytes]], count: int = 10) -> Outcome:

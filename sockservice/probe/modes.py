@@ -169,6 +169,7 @@ class Probe:
 
     async def _tcp(self) -> Outcome:
         s = self.settings
+        ProbeLineProtocol.prepare()
         endpoint = HostnameEndpoint(self._reactor, s.host, s.port, timeout=s.timeoutS)
         protocols = [
             ProbeLineProtocol(lambda reply: pacer.replied(reply), 2 * s.size + 64)
@@ -209,6 +210,7 @@ class Probe:
 
     async def _connectMode(self) -> Outcome:
         s = self.settings
+        ProbeLineProtocol.prepare()
         endpoint = HostnameEndpoint(self._reactor, s.host, s.port, timeout=s.timeoutS)
         connectTimes = Latency()
         attempts: Set[Deferred[ProbeLineProtocol]] = set()

@@ -98,10 +98,17 @@ class ProbeLineProtocol(Protocol):
         self._buffer = b""
         self.onLost: Optional[Callable[[Failure], object]] = None
 
+    @staticmethod
+    def prepare() -> None:
+        """
+        Import L{sockservice._fast.switch}, which self-tests Twisted at
+        import (about 10 ms): only the probe's TCP runs need it, not every
+        client command, and a run does it before it times anything.
+        """
+        import sockservice._fast.switch  # noqa: F401
+
     def connectionMade(self) -> None:
-        # Imported here: the switch self-tests Twisted at import (about
-        # 10 ms), which only the probe's TCP runs need, not every client.
-        from sockservice._fast.switch import fastWriter
+        from sockservice._fast.switch import fastWriter  # see prepare
 
         assert self.transport is not None
         if ITCPTransport.providedBy(self.transport):
