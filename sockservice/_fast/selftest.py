@@ -21,8 +21,9 @@ from typing import Any, List, Optional, Set, Tuple
 from twisted.internet import error, tcp
 from twisted.python.failure import Failure
 
-from sockservice._fast.accepting import checkAccepting, checkReading
+from sockservice._fast.accepting import checkAccepting, checkConnecting
 from sockservice._fast.checks import InternalsChanged, require
+from sockservice._fast.connection import checkClosing, checkReading
 from sockservice._fast.reactorcheck import checkReactor
 from sockservice._fast.writing import ImmediateWriter, isPlainTCP
 
@@ -196,7 +197,14 @@ def checkInternals() -> Optional[str]:
 
     @return: L{None} if all pass; otherwise what failed, in a few words.
     """
-    for check in (checkWriting, checkReactor, checkAccepting, checkReading):
+    for check in (
+        checkWriting,
+        checkReactor,
+        checkAccepting,
+        checkConnecting,
+        checkReading,
+        checkClosing,
+    ):
         try:
             check()
         except InternalsChanged as e:
