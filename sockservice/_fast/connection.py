@@ -2,24 +2,20 @@
 """
 Twisted's server-side TCP connection, with its common events in fewer calls.
 
-L{AcceptedConnection} is Twisted's L{tcp.Server} with three of its paths
-taken in line, each only in the case it copies and otherwise Twisted's own:
-
-  - C{doRead} and C{_dataReceived} as one method (one Python call fewer per
-    read);
+L{AcceptedConnection} is Twisted's L{tcp.Server} with three paths taken in
+line, each only in the case it copies and otherwise Twisted's own:
+  - C{doRead} and C{_dataReceived} as one method;
   - the end of the input (the peer's FIN) handed straight to a protocol that
     provides L{IHalfCloseableProtocol}, as the reactor's
     C{_disconnectSelectable} and C{Connection.readConnectionLost} would, less
-    their two calls and the interface adaptation;
+    their calls, the interface adaptation and the reactor's C{removeReader};
   - C{connectionLost} for the orderly close of L{ImmediateWriter}'s
-    C{loseConnection} (the shared C{CONNECTION_DONE} failure, nothing
-    queued, no producer, no C{shutdown()}): the steps of C{Connection}'s and
-    C{FileDescriptor}'s C{connectionLost} and of C{socket.close} in one
-    method, seven Python calls fewer per connection.
-
+    C{loseConnection} (the shared C{CONNECTION_DONE} failure, no producer, no
+    C{shutdown()}): the steps of C{Connection}'s and C{FileDescriptor}'s
+    C{connectionLost} and of C{socket.close} in one method.
 Only L{sockservice._fast.accepting.AcceptingPort} makes these connections,
-and only where L{sockservice._fast.switch} found them behaving
-(L{checkReading}, L{checkClosing}).
+where L{sockservice._fast.switch} found them behaving (L{checkReading},
+L{checkClosing}).
 """
 
 from __future__ import annotations
@@ -79,8 +75,21 @@ class AcceptedConnection(tcp.Server):
         if not half:
             return main.CONNECTION_DONE  # the reactor's general path
         # The reactor's _disconnectSelectable for CONNECTION_DONE after a
-        # read, and Connection.readConnectionLost, for this protocol.
-        self.reactor.removeReader(self)
+        # read, and Connection.readConnectionLost, for this protocol; the
+        # epoll reactor's removeReader in line for a descriptor watched for
+        # input alone (DirectEPollReactor.removeReader).
+        reactor: Any = self.reactor
+        try:
+            fd = self.socket.fileno()
+            reads = reactor._reads
+            if fd in reads and fd not in reactor._writes:
+                del reactor._selectables[fd]
+                reactor._poller.unregister(fd)
+                reads.remove(fd)
+            else:
+                reactor.removeReader(self)
+        except AttributeError:  # another reactor
+            reactor.removeReader(self)
         try:
             protocol.readConnectionLost()  # type: ignore[attr-defined]
         except BaseException:
@@ -104,9 +113,23 @@ class AcceptedConnection(tcp.Server):
         # FileDescriptor.connectionLost
         self.disconnected = 1
         self.connected = 0
-        reactor = self.reactor
-        reactor.removeReader(self)
-        reactor.removeWriter(self)
+        reactor: Any = self.reactor
+        try:
+            # Nothing to stop watching, as after the end of the input: the
+            # epoll reactor's removeReader and removeWriter would do nothing.
+            fd = skt.fileno()
+            polling = reactor._continuousPolling
+            watched = (
+                fd in reactor._reads
+                or fd in reactor._writes
+                or polling._readers
+                or polling._writers
+            )
+        except AttributeError:  # another reactor
+            watched = True
+        if watched:
+            reactor.removeReader(self)
+            reactor.removeWriter(self)
         # _closeSocket(orderly=True) without shutdown, and socket.close.
         skt._closed = True
         if skt._io_refs <= 0:
@@ -169,9 +192,7 @@ class _Received:
 
 
 class _Watched:
-    """
-    The reactor calls a connection makes as it closes, recorded.
-    """
+    """The reactor calls a connection makes as it closes, recorded."""
 
     def __init__(self) -> None:
         self.removed: list[str] = []
