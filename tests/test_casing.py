@@ -4,6 +4,8 @@ Tests for L{sockservice.casing}.
 """
 
 import codecs
+import gc
+import weakref
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -106,6 +108,22 @@ class UppercaserTests(SynchronousTestCase):
     """
     The incremental transform gives the same bytes however the stream is split.
     """
+
+    def test_noReferenceCycle(self):
+        """
+        A caser in either mode is freed as soon as it is dropped, without the
+        garbage collector: one is made per TCP connection.
+        """
+        for mode in MODES:
+            caser = Uppercaser(mode)
+            caser.feed(b"abc")
+            dropped = weakref.ref(caser)
+            gc.disable()
+            try:
+                del caser
+                self.assertIsNone(dropped(), mode)
+            finally:
+                gc.enable()
 
     def test_heldBack(self):
         """
