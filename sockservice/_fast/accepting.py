@@ -169,7 +169,10 @@ class AcceptingPort(tcp.Port):
         prefix = self._prefixes.get(kind)
         if prefix is None:
             prefix = self._getLogPrefix(protocol)
-            if kind.logPrefix is Protocol.logPrefix and ILoggingContext.implementedBy(kind):
+            # Only a class whose prefix cannot vary by instance: Protocol's
+            # logPrefix (an attribute that some classes lack altogether).
+            mine = getattr(kind, "logPrefix", None)
+            if mine is Protocol.logPrefix and ILoggingContext.implementedBy(kind):
                 self._prefixes[kind] = prefix
         skt.setblocking(False)
         host = addr[0]

@@ -12,7 +12,7 @@ import socket
 from twisted.internet import tcp
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.error import ConnectionDone
-from twisted.internet.interfaces import IHalfCloseableProtocol
+from twisted.internet.interfaces import IHalfCloseableProtocol, IProtocol
 from twisted.internet.protocol import Factory, Protocol
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
@@ -136,6 +136,27 @@ class AcceptingTests(SynchronousTestCase):
         )
         self.assertEqual(set(self.reactor.getReaders()), {self.reactor.waker, port, *transports})
         self.assertEqual(port.numberAccepts, 3)
+
+    def test_logPrefixes(self):
+        """
+        Each connection's log prefix is Twisted's: the protocol's own
+        C{logPrefix()}, its class name where it has none.
+        """
+
+        @implementer(IProtocol)
+        class Bare:
+            def makeConnection(self, transport):
+                self.transport = transport
+
+        class Named(Recording):
+            def logPrefix(self):
+                return "named"
+
+        for protocol, prefix in [(Bare, "Bare"), (Named, "named"), (Recording, "Recording")]:
+            port = self.listen(protocol)
+            self.connect(port)
+            port.doRead()
+            self.assertEqual(self.protocols.pop().transport.logstr, f"{prefix},0,127.0.0.1")
 
     def test_refused(self):
         """
