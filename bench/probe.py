@@ -3,11 +3,12 @@
 """
 The probe's own cost: C{sockservice-client probe} against C{twistd -n
 sockservice} on loopback, next to a minimal blocking-socket client against the
-same server; the highest rate it sustains with C{--window 32 --rate 0}; and
-the peak memory of a 1,000,000-request run.  Prints a Markdown table.  See
-bench/README.md.
+same server (L{bench.blocking}), alternating, over several rounds, with the
+server and the clients pinned to CPUs of their own and not; the highest rate
+it sustains with C{--window 32 --rate 0}; and the peak memory of a
+1,000,000-request run.  Prints a Markdown table.  See bench/README.md.
 
-    python3 bench/probe.py                 # about two minutes on 2 cores
+    python3 bench/probe.py                 # about four minutes on 2 cores
     python3 bench/probe.py --quick         # a smoke run (20,000, not 1,000,000)
 """
 
@@ -17,10 +18,8 @@ import argparse
 import json
 import os
 import platform
-import socket
-import subprocess
+import statistics
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence
@@ -28,10 +27,28 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import servers  # noqa: E402
+from bench.blocking import (  # noqa: E402
+    PLACEMENTS,
+    blockingTCP,
+    blockingUDP,
+    payload,
+    percentile,
+    place,
+)
+from bench.probeproc import probeCommand, runProbe  # noqa: E402
 from bench.report import formatNumber, markdownTable  # noqa: E402
 
+__all__ = [
+    "latencyRow",
+    "main",
+    "measureLatency",
+    "memoryRow",
+    "payload",
+    "rateRow",
+    "renderMarkdown",
+]
+
 BENCH = Path(__file__).resolve().parent
-SIZE = 64
 
 
 def parseArgs(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -49,170 +66,50 @@ def parseArgs(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         default=1_000_000,
         help="requests of the memory run (1000000; 0 skips it)",
     )
-    p.add_argument("--quick", action="store_true", help="smoke run: 2000, 20000 and 20000")
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=5,
+        help="latency rounds per placement, blocking client and probe alternating (5)",
+    )
+    p.add_argument(
+        "--placements",
+        default="pinned,shared",
+        help="where the latency runs: pinned (server CPU 0, clients CPU 1), shared",
+    )
+    p.add_argument(
+        "--quick", action="store_true", help="smoke run: 2000, 20000 and 20000, 3 rounds"
+    )
     p.add_argument(
         "--python",
         default=sys.executable,
         help="interpreter with sockservice installed, for server and probe",
     )
-    return p.parse_args(argv)  # fmt: skip
+    opts = p.parse_args(argv)
+    unknown = set(opts.placements.split(",")) - set(PLACEMENTS)
+    if unknown or opts.rounds < 1:
+        p.error(f"--placements: one or more of {', '.join(PLACEMENTS)}; --rounds at least 1")
+    return opts
 
 
-def percentile(values: Sequence[float], level: float) -> float:
+def _spread(values: Sequence[float]) -> Dict[str, float]:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def latencyRow(
+    blocking: Sequence[Sequence[float]], probes: Sequence[Mapping[str, Any]]
+) -> Dict[str, Any]:
     """
-    The C{level} percentile of C{values} (nearest rank, as HdrHistogram
-    reports it): the smallest value with at least C{level}% at or below it.
+    One protocol's overhead over the rounds: in each, the blocking client's
+    p50 (of its round trips, in microseconds), the probe's, and their
+    ratio; each as its median, minimum and maximum over the rounds.
     """
-    if not values:
-        raise ValueError("no values")
-    ordered = sorted(values)
-    rank = max(1, -(-len(ordered) * level // 100))
-    return ordered[int(rank) - 1]
-
-
-def payload(size: int = SIZE) -> bytes:
-    """
-    C{size} lowercase letters, as the probe sends.
-    """
-    return (b"abcdefghijklmnopqrstuvwxyz" * (size // 26 + 1))[:size]
-
-
-def blockingUDP(port: int, count: int, size: int = SIZE) -> List[float]:
-    """
-    Round trips of the textbook UDP client (C{sendto}, then C{recv}), in
-    microseconds.
-    """
-    request, expected = payload(size), payload(size).upper()
-    times = []
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.settimeout(2.0)
-        for _ in range(count):
-            start = time.perf_counter_ns()
-            s.sendto(request, ("127.0.0.1", port))
-            reply = s.recv(65535)
-            elapsed = time.perf_counter_ns() - start
-            if reply != expected:
-                raise RuntimeError(f"bad UDP reply {reply!r}")
-            times.append(elapsed / 1000)
-    return times
-
-
-def blockingTCP(port: int, count: int, size: int = SIZE) -> List[float]:
-    """
-    Round trips of a blocking TCP client on one connection (C{sendall} one
-    line of C{size} letters, read the reply line), in microseconds.
-    """
-    request = payload(size) + b"\n"
-    expected = request.upper()
-    times = []
-    with socket.create_connection(("127.0.0.1", port), timeout=2.0) as s:
-        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        for _ in range(count):
-            start = time.perf_counter_ns()
-            s.sendall(request)
-            reply = b""
-            while len(reply) < len(expected):
-                chunk = s.recv(65536)
-                if not chunk:
-                    raise RuntimeError("connection closed")
-                reply += chunk
-            elapsed = time.perf_counter_ns() - start
-            if reply != expected:
-                raise RuntimeError(f"bad TCP reply {reply!r}")
-            times.append(elapsed / 1000)
-    return times
-
-
-def probeCommand(python: str, protocol: str, port: int, *extra: str) -> List[str]:
-    """
-    C{sockservice-client probe} (as C{python -m sockservice}) with C{--json}.
-    """
-    return [python, "-m", "sockservice", "probe", protocol, "--host", "127.0.0.1",
-            "--port", str(port), "--size", str(SIZE), "--json", *extra]  # fmt: skip
-
-
-def readStatus(pid: int, field: str) -> Optional[int]:
-    """
-    A C{Vm...} field of C{/proc/PID/status} in bytes, or L{None} once the
-    process has ended.
-    """
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
-
-
-def runProbe(command: Sequence[str], sample: float = 0.5) -> Dict[str, Any]:
-    """
-    Run the probe to its end; return its JSON document, with C{"rss"}: its
-    resident memory sampled every C{sample} seconds (C{[seconds from the
-    start, VmRSS in bytes]}), and C{"peak_rss"}: its peak (the larger of
-    C{ru_maxrss} of this very child, from C{wait4}, and the last C{VmHWM}
-    read).
-
-    @raise RuntimeError: when it fails or writes no document.
-    """
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    output: Dict[str, bytes] = {}
-
-    def drain(name: str) -> None:
-        output[name] = getattr(process, name).read()
-
-    readers = [threading.Thread(target=drain, args=(name,)) for name in ("stdout", "stderr")]
-    for reader in readers:
-        reader.start()
-    rss: List[List[float]] = []
-    peak = 0
-    started = time.monotonic()
-    while True:
-        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-        if pid:
-            break
-        now = readStatus(process.pid, "VmRSS")
-        if now is not None:
-            rss.append([round(time.monotonic() - started, 3), now])
-        peak = max(peak, readStatus(process.pid, "VmHWM") or 0)
-        time.sleep(sample)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    for reader in readers:
-        reader.join()
-    document = parseDocument(process.returncode, output["stdout"], output["stderr"])
-    document["rss"] = rss
-    document["peak_rss"] = max(peak, usage.ru_maxrss * 1024)
-    return document
-
-
-def parseDocument(status: int, stdout: bytes, stderr: bytes) -> Dict[str, Any]:
-    """
-    The probe's C{--json} document from its output.
-
-    @raise RuntimeError: it exited with a status other than 0, or wrote no
-        JSON object; the message has its last line on standard error.
-    """
-    last = (stderr.decode("utf-8", "replace").strip().splitlines() or [""])[-1]
-    if status != 0:
-        raise RuntimeError(f"probe exited with status {status}: {last}")
-    try:
-        document = json.loads(stdout)
-    except ValueError:
-        raise RuntimeError(f"probe wrote no JSON document: {last}") from None
-    if not isinstance(document, dict) or document.get("version") != 1:
-        raise RuntimeError("probe wrote a JSON document that is not version 1")
-    return document
-
-
-def latencyRow(blocking: Sequence[float], probe: Mapping[str, Any]) -> Dict[str, Any]:
-    """
-    One protocol's overhead figures: the blocking client's p50 and the
-    probe's, in microseconds, and their ratio.
-    """
-    mine = float(probe["latency_us"]["p50"])
-    theirs = percentile(blocking, 50)
-    return {"blocking_p50_us": theirs, "blocking_count": len(blocking), "probe_p50_us": mine,
-            "probe_count": probe["summary"]["answered"], "ratio": mine / theirs}  # fmt: skip
+    theirs = [percentile(times, 50) for times in blocking]
+    mine = [float(probe["latency_us"]["p50"]) for probe in probes]
+    return {"blocking_p50_us": _spread(theirs), "probe_p50_us": _spread(mine),
+            "ratio": _spread([a / b for a, b in zip(mine, theirs)]), "rounds": len(mine),
+            "blocking_count": len(blocking[0]),
+            "probe_count": probes[0]["summary"]["answered"]}  # fmt: skip
 
 
 def rateRow(probe: Mapping[str, Any]) -> Dict[str, Any]:
@@ -244,35 +141,40 @@ def _mib(n: float) -> str:
     return f"{n / 2**20:.1f} MiB"
 
 
+def _cell(spread: Mapping[str, float], unit: str) -> str:
+    form = "{:.2f}×" if unit == "×" else "{:.1f} µs"
+    low, high = (form.format(spread[k]).rstrip(" µs×") for k in ("min", "max"))
+    return f"{form.format(spread['median'])} ({low}–{high})"
+
+
 def renderMarkdown(results: Mapping[str, Any]) -> str:
     """
     The Markdown report: the context, the overhead table and the long runs.
     """
     lines = [f"Machine: {results['machine']}; {results['date']}; `{results['command']}`.", ""]
     latency, rate, memory = results["latency"], results["rate"], results["memory"]
-    protocols = [p for p in ("udp", "tcp") if p in latency or p in rate]
+    protocols = [
+        p for p in ("udp", "tcp") if any(p in rows for rows in latency.values()) or p in rate
+    ]
     rows = []
-    if latency:
-        rows.append(["blocking-socket client, p50"]
-                    + [f"{latency[p]['blocking_p50_us']:.1f} µs" if p in latency else "–"
-                       for p in protocols])  # fmt: skip
-        rows.append(["probe `--window 1 --rate 0`, p50"]
-                    + [f"{latency[p]['probe_p50_us']:.1f} µs" if p in latency else "–"
-                       for p in protocols])  # fmt: skip
-        rows.append(["probe / blocking (target ≤ 1.5×)"]
-                    + [f"{latency[p]['ratio']:.2f}×" if p in latency else "–"
-                       for p in protocols])  # fmt: skip
+    for placement, byProtocol in latency.items():
+        for label, key, unit in (
+            ("blocking-socket client, p50", "blocking_p50_us", "µs"),
+            ("probe `--window 1 --rate 0`, p50", "probe_p50_us", "µs"),
+            ("probe / blocking (target ≤ 1.5×)", "ratio", "×"),
+        ):
+            rows.append([f"{label}, {placement}"] + [_cell(byProtocol[p][key], unit)
+                        if p in byProtocol else "–" for p in protocols])  # fmt: skip
     if rate:
         rows.append(["probe `--window 32 --rate 0`, sustained"]
                     + [f"{formatNumber(rate[p]['rate_per_s'])} req/s, {rate[p]['loss_pct']}% lost"
                        if p in rate else "–" for p in protocols])  # fmt: skip
     lines += markdownTable(["64-byte requests on loopback", *[p.upper() for p in protocols]], rows)
-    if latency:
-        counts = ", ".join(f"{p.upper()} {latency[p]['probe_count']}" for p in latency)
-        lines += [
-            "",
-            f"Latency runs: {counts} requests each (p50 over all of them, as the probe reports).",
-        ]
+    for placement, byProtocol in latency.items():
+        first = next(iter(byProtocol.values()))
+        lines += ["", f"{placement.capitalize()} ({PLACEMENTS.get(placement, placement)}): median "
+                  f"(min–max) over {first['rounds']} rounds of {first['probe_count']} requests, "
+                  "the blocking client and the probe alternating."]  # fmt: skip
     if memory:
         lines += ["", *markdownTable(
             ["long run, `--window 32 --rate 0`", "requests", "elapsed", "rate", "lost",
@@ -283,10 +185,37 @@ def renderMarkdown(results: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def measureLatency(
+    python: str, port: int, serverPid: int, opts: argparse.Namespace
+) -> Dict[str, Any]:
+    """
+    The latency rows, by placement and protocol: in each round, for each
+    protocol and placement, the blocking client then the probe.
+    """
+    cpus = sorted(os.sched_getaffinity(0))
+    placements = [p for p in opts.placements.split(",") if p]
+    runs: Dict[Any, List[Any]] = {}
+    try:
+        for number in range(opts.rounds):
+            print(f"latency round {number + 1} of {opts.rounds}", file=sys.stderr)
+            for protocol, blocking in (("udp", blockingUDP), ("tcp", blockingTCP)):
+                for placement in placements:
+                    place(placement, serverPid, cpus)
+                    theirs = blocking(port, opts.count)
+                    mine = runProbe(probeCommand(python, protocol, port, "--window", "1",
+                                                 "--rate", "0", "--count", str(opts.count)))  # fmt: skip
+                    runs.setdefault((placement, protocol), []).append((theirs, mine))
+    finally:
+        place("shared", serverPid, cpus)
+    return {placement: {protocol: latencyRow([t for t, _ in runs[placement, protocol]],
+                                             [m for _, m in runs[placement, protocol]])
+                        for protocol in ("udp", "tcp")} for placement in placements}  # fmt: skip
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     opts = parseArgs(argv)
     if opts.quick:
-        opts.count, opts.rate_count, opts.long = 2000, 20000, 20000
+        opts.count, opts.rate_count, opts.long, opts.rounds = 2000, 20000, 20000, 3
     results: Dict[str, Any] = {
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.python_implementation()} {platform.python_version()}",
         "date": time.strftime("%Y-%m-%d"),
@@ -299,12 +228,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         server.waitReady()
         port = server.port
-        for protocol, blocking in (("udp", blockingUDP), ("tcp", blockingTCP)):
-            print(f"{protocol}: blocking client and probe, {opts.count} each", file=sys.stderr)
-            theirs = blocking(port, opts.count)
-            window1 = runProbe(probeCommand(opts.python, protocol, port, "--window", "1",
-                                            "--rate", "0", "--count", str(opts.count)))  # fmt: skip
-            results["latency"][protocol] = latencyRow(theirs, window1)
+        results["latency"] = measureLatency(opts.python, port, server.pid, opts)
+        for protocol in ("udp", "tcp"):
             print(f"{protocol}: --window 32 --rate 0, {opts.rate_count}", file=sys.stderr)
             results["rate"][protocol] = rateRow(runProbe(probeCommand(
                 opts.python, protocol, port, "--window", "32", "--rate", "0",
@@ -315,7 +240,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 results["memory"][protocol] = memoryRow(runProbe(probeCommand(
                     opts.python, protocol, port, "--window", "32", "--rate", "0",
                     "--count", str(opts.long))))  # fmt: skip
-    except RuntimeError as error:
+    except (RuntimeError, ValueError, OSError) as error:
         print(f"bench/probe.py: {error}", file=sys.stderr)
         return 1
     finally:

@@ -21,7 +21,7 @@ L{Uppercaser.flush}.
 from __future__ import annotations
 
 import codecs
-from typing import Callable, Optional
+from typing import Optional
 
 __all__ = ["MODES", "Uppercaser", "transform", "maxExpansion"]
 
@@ -69,10 +69,12 @@ class Uppercaser:
         self._pending = False
         # Made on the first non-ASCII chunk: most streams never need one.
         self._decoder: Optional[codecs.IncrementalDecoder] = None
-        self.feed: Callable[[bytes], bytes]
-        self.feed = bytes.upper if mode == "ascii" else self._feedUnicode
+        if mode == "ascii":
+            # Not a bound method of self, which would make a reference cycle:
+            # each connection's caser left for the garbage collector.
+            self.feed = bytes.upper  # type: ignore[method-assign,assignment]
 
-    def _feedUnicode(self, data: bytes) -> bytes:
+    def feed(self, data: bytes) -> bytes:
         """
         Upper-case the next chunk, holding back an incomplete trailing sequence.
         """

@@ -4,10 +4,13 @@ Tests for L{sockservice.casing}.
 """
 
 import codecs
+import gc
+import platform
+import weakref
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from twisted.trial.unittest import SynchronousTestCase
+from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 from sockservice.casing import MODES, Uppercaser, maxExpansion, transform
 
@@ -106,6 +109,24 @@ class UppercaserTests(SynchronousTestCase):
     """
     The incremental transform gives the same bytes however the stream is split.
     """
+
+    def test_noReferenceCycle(self):
+        """
+        A caser in either mode is freed as soon as it is dropped, without the
+        garbage collector: one is made per TCP connection.
+        """
+        if platform.python_implementation() != "CPython":
+            raise SkipTest("only CPython frees objects by reference counting")
+        for mode in MODES:
+            caser = Uppercaser(mode)
+            caser.feed(b"abc")
+            dropped = weakref.ref(caser)
+            gc.disable()
+            try:
+                del caser
+                self.assertIsNone(dropped(), mode)
+            finally:
+                gc.enable()
 
     def test_heldBack(self):
         """

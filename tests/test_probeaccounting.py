@@ -8,10 +8,14 @@ from __future__ import annotations
 
 from typing import List
 
+from hdrh.histogram import HdrHistogram
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
+from sockservice.probe import latency
 from sockservice.probe.accounting import RING, Accounting, Counts
-from sockservice.probe.latency import Latency
+from sockservice.probe.latency import HIGHEST_NS, Latency
 
 MS = 1_000_000
 
@@ -213,3 +217,66 @@ class LatencyTests(SynchronousTestCase):
         table = latency.percentiles()
         self.assertEqual((table[-1]["percentile"], table[-1]["count"]), (100.0, 1000))
         self.assertIn("Percentile", latency.hgrm())
+
+
+class VerificationProperties(SynchronousTestCase):
+    """
+    The reply check compares the header and the padding apart: it must
+    agree with comparing the whole reply with the request upper-cased.
+    """
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.integers(0, 63), st.integers(0, 255), st.integers(28, 200))
+    def test_anyByteChanged(self, offset: int, value: int, size: int) -> None:
+        """
+        A reply with any one byte of the expected reply changed (to any
+        other value) is never answered; unchanged, it is.
+        """
+        accounting, clock = _accounting(size)
+        request = accounting.nextRequest()
+        expected = bytearray(request.upper())
+        offset %= size
+        if expected[offset] == value:
+            accounting.replied(bytes(expected))
+            self.assertEqual(accounting.counts.answered, 1)
+            return
+        expected[offset] = value
+        accounting.replied(bytes(expected))
+        self.assertEqual((accounting.counts.answered, accounting.counts.corrupted), (0, 1))
+
+
+class RecordProperties(SynchronousTestCase):
+    """
+    L{Latency.record} finds its counter itself, the same as HdrHistogram's
+    C{record_value}.
+    """
+
+    @settings(max_examples=100, deadline=None)
+    @given(st.lists(st.integers(-10, HIGHEST_NS * 2), min_size=1, max_size=20))
+    def test_sameAsThePackage(self, values: List[int]) -> None:
+        """
+        Any values fill the same counters, total, minimum and maximum.
+        """
+        mine, theirs = Latency(), Latency()
+        for ns in values:
+            mine.record(ns)
+            theirs.histogram.record_value(min(max(ns, 1), HIGHEST_NS))
+        a, b = mine.histogram, theirs.histogram
+        self.assertEqual(
+            (bytes(a.counts), a.total_count, a.min_value, a.max_value),
+            (bytes(b.counts), b.total_count, b.min_value, b.max_value),
+        )
+
+    def test_checkedAtImport(self) -> None:
+        """
+        The check at import finds the inline path agrees with the package,
+        and where it does not, the package's own path records.
+        """
+        self.assertTrue(latency._inlineAgrees())
+        self.patch(latency, "_inline", False)
+        slow = Latency()
+        self.assertEqual(slow.record, slow._recordSlowly)
+        slow.record(12_345)
+        self.assertEqual((slow.count, slow.histogram.max_value), (1, 12_345))
+        self.patch(HdrHistogram, "record_value", lambda self, value, count=1: False)
+        self.assertFalse(latency._inlineAgrees())

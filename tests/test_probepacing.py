@@ -8,9 +8,11 @@ L{task.Clock}, with an in-memory path that answers, drops or corrupts.
 from __future__ import annotations
 
 import io
+import sys
 from typing import Callable, List, Optional
 
 from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
 from sockservice.cli.console import Console
@@ -150,6 +152,36 @@ class LineProtocolTests(SynchronousTestCase):
             protocol.dataReceived(data[:index])
             protocol.dataReceived(data[index:])
             self.assertEqual(got, [b"ABC", b"DEFG", b"", b"H"])
+
+    def test_sendsTogether(self) -> None:
+        """
+        A request sent outside a read is written at once; the requests sent
+        while one read's replies are handed over are written together, in
+        order, once they all are; the next read starts afresh.
+        """
+        writes: List[bytes] = []
+        transport = StringTransport()
+        transport.write = writes.append  # type: ignore[method-assign]
+        protocol = ProbeLineProtocol(lambda reply: protocol.send(reply.lower()), 100)
+        protocol.makeConnection(transport)
+        protocol.send(b"first")
+        protocol.dataReceived(b"A\nB\nC")
+        protocol.dataReceived(b"\n")
+        self.assertEqual(writes, [b"first\n", b"a\nb\n", b"c\n"])
+
+    def test_prepare(self) -> None:
+        """
+        L{ProbeLineProtocol.prepare} imports the switch (and so runs its
+        self-test) before a run times anything.
+        """
+        import sockservice._fast
+        from sockservice._fast import switch
+
+        del sys.modules["sockservice._fast.switch"]
+        self.addCleanup(setattr, sockservice._fast, "switch", switch)
+        self.addCleanup(sys.modules.__setitem__, "sockservice._fast.switch", switch)
+        ProbeLineProtocol.prepare()
+        self.assertIsNot(sys.modules.get("sockservice._fast.switch", switch), switch)
 
 
 def _outcome(path: Callable[[int, bytes], Optional[bytes]], count: int = 10) -> Outcome:

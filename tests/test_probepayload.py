@@ -14,8 +14,10 @@ from sockservice.probe.payload import (
     MAX_SEQUENCE,
     decodeHeader,
     encode,
+    encodeHeader,
     expectedReply,
     firstDifference,
+    padding,
 )
 
 sequences = st.integers(0, MAX_SEQUENCE)
@@ -39,6 +41,7 @@ class PayloadTests(SynchronousTestCase):
         self.assertTrue(request.isalpha() and request.islower())
         self.assertEqual(decodeHeader(request.upper()), (sequence, sentNs))
         self.assertEqual(expectedReply(sequence, sentNs, size), request.upper())
+        self.assertEqual(request, encodeHeader(sequence, sentNs) + padding(size))
 
     @given(sequences, times, sizes, st.data())
     def test_anyChangeFound(

@@ -11,7 +11,7 @@ import socket
 from twisted.internet import abstract, tcp
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
-from sockservice._fast import accepting, selftest
+from sockservice._fast import accepting, connection, selftest
 from sockservice._fast.selftest import InternalsChanged, checkInternals
 
 
@@ -187,3 +187,54 @@ class CheckInternalsTests(SynchronousTestCase):
 
         self.patch(tcp.Connection, "doRead", doRead)
         self.assertProblem("doRead")
+
+    def test_acceptLoopChanged(self):
+        """
+        A Twisted whose port accepts with a loop other than the one
+        L{AcceptingPort.doRead} copies is noticed.
+        """
+        self.patch(tcp.Port, "doRead", lambda self: self.factory.buildProtocol(None))
+        self.assertProblem("tcp.Port.doRead")
+
+    def test_serverChanged(self):
+        """
+        A Twisted whose C{tcp.Server} gives its connections other attributes
+        than those L{AcceptingPort} fills in is noticed.
+        """
+        original = tcp.Server.__init__
+
+        def init(self, *args, **kwargs):
+            original(self, *args, **kwargs)
+            self.extra = 1
+
+        self.patch(tcp.Server, "__init__", init)
+        self.assertProblem("tcp.Server")
+
+    def test_addressChanged(self):
+        """
+        A Twisted whose port builds peer addresses other than an
+        L{IPv4Address} of C{("TCP", host, port)} is noticed.
+        """
+        self.patch(tcp.Port, "_buildAddr", lambda self, address: address)
+        self.assertProblem("IPv4Address")
+
+    def test_closeChanged(self):
+        """
+        A Twisted whose connections close with steps other than those
+        L{AcceptedConnection.connectionLost} copies is noticed.
+        """
+
+        original = tcp.Connection.connectionLost
+
+        def connectionLost(self, reason):
+            original(self, reason)
+
+        self.patch(tcp.Connection, "connectionLost", connectionLost)
+        self.assertProblem("connectionLost")
+
+    def test_closingChanged(self):
+        """
+        A copied close that does not stop watching the descriptor is noticed.
+        """
+        self.patch(connection.AcceptedConnection, "connectionLost", lambda self, reason: None)
+        self.assertProblem("AcceptedConnection does not end its input and close")

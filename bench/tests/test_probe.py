@@ -1,17 +1,20 @@
 # -*- test-case-name: bench.tests.test_probe -*-
 """
-Tests for L{bench.probe}: its percentile, its blocking clients, how it runs
-the probe and reads its document and memory, and its Markdown report.
+Tests for L{bench.probe}, L{bench.blocking} and L{bench.probeproc}: the
+percentile, the blocking clients and where they run, how the probe is run
+and its document and memory read, and the Markdown report.
 """
 
 import json
+import os
 import socket
+import subprocess
 import sys
 import threading
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from bench import probe
+from bench import blocking, probe, probeproc
 
 
 def _document(p50=50.0, sent=1000, answered=1000, rate=5000.0):
@@ -33,8 +36,8 @@ class PercentileTests(SynchronousTestCase):
         The median of 1..10 is 5, the 90th percentile 9, the 100th 10.
         """
         values = list(range(10, 0, -1))
-        self.assertEqual([probe.percentile(values, p) for p in (50, 90, 100, 0)], [5, 9, 10, 1])
-        self.assertRaises(ValueError, probe.percentile, [], 50)
+        self.assertEqual([blocking.percentile(values, p) for p in (50, 90, 100, 0)], [5, 9, 10, 1])
+        self.assertRaises(ValueError, blocking.percentile, [], 50)
 
     def test_payload(self):
         """
@@ -95,7 +98,7 @@ class BlockingClientTests(SynchronousTestCase):
         """
         server = _UpperServer()
         try:
-            for client in (probe.blockingUDP, probe.blockingTCP):
+            for client in (blocking.blockingUDP, blocking.blockingTCP):
                 times = client(server.port, 20)
                 self.assertEqual(len(times), 20)
                 self.assertTrue(all(0 < t < 2_000_000 for t in times), times)
@@ -103,9 +106,51 @@ class BlockingClientTests(SynchronousTestCase):
             server.close()
 
 
+class PlaceTests(SynchronousTestCase):
+    """
+    L{blocking.place} pins the server and the clients to CPUs of their own,
+    or lets both use them all.
+    """
+
+    def test_pinnedThenShared(self):
+        """
+        Pinned, the server runs on the first CPU and this process on the
+        second; shared, both on every CPU given.
+        """
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) < 2:
+            raise self.skipTest("needs two CPUs")
+        server = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+        try:
+            blocking.place("pinned", server.pid, cpus)
+            pinned = (os.sched_getaffinity(server.pid), os.sched_getaffinity(0))
+            blocking.place("shared", server.pid, cpus)
+            shared = (os.sched_getaffinity(server.pid), os.sched_getaffinity(0))
+        finally:
+            os.sched_setaffinity(0, cpus)
+            server.kill()
+            server.wait()
+        self.assertEqual(pinned, ({cpus[0]}, {cpus[1]}))
+        self.assertEqual(shared, (set(cpus), set(cpus)))
+
+    def test_oneCPU(self):
+        """
+        Pinning needs two CPUs.
+        """
+        self.assertRaises(ValueError, blocking.place, "pinned", os.getpid(), [0])
+
+    def test_arguments(self):
+        """
+        An unknown placement or no round is a usage error.
+        """
+        for argv in (["--placements", "pinned,nowhere"], ["--rounds", "0"]):
+            self.assertRaises(SystemExit, probe.parseArgs, argv)
+        self.assertEqual(probe.parseArgs([]).placements, "pinned,shared")
+
+
 class RunProbeTests(SynchronousTestCase):
     """
-    L{probe.runProbe} runs a command to its end and reads its JSON document
+    L{probeproc.runProbe} runs a command to its end and reads its JSON document
     and its memory.
     """
 
@@ -116,7 +161,7 @@ class RunProbeTests(SynchronousTestCase):
         """
         code = ("import json, time; held = bytearray(20 << 20); time.sleep(0.3); "
                 f"print(json.dumps({_document()!r}))")  # fmt: skip
-        document = probe.runProbe([sys.executable, "-c", code], sample=0.05)
+        document = probeproc.runProbe([sys.executable, "-c", code], sample=0.05)
         self.assertEqual(document["summary"]["sent"], 1000)
         self.assertTrue(document["rss"])
         self.assertGreaterEqual(document["peak_rss"], 20 << 20)
@@ -128,16 +173,16 @@ class RunProbeTests(SynchronousTestCase):
         the status and its last line on standard error.
         """
         code = "import sys; sys.stderr.write('probe: connection refused\\n'); sys.exit(1)"
-        error = self.assertRaises(RuntimeError, probe.runProbe, [sys.executable, "-c", code])
+        error = self.assertRaises(RuntimeError, probeproc.runProbe, [sys.executable, "-c", code])
         self.assertEqual(str(error), "probe exited with status 1: probe: connection refused")
 
     def test_notJSON(self):
         """
         Output that is not a version 1 document is a L{RuntimeError}.
         """
-        error = self.assertRaises(RuntimeError, probe.parseDocument, 0, b"PING", b"")
+        error = self.assertRaises(RuntimeError, probeproc.parseDocument, 0, b"PING", b"")
         self.assertEqual(str(error), "probe wrote no JSON document: ")
-        self.assertRaises(RuntimeError, probe.parseDocument, 0, json.dumps([1]).encode(), b"")
+        self.assertRaises(RuntimeError, probeproc.parseDocument, 0, json.dumps([1]).encode(), b"")
 
 
 class ReportTests(SynchronousTestCase):
@@ -147,12 +192,16 @@ class ReportTests(SynchronousTestCase):
 
     def test_rows(self):
         """
-        The latency row compares the p50s; the memory row takes the RSS a
-        tenth of the way in and at the end.
+        The latency row has the median, minimum and maximum over the rounds
+        of each client's p50 and of their ratio; the memory row takes the
+        RSS a tenth of the way in and at the end.
         """
-        row = probe.latencyRow([100.0, 40.0, 60.0], _document(p50=72.0))
-        self.assertEqual(row["blocking_p50_us"], 60.0)
-        self.assertAlmostEqual(row["ratio"], 1.2)
+        rounds = [[100.0, 40.0, 60.0], [50.0], [80.0, 80.0]]
+        row = probe.latencyRow(rounds, [_document(p50=p) for p in (72.0, 75.0, 96.0)])
+        self.assertEqual(row["blocking_p50_us"], {"median": 60.0, "min": 50.0, "max": 80.0})
+        self.assertEqual(row["probe_p50_us"], {"median": 75.0, "min": 72.0, "max": 96.0})
+        self.assertEqual((row["ratio"]["median"], row["ratio"]["max"]), (1.2, 1.5))
+        self.assertEqual((row["rounds"], row["blocking_count"], row["probe_count"]), (3, 3, 1000))
         samples = [[t / 2, 100 + t] for t in range(21)]
         long = dict(_document(sent=1_000_000, answered=999_990), rss=samples, peak_rss=125)
         memory = probe.memoryRow(long)
@@ -169,8 +218,9 @@ class ReportTests(SynchronousTestCase):
             "machine": "x86_64, 2 CPUs",
             "date": "2025-01-01",
             "command": "python3 bench/probe.py",
-            "latency": {"udp": probe.latencyRow([50.0], _document(p50=60.0)),
-                        "tcp": probe.latencyRow([40.0], _document(p50=50.0))},
+            "latency": {"pinned": {"udp": probe.latencyRow([[50.0], [40.0]], [_document(p50=60.0),
+                                                                            _document(p50=52.0)]),
+                                   "tcp": probe.latencyRow([[40.0]], [_document(p50=50.0)])}},
             "rate": {"udp": probe.rateRow(_document(rate=41234.0)),
                      "tcp": probe.rateRow(_document(rate=52000.0))},
             "memory": {"udp": probe.memoryRow(dict(_document(sent=1_000_000, answered=1_000_000),
@@ -180,7 +230,14 @@ class ReportTests(SynchronousTestCase):
         text = probe.renderMarkdown(results)
         self.assertIn("Machine: x86_64, 2 CPUs; 2025-01-01; `python3 bench/probe.py`.", text)
         self.assertIn("| 64-byte requests on loopback | UDP | TCP |", text)
-        self.assertIn("| probe / blocking (target ≤ 1.5×) | 1.20× | 1.25× |", text)
+        self.assertIn(
+            "| probe / blocking (target ≤ 1.5×), pinned | 1.25× (1.20–1.30) | 1.25× (1.25–1.25) |",
+            text,
+        )
+        self.assertIn("| blocking-socket client, p50, pinned | 45.0 µs (40.0–50.0) | 40.0 µs", text)
+        self.assertIn(
+            "Pinned (server on CPU 0, clients on CPU 1): median (min–max) over 2 rounds", text
+        )
         self.assertIn("41.2k req/s, 0.0% lost", text)
         self.assertIn(
             "| UDP | 1,000,000 | 200.0 s | 5000 req/s | 0 | 30.0 MiB | 30.0 MiB | 31.0 MiB |", text

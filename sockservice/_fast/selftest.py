@@ -8,7 +8,7 @@ L{twisted.internet.tcp.Connection} on a socket pair, with a stand-in for the
 reactor's descriptor set: a write with nothing queued, a write to a full
 socket, a close with data queued, a close with nothing queued.
 L{sockservice._fast.reactorcheck} does the same for the reactor, and
-L{sockservice._fast.accepting.checkAccepting} for the listening socket.  Each raises
+L{sockservice._fast.acceptcheck} for the listening socket and the accept loop.  Each raises
 L{InternalsChanged} naming what failed; L{checkInternals} runs both and
 turns the first failure into a sentence.  No global reactor is touched.
 """
@@ -21,8 +21,9 @@ from typing import Any, List, Optional, Set, Tuple
 from twisted.internet import error, tcp
 from twisted.python.failure import Failure
 
-from sockservice._fast.accepting import checkAccepting, checkReading
+from sockservice._fast.acceptcheck import checkAccepting, checkConnecting
 from sockservice._fast.checks import InternalsChanged, require
+from sockservice._fast.connection import checkClosing, checkReading
 from sockservice._fast.reactorcheck import checkReactor
 from sockservice._fast.writing import ImmediateWriter, isPlainTCP
 
@@ -196,7 +197,14 @@ def checkInternals() -> Optional[str]:
 
     @return: L{None} if all pass; otherwise what failed, in a few words.
     """
-    for check in (checkWriting, checkReactor, checkAccepting, checkReading):
+    for check in (
+        checkWriting,
+        checkReactor,
+        checkAccepting,
+        checkConnecting,
+        checkReading,
+        checkClosing,
+    ):
         try:
             check()
         except InternalsChanged as e:

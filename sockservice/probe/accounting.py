@@ -32,7 +32,14 @@ from dataclasses import dataclass
 from typing import Callable, Optional, Tuple
 
 from sockservice.probe.latency import Latency
-from sockservice.probe.payload import decodeHeader, encode, expectedReply, firstDifference
+from sockservice.probe.payload import (
+    HEADER,
+    decodeHeader,
+    encodeHeader,
+    expectedReply,
+    firstDifference,
+    padding,
+)
 
 __all__ = ["Accounting", "Counts", "Interval", "RING"]
 
@@ -101,6 +108,8 @@ class Accounting:
         self._state = bytearray(RING)
         self._highest = -1
         self._mark = (0, 0, 0)
+        self._padding = padding(size)
+        self._upperPadding = self._padding.upper()
 
     @property
     def waiting(self) -> int:
@@ -120,7 +129,7 @@ class Accounting:
         self._state[slot] = _WAITING
         self._waiting[sequence] = now
         self.counts.sent += 1
-        return encode(sequence, now, self.size)
+        return encodeHeader(sequence, now) + self._padding
 
     def replied(self, reply: bytes) -> None:
         """
@@ -131,8 +140,10 @@ class Accounting:
         sequence = -1 if header is None else header[0]
         sent = self.counts.sent
         if sent - RING <= sequence < sent and header == (sequence, self._sentAt[sequence % RING]):
-            expected = expectedReply(sequence, header[1], self.size)
-            if reply == expected:
+            # The header decodes to exactly one string of letters, so it is
+            # the request's upper-cased: the reply is the request
+            # upper-cased (expectedReply) if the rest is the padding's.
+            if reply[HEADER:] == self._upperPadding:
                 self._verified(sequence, now)
                 return
         elif 0 <= sequence < sent - RING and header is not None:

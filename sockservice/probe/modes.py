@@ -159,6 +159,7 @@ class Probe:
         )
         listening = openPort(self._reactor, address, protocol)
         pacer = self._pacer([protocol.send])
+        protocol.onReply = pacer.replied  # one call fewer per reply
         try:
             error = await self._finish(pacer)
         finally:
@@ -168,6 +169,7 @@ class Probe:
 
     async def _tcp(self) -> Outcome:
         s = self.settings
+        ProbeLineProtocol.prepare()
         endpoint = HostnameEndpoint(self._reactor, s.host, s.port, timeout=s.timeoutS)
         protocols = [
             ProbeLineProtocol(lambda reply: pacer.replied(reply), 2 * s.size + 64)
@@ -186,6 +188,7 @@ class Probe:
         pacer = self._pacer([p.send for p in protocols])
         closed: List[Deferred[None]] = []
         for p in protocols:
+            p.onReply = pacer.replied  # one call fewer per reply
             gone: Deferred[None] = Deferred()
             closed.append(gone)
             p.onLost = lambda reason, gone=gone: self._lost(reason, gone)
@@ -207,6 +210,7 @@ class Probe:
 
     async def _connectMode(self) -> Outcome:
         s = self.settings
+        ProbeLineProtocol.prepare()
         endpoint = HostnameEndpoint(self._reactor, s.host, s.port, timeout=s.timeoutS)
         connectTimes = Latency()
         attempts: Set[Deferred[ProbeLineProtocol]] = set()

@@ -22,6 +22,7 @@ __all__ = [
     "MAX_SEQUENCE",
     "decodeHeader",
     "encode",
+    "encodeHeader",
     "expectedReply",
     "firstDifference",
     "padding",
@@ -52,6 +53,18 @@ def padding(size: int) -> bytes:
     return found
 
 
+def encodeHeader(sequence: int, sentNs: int) -> bytes:
+    """
+    The header of the request numbered C{sequence}, sent at C{sentNs}: the
+    part of a request that changes (the padding, L{padding}, does not).
+
+    @param sequence: From 0 to L{MAX_SEQUENCE}.
+    @param sentNs: The send time, monotonic nanoseconds (0 to 2**64 - 1).
+    """
+    header = f"{sequence:012x}{sentNs & 0xFFFFFFFFFFFFFFFF:016x}".encode("ascii")
+    return header.translate(_TO_LETTERS)
+
+
 def encode(sequence: int, sentNs: int, size: int) -> bytes:
     """
     The request numbered C{sequence}, sent at C{sentNs}, of C{size} bytes.
@@ -60,8 +73,7 @@ def encode(sequence: int, sentNs: int, size: int) -> bytes:
     @param sentNs: The send time, monotonic nanoseconds (0 to 2**64 - 1).
     @param size: At least L{HEADER}.
     """
-    header = f"{sequence:012x}{sentNs & 0xFFFFFFFFFFFFFFFF:016x}".encode("ascii")
-    return header.translate(_TO_LETTERS) + padding(size)
+    return encodeHeader(sequence, sentNs) + padding(size)
 
 
 def expectedReply(sequence: int, sentNs: int, size: int) -> bytes:

@@ -124,10 +124,12 @@ class ConnectionGuard:
         exempt = host is None or (not self.limitLoopback and isLoopback(host))
         peer: str = host or str(addr)
         refusal = self.connections.refusal(peer, exempt=exempt)
+        if refusal is None:
+            if counters is not None:
+                counters.accepted += 1  # counters.admitted(None), in line
+            return peer
         if counters is not None:
             counters.admitted(refusal)
-        if refusal is None:
-            return peer
         unlogged = self._refusalLog.due()
         if unlogged is None:
             return None

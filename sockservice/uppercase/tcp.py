@@ -12,7 +12,7 @@ half-close (see L{sockservice.server.drain}).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional, cast
+from typing import TYPE_CHECKING, Any, Optional, cast
 
 from twisted.internet.abstract import FileDescriptor
 from twisted.internet.interfaces import (
@@ -65,10 +65,11 @@ class UppercaseProtocol(Protocol):
     def connectionMade(self) -> None:
         self.factory.guard.opened(self, self.transport, self)
         self._counters = self.factory.counters
-        if getattr(self.transport, "bufferSize", None) == READ_SIZE_MAX:
+        transport: Any = self.transport
+        if getattr(transport, "bufferSize", None) == READ_SIZE_MAX:
             # A transport that reads its socket itself (a FileDescriptor:
             # TCP, UNIX), whose read size is not part of any interface.
-            self._readSize = _reader(self.transport).bufferSize = READ_SIZE_START
+            self._readSize = transport.bufferSize = READ_SIZE_START
         self._caser = Uppercaser(self.factory.mode)
         self._out = fastWriter(self.transport)
         if not self.factory.acceptedNoDelay:

@@ -7,9 +7,14 @@ C{twistd -n sockservice} on loopback.
 from __future__ import annotations
 
 import json
+import os
+import pty
+import re
+import select
 import signal
 import subprocess
 import time
+from typing import Optional
 
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
@@ -17,6 +22,29 @@ from tests.e2e.test_client import clientCommand, runClient
 from tests.support import ROOT, startServer
 
 SCHEMA = ROOT / "docs" / "probe-schema.json"
+
+
+def _readUntil(fd: int, pattern: Optional[bytes], timeoutS: float = 30.0) -> bytes:
+    """
+    Read a terminal's output until it matches C{pattern} or, for C{None},
+    until its other side is closed; fail after C{timeoutS} seconds.
+    """
+    deadline = time.monotonic() + timeoutS
+    data = b""
+    while pattern is None or not re.search(pattern, data):
+        ready = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))[0]
+        if not ready:
+            raise AssertionError(f"no {pattern!r} within {timeoutS} s in {data!r}")
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # EIO: every writer closed the terminal
+            chunk = b""
+        if not chunk:
+            if pattern is None:
+                return data
+            raise AssertionError(f"the output ended without {pattern!r}: {data!r}")
+        data += chunk
+    return data
 
 
 class ProbeTests(SynchronousTestCase):
@@ -76,16 +104,25 @@ class ProbeTests(SynchronousTestCase):
 
     def test_interrupt(self) -> None:
         """
-        Ctrl-C ends an endless run with its summary and status 0.
+        Ctrl-C, once the live view on a terminal shows answered requests,
+        ends an endless run with its summary and status 0.
         """
+        master, terminal = pty.openpty()
         process = subprocess.Popen(
             clientCommand() + ["probe", "udp", "--port", self.ports["udp"], "--rate", "50"],
-            stdout=subprocess.PIPE,
+            stdout=terminal,
             stderr=subprocess.PIPE,
         )
-        time.sleep(1.5)  # the run has no end of its own: let it answer some
-        process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=30)
+        os.close(terminal)
+        try:
+            out = _readUntil(master, rb"received=[1-9]")  # the first second's line
+            process.send_signal(signal.SIGINT)
+            err = process.communicate(timeout=30)[1]
+            out += _readUntil(master, None)
+        finally:
+            process.kill()
+            process.wait()
+            os.close(master)
         self.assertEqual((process.returncode, err), (0, b""))
         self.assertIn(b" answered, 0% loss", out)
 

@@ -20,7 +20,7 @@ from twisted.logger import globalLogPublisher
 from twisted.python import context, log
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
-from sockservice._fast import accepting
+from sockservice._fast import connection
 from sockservice._fast.accepting import AcceptedConnection, AcceptingPort, ListeningSocket
 from sockservice._fast.reactor import DirectEPollReactor
 from sockservice._fast.reactorcheck import closeReactor
@@ -262,7 +262,7 @@ class AcceptedConnectionTests(SynchronousTestCase):
         Its C{doRead} hands what it read to the protocol, waits while there
         is nothing, and reports the end of the stream and a broken socket.
         """
-        accepting.checkReading()
+        connection.checkReading()
 
     def test_madeByThePort(self):
         """

@@ -1,0 +1,140 @@
+# -*- test-case-name: tests.test_selftest -*-
+"""
+Check that L{sockservice._fast.accepting} still copies Twisted: a
+L{ListeningSocket} accepts as C{socket.accept} does (L{checkAccepting}), and
+L{AcceptingPort} fills in the peer address and the connection as Twisted's
+C{tcp.Port} and C{tcp.Server} do (L{checkConnecting}), on socket pairs.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from typing import Any, Optional
+
+from twisted.internet import tcp
+from twisted.internet.address import IPv4Address
+from twisted.internet.protocol import Protocol
+
+from sockservice._fast.accepting import (
+    AcceptingPort,
+    ListeningSocket,
+    _makeConnection,
+    _newObject,
+)
+from sockservice._fast.checks import require
+
+__all__ = ["checkAccepting", "checkConnecting"]
+
+
+def checkAccepting() -> None:
+    """
+    Accept one connection on a L{ListeningSocket} (a UNIX socket in the
+    abstract namespace, or a loopback TCP one where there is none) and
+    compare it with what C{socket.socket.accept} gives.
+
+    @raise InternalsChanged: where it differs.
+    """
+    try:
+        listening = ListeningSocket(socket.AF_UNIX, socket.SOCK_STREAM)
+        name: Any = f"\0sockservice-selftest-{os.getpid()}-{id(listening)}"
+    except (AttributeError, OSError):
+        listening = ListeningSocket(socket.AF_INET, socket.SOCK_STREAM)
+        name = ("127.0.0.1", 0)
+    client = socket.socket(listening.family, socket.SOCK_STREAM)
+    accepted: Optional[socket.socket] = None
+    try:
+        listening.bind(name)
+        listening.listen(1)
+        listening.setblocking(False)
+        client.connect(listening.getsockname())
+        accepted, _ = listening.accept()
+        require(
+            type(accepted) is socket.socket
+            and (accepted.family, accepted.type, accepted.proto)
+            == (listening.family, listening.type, listening.proto)
+            and accepted.gettimeout() == socket.getdefaulttimeout(),
+            "socket.accept's socket differs from ListeningSocket.accept's",
+        )
+        client.send(b"x")
+        require(accepted.recv(1) == b"x", "ListeningSocket.accept's socket is not connected")
+    finally:
+        for skt in (accepted, client, listening):
+            if skt is not None:
+                skt.close()
+
+
+#: The names L{tcp.Port.doRead} uses, on the Twisted releases
+#: L{AcceptingPort.doRead} copies (Twisted 25 also set close-on-exec on each
+#: accepted descriptor, which C{accept4} has done since Python 3.4).
+_PORT_DOREAD_NAMES = [
+    {"BaseException", "NI_NUMERICHOST", "NI_NUMERICSERV", "_BuffersLogs", "_accept"}
+    | {"_buildAddr", "_logger", "_reservedFD", "buildProtocol", "close", "deferr"}
+    | {"enumerate", "factory", "getnameinfo", "len", "list", "log", "makeConnection"}
+    | {"max", "namespace", "numberAccepts", "observer", "platformType", "range"}
+    | {"reactor", "sessionno", "socket", "transport", "tuple"}
+]
+_PORT_DOREAD_NAMES.append(_PORT_DOREAD_NAMES[0] | {"_setCloseOnExec", "fdesc", "fileno"})
+
+
+class _Watching:
+    """The part of the reactor C{tcp.Server.__init__} calls, recorded."""
+
+    def __init__(self) -> None:
+        self.readers: list[Any] = []
+
+    def addReader(self, reader: Any) -> None:
+        self.readers.append(reader)
+
+
+def checkConnecting() -> None:
+    """
+    Check that L{AcceptingPort.doRead} still copies Twisted's accept loop,
+    and that the peer address and the connection it fills in equal those
+    Twisted's C{_buildAddr} and C{tcp.Server} make, on socket pairs.
+
+    @raise InternalsChanged: where they differ.
+    """
+    require(
+        set(tcp.Port.doRead.__code__.co_names) in _PORT_DOREAD_NAMES
+        and _makeConnection.__code__.co_names == ("connected", "transport", "connectionMade"),
+        "tcp.Port.doRead or BaseProtocol.makeConnection changed",
+    )
+    addr = ("127.0.0.1", 40000)
+    peer = _newObject(IPv4Address)
+    peer.type, peer.host, peer.port = "TCP", addr[0], addr[1]
+    theirs = tcp.Port._buildAddr(_newObject(tcp.Port), addr)
+    require(
+        type(theirs) is IPv4Address and theirs == peer and vars(theirs) == vars(peer),
+        "IPv4Address differs when filled in",
+    )
+    pairs = [socket.socketpair(), socket.socketpair()]
+    try:
+        watching = _Watching()
+        port = AcceptingPort(0, None, reactor=watching)
+        port._realPortNumber = 12000
+        made: list[Any] = []
+        for (skt, _), protocol in zip(pairs, (Protocol(), Protocol())):
+            made.append(tcp.Server(skt, protocol, addr, port, 7, port.reactor))
+            connection = port._connection(skt, protocol, addr, 7)
+            connection.connected = 1
+            made.append(connection)
+        states = []
+        for connection in made:
+            state = dict(vars(connection))
+            require(state.pop("fileno") == connection.socket.fileno, "fileno is not the socket's")
+            del state["socket"], state["protocol"]
+            states.append(state)
+        twisted, ours, twisted2, ours2 = states
+        require(
+            twisted == ours and twisted2 == ours2 and watching.readers == made[::2],
+            "AcceptingPort's connections differ from tcp.Server's",
+        )
+        require(
+            not made[1].socket.getblocking() and made[1].logPrefix() == "Protocol,7,127.0.0.1",
+            "AcceptingPort's connection is blocking or has another log prefix",
+        )
+    finally:
+        for pair in pairs:
+            for skt in pair:
+                skt.close()
