@@ -11,6 +11,7 @@ import io
 import sys
 from typing import Callable, List, Optional
 
+from twisted.internet.error import MessageLengthError
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
@@ -22,7 +23,7 @@ from sockservice.probe.document import document
 from sockservice.probe.modes import Outcome, Probe, Settings
 from sockservice.probe.pacing import Pacer, Schedule
 from sockservice.probe.report import gates, summaryText
-from sockservice.probe.transports import ProbeLineProtocol
+from sockservice.probe.transports import ProbeDatagramProtocol, ProbeLineProtocol
 
 
 def _run(
@@ -134,6 +135,39 @@ class PacerTests(SynchronousTestCase):
         self.assertEqual((accounting.counts.sent, accounting.counts.lost), (1, 1))
         self.assertEqual(clock.getDelayedCalls(), [])
         self.successResultOf(pacer.done)
+
+
+class _TooLong:
+    """
+    A connected UDP port whose system refuses every datagram as too long.
+    """
+
+    def __init__(self) -> None:
+        self.tried: List[bytes] = []
+
+    def write(self, datagram: bytes, addr: object = None) -> None:
+        self.tried.append(datagram)
+        raise MessageLengthError("message too long")
+
+
+class DatagramProtocolTests(SynchronousTestCase):
+    """
+    L{ProbeDatagramProtocol} sends each request as one datagram.
+    """
+
+    def test_tooLong(self) -> None:
+        """
+        A datagram the system will not send (C{EMSGSIZE}) is tried once and
+        goes unanswered: no exception reaches the pacer, no refusal is
+        reported, so the request counts as lost.
+        """
+        refused: List[bool] = []
+        protocol = ProbeDatagramProtocol(("127.0.0.1", 9), lambda reply: None, refused.append)
+        transport = _TooLong()
+        protocol.transport = transport  # type: ignore[assignment]
+        protocol.send(b"x" * 9000)
+        self.assertEqual(transport.tried, [b"x" * 9000])
+        self.assertEqual(refused, [])
 
 
 class LineProtocolTests(SynchronousTestCase):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable, List, Optional, Tuple
 
+from twisted.internet.error import MessageLengthError
 from twisted.internet.interfaces import ITCPTransport
 from twisted.internet.protocol import DatagramProtocol, Protocol, connectionDone
 from twisted.python.failure import Failure
@@ -60,10 +61,16 @@ class ProbeDatagramProtocol(DatagramProtocol):
 
     def send(self, request: bytes) -> None:
         """
-        Send one request.
+        Send one request.  One the system will not send (C{EMSGSIZE}: larger
+        than a path MTU the kernel knows, on a socket that must not fragment)
+        is sent nowhere: it goes unanswered and counts as lost, which is what
+        a size sweep wants to see.
         """
         if self.transport is not None:
-            self.transport.write(request, self._server)
+            try:
+                self.transport.write(request, self._server)
+            except MessageLengthError:
+                pass
 
     def datagramReceived(self, datagram: bytes, addr: object) -> None:
         self.onReply(datagram)
