@@ -21,7 +21,9 @@ L{Uppercaser.flush}.
 from __future__ import annotations
 
 import codecs
-from typing import Optional
+import platform
+import re
+from typing import Callable, Optional
 
 __all__ = ["MODES", "Uppercaser", "transform", "maxExpansion"]
 
@@ -32,11 +34,42 @@ MODES = ("unicode", "ascii")
 maxExpansion = 3
 
 
+#: The characters that C{surrogateescape} decodes undecodable bytes to.
+_ESCAPES = re.compile("([\udc80-\udcff]+)")
+_UNESCAPE = {0xDC00 + b: b for b in range(0x80, 0x100)}
+
+
+def _encodeRuns(text: str) -> bytes:
+    """
+    C{text.encode("utf-8", "surrogateescape")} in time linear in the escapes.
+
+    PyPy's error handler takes time quadratic in the number of escaped bytes
+    (64 KiB of C{0xff} took 45 s of CPU), so that one read of bytes that are
+    not UTF-8 could stall the reactor: there, each run of escapes is
+    encoded at once instead.
+    """
+    parts = _ESCAPES.split(text)
+    if len(parts) == 1:
+        return text.encode("utf-8")
+    return b"".join(
+        part.translate(_UNESCAPE).encode("latin-1") if i % 2 else part.encode("utf-8")
+        for i, part in enumerate(parts)
+    )
+
+
+def _encodeEscaped(text: str) -> bytes:
+    return text.encode("utf-8", "surrogateescape")
+
+
+_encode: Callable[[str], bytes] = (
+    _encodeRuns if platform.python_implementation() == "PyPy" else _encodeEscaped
+)
+
+
 def _upperUnicode(data: bytes) -> bytes:
     if data.isascii():
         return data.upper()
-    text = data.decode("utf-8", "surrogateescape")
-    return text.upper().encode("utf-8", "surrogateescape")
+    return _encode(data.decode("utf-8", "surrogateescape").upper())
 
 
 def transform(data: bytes, mode: str = "unicode") -> bytes:
@@ -84,7 +117,7 @@ class Uppercaser:
             self._decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")
         text = self._decoder.decode(data)
         self._pending = bool(self._decoder.getstate()[0])
-        return text.upper().encode("utf-8", "surrogateescape")
+        return _encode(text.upper())
 
     def flush(self) -> bytes:
         """
@@ -96,4 +129,4 @@ class Uppercaser:
         self._pending = False
         assert self._decoder is not None
         text = self._decoder.decode(b"", final=True)
-        return text.upper().encode("utf-8", "surrogateescape")
+        return _encode(text.upper())

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
+from sockservice import casing
 from sockservice.casing import MODES, Uppercaser, maxExpansion, transform
 
 # Bytes that exercise UTF-8 handling: multi-byte characters, characters whose
@@ -249,3 +250,36 @@ class FastPathTests(SynchronousTestCase):
         expected = bytes(b - 32 if 97 <= b <= 122 else b for b in data)
         self.assertEqual(transform(data, "ascii"), expected)
         self.assertEqual(_feedAll([data[:100], data[100:]], "ascii"), expected)
+
+
+class EscapeEncodingTests(SynchronousTestCase):
+    """
+    Bytes that are not UTF-8 come back unchanged in time linear in their
+    number on every interpreter (PyPy's own C{surrogateescape} encoder is
+    quadratic in them).
+    """
+
+    @given(_interesting)
+    def test_runsEncodeAsTheHandler(self, data):
+        """
+        L{casing._encodeRuns} gives what C{surrogateescape} gives, for any
+        bytes decoded and upper-cased.
+        """
+        text = data.decode("utf-8", "surrogateescape").upper()
+        self.assertEqual(casing._encodeRuns(text), text.encode("utf-8", "surrogateescape"))
+
+    def test_manyEscapes(self):
+        """
+        A long run of undecodable bytes, alone or between letters, comes back
+        as it came.
+        """
+        self.assertEqual(transform(b"\xff" * 65536), b"\xff" * 65536)
+        self.assertEqual(casing._encodeRuns("a\udcff" * 4), b"a\xff" * 4)
+
+    def test_pypyEncodesRuns(self):
+        """
+        On PyPy the transform encodes by runs; elsewhere by the codec's
+        handler, which is linear there and faster.
+        """
+        expected = "_encodeRuns" if platform.python_implementation() == "PyPy" else "_encodeEscaped"
+        self.assertEqual(casing._encode.__name__, expected)
