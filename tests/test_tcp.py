@@ -3,13 +3,17 @@
 Tests for L{sockservice.uppercase.tcp}, over in-memory transports.
 """
 
+import sys
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from twisted.internet.abstract import FileDescriptor
 from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.logger import LogLevel, capturedLogs
 from twisted.trial.unittest import SynchronousTestCase
 
-from sockservice.casing import transform
+from sockservice.casing import maxExpansion, transform
 from sockservice.uppercase.tcp import (
     READ_SIZE_MAX,
     READ_SIZE_START,
@@ -85,6 +89,12 @@ class _SizedTransport(StringTransport):
     bufferSize = FileDescriptor.bufferSize
 
 
+#: Every size a read may have.
+_READ_SIZES = {READ_SIZE_START << n for n in range(READ_SIZE_MAX.bit_length())} & set(
+    range(READ_SIZE_START, READ_SIZE_MAX + 1)
+)
+
+
 class ReadSizeTests(SynchronousTestCase):
     """
     Reads start small and grow while they fill the buffer.
@@ -102,8 +112,17 @@ class ReadSizeTests(SynchronousTestCase):
         """
         transport = _SizedTransport()
         self.connect(transport)
-        self.assertEqual(READ_SIZE_MAX, FileDescriptor.bufferSize)
         self.assertEqual(transport.bufferSize, READ_SIZE_START)
+
+    def test_largestRead(self):
+        """
+        Reads grow to 256 KiB on CPython, the size asyncio+uvloop reads; on
+        PyPy they stop at Twisted's 64 KiB.
+        """
+        if sys.implementation.name == "pypy":
+            self.assertEqual(READ_SIZE_MAX, FileDescriptor.bufferSize)
+        else:
+            self.assertEqual(READ_SIZE_MAX, 256 * 1024)
 
     def test_growsWhileFull(self):
         """
@@ -114,15 +133,49 @@ class ReadSizeTests(SynchronousTestCase):
         protocol = self.connect(transport)
         protocol.dataReceived(b"a" * 100)
         self.assertEqual(transport.bufferSize, READ_SIZE_START)
-        sizes = []
-        for _ in range(8):
+        expected = [READ_SIZE_START]
+        while expected[-1] < READ_SIZE_MAX:
+            expected.append(expected[-1] * 2)
+        sizes = [transport.bufferSize]
+        for _ in range(len(expected) + 1):
             protocol.dataReceived(b"a" * transport.bufferSize)
             sizes.append(transport.bufferSize)
-        self.assertEqual(sizes, [2048, 4096, 8192, 16384, 32768, 65536, 65536, 65536])
-        self.assertEqual(
-            len(transport.value()),
-            100 + 1024 + 2048 + 4096 + 8192 + 16384 + 32768 + 2 * 65536,
-        )
+        self.assertEqual(sizes, expected + [READ_SIZE_MAX, READ_SIZE_MAX])
+        self.assertEqual(len(transport.value()), 100 + sum(sizes[:-1]))
+
+    @settings(max_examples=60, deadline=None)
+    @given(
+        st.lists(
+            st.one_of(
+                st.text(alphabet="abcßΐ€𝔞 \n", min_size=1, max_size=6).map(str.encode),
+                st.sampled_from([b"\xe2\x82", b"\xff", b"\xc3"]),
+            ),
+            min_size=1,
+            max_size=6,
+        ).map(b"".join),
+        st.integers(min_value=1, max_value=600 * 1024),
+        st.lists(st.one_of(st.none(), st.integers(min_value=1, max_value=5000)), max_size=30),
+    )
+    def test_readSizesKeepBytes(self, unit, length, plan):
+        """
+        However the stream is cut into reads, full ones (which grow the read
+        size) or short ones, the reply is the whole stream's transform, and
+        the read size stays within its bounds.
+        """
+        data = (unit * (length // len(unit) + 1))[:length]
+        transport = _SizedTransport()
+        protocol = self.connect(transport)
+        offset = 0
+        for step in plan + [None] * 20:
+            size = transport.bufferSize if step is None else step
+            protocol.dataReceived(data[offset : offset + size])
+            offset += size
+            self.assertIn(transport.bufferSize, _READ_SIZES)
+            if offset >= len(data):
+                break
+        protocol.dataReceived(data[offset:])
+        protocol.readConnectionLost()
+        self.assertEqual(transport.value(), transform(data))
 
     def test_chosenSizeKept(self):
         """
@@ -220,6 +273,33 @@ class BackpressureTests(SynchronousTestCase):
         transport.doWrite()
         self.assertIn(transport, reactor.getReaders())
         self.assertEqual(transport.sent, data.upper())
+
+    def test_boundedAtLargestReads(self):
+        """
+        A client that sends without reading, in ASCII reads that grow to the
+        largest and then in reads whose replies are three times as long
+        (U+0390), is no longer read from once the server holds at most its
+        high-water mark plus one reply: four of the largest reads.
+        """
+        reactor = MemoryReactorClock()
+        protocol = UppercaseFactory(reactor=reactor).buildProtocol(_address())
+        transport = _SlowSocketTransport(reactor)
+        protocol.makeConnection(transport)
+        transport.startReading()
+        sent = []
+        while transport in reactor.getReaders():
+            size = transport.bufferSize
+            sent.append(b"a" * size if size < READ_SIZE_MAX else "ΐ".encode() * (size // 2))
+            protocol.dataReceived(sent[-1])
+            self.assertLess(len(sent), 40)
+        buffered = len(transport.dataBuffer) + transport._tempDataLen
+        self.assertEqual(transport.bufferSize, READ_SIZE_MAX)
+        self.assertLessEqual(buffered, (1 + maxExpansion) * READ_SIZE_MAX)
+
+        transport.room = 1 << 30
+        transport.doWrite()
+        self.assertIn(transport, reactor.getReaders())
+        self.assertEqual(transport.sent, transform(b"".join(sent)))
 
 
 class _NoDelayTransport(StringTransport):
