@@ -9,10 +9,9 @@ from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.logger import LogLevel, capturedLogs
 from twisted.trial.unittest import SynchronousTestCase
 
-from sockservice.casing import transform
+from sockservice.casing import maxExpansion, transform
 from sockservice.uppercase.tcp import (
     READ_SIZE_MAX,
-    READ_SIZE_START,
     UppercaseFactory,
     UppercaseProtocol,
 )
@@ -75,64 +74,6 @@ class StreamTests(SynchronousTestCase):
         protocol, transport = _connect(UppercaseFactory(mode="ascii", reactor=self.clock))
         protocol.dataReceived("straße".encode())
         self.assertEqual(transport.value(), "STRAßE".encode())
-
-
-class _SizedTransport(StringTransport):
-    """
-    An in-memory transport with Twisted's read size attribute.
-    """
-
-    bufferSize = FileDescriptor.bufferSize
-
-
-class ReadSizeTests(SynchronousTestCase):
-    """
-    Reads start small and grow while they fill the buffer.
-    """
-
-    def connect(self, transport):
-        protocol = UppercaseFactory(reactor=MemoryReactorClock()).buildProtocol(_address())
-        protocol.makeConnection(transport)
-        return protocol
-
-    def test_startsSmall(self):
-        """
-        A TCP transport with Twisted's default read size reads
-        L{READ_SIZE_START} bytes at a time at first.
-        """
-        transport = _SizedTransport()
-        self.connect(transport)
-        self.assertEqual(READ_SIZE_MAX, FileDescriptor.bufferSize)
-        self.assertEqual(transport.bufferSize, READ_SIZE_START)
-
-    def test_growsWhileFull(self):
-        """
-        Each read that fills the buffer doubles it, up to L{READ_SIZE_MAX};
-        a shorter read does not.
-        """
-        transport = _SizedTransport()
-        protocol = self.connect(transport)
-        protocol.dataReceived(b"a" * 100)
-        self.assertEqual(transport.bufferSize, READ_SIZE_START)
-        sizes = []
-        for _ in range(8):
-            protocol.dataReceived(b"a" * transport.bufferSize)
-            sizes.append(transport.bufferSize)
-        self.assertEqual(sizes, [2048, 4096, 8192, 16384, 32768, 65536, 65536, 65536])
-        self.assertEqual(
-            len(transport.value()),
-            100 + 1024 + 2048 + 4096 + 8192 + 16384 + 32768 + 2 * 65536,
-        )
-
-    def test_chosenSizeKept(self):
-        """
-        A transport whose read size was set to something else keeps it.
-        """
-        transport = _SizedTransport()
-        transport.bufferSize = 1000
-        protocol = self.connect(transport)
-        protocol.dataReceived(b"a" * 1000)
-        self.assertEqual(transport.bufferSize, 1000)
 
 
 class HalfCloseTests(SynchronousTestCase):
@@ -220,6 +161,33 @@ class BackpressureTests(SynchronousTestCase):
         transport.doWrite()
         self.assertIn(transport, reactor.getReaders())
         self.assertEqual(transport.sent, data.upper())
+
+    def test_boundedAtLargestReads(self):
+        """
+        A client that sends without reading, in ASCII reads that grow to the
+        largest and then in reads whose replies are three times as long
+        (U+0390), is no longer read from once the server holds at most its
+        high-water mark plus one reply: four of the largest reads.
+        """
+        reactor = MemoryReactorClock()
+        protocol = UppercaseFactory(reactor=reactor).buildProtocol(_address())
+        transport = _SlowSocketTransport(reactor)
+        protocol.makeConnection(transport)
+        transport.startReading()
+        sent = []
+        while transport in reactor.getReaders():
+            size = transport.bufferSize
+            sent.append(b"a" * size if size < READ_SIZE_MAX else "ΐ".encode() * (size // 2))
+            protocol.dataReceived(sent[-1])
+            self.assertLess(len(sent), 40)
+        buffered = len(transport.dataBuffer) + transport._tempDataLen
+        self.assertEqual(transport.bufferSize, READ_SIZE_MAX)
+        self.assertLessEqual(buffered, (1 + maxExpansion) * READ_SIZE_MAX)
+
+        transport.room = 1 << 30
+        transport.doWrite()
+        self.assertIn(transport, reactor.getReaders())
+        self.assertEqual(transport.sent, transform(b"".join(sent)))
 
 
 class _NoDelayTransport(StringTransport):

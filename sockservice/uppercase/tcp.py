@@ -12,6 +12,7 @@ half-close (see L{sockservice.server.drain}).
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any, Optional, cast
 
 from twisted.internet.abstract import FileDescriptor
@@ -33,14 +34,23 @@ from sockservice.server.interfaces import IStreamTransport
 
 __all__ = ["UppercaseProtocol", "UppercaseFactory"]
 
-#: Reads start at this size and double, up to Twisted's 64 KiB, while they
-#: fill it: a short request does not pay for a large receive buffer (on
-#: PyPy each one counts towards the next garbage collection: under tcp-rr
+#: Reads start at this size and double while they fill it, up to
+#: L{READ_SIZE_MAX}: a short request does not pay for a large receive buffer
+#: (on PyPy each one counts towards the next garbage collection: under tcp-rr
 #: load with 50 connections, 64 KiB reads made 13 times as many minor
 #: collections as 4 KiB ones, and 4 KiB reads 2.9 times as many as 1 KiB
-#: ones), while a bulk stream reads 64 KiB at a time after six reads.
+#: ones), while a bulk stream soon reads the most at a time.
 READ_SIZE_START = 1024
-READ_SIZE_MAX = 65536
+
+#: The most bytes read at once.  On CPython a bulk stream then costs a
+#: quarter of the system calls and event dispatches of Twisted's 64 KiB
+#: (asyncio+uvloop reads 256 KiB too).  On PyPy 256 KiB reads made
+#: tcp-stream slower (a third more server CPU time per byte): it keeps
+#: Twisted's 64 KiB.  The read size is also the transport's
+#: C{bufferSize}, the write buffer's high-water mark (backpressure): a
+#: connection buffers at most that much plus one reply before it stops
+#: reading.
+READ_SIZE_MAX = 65536 if sys.implementation.name == "pypy" else 262144
 
 
 @implementer(IHalfCloseableProtocol, IDrainable)
@@ -66,7 +76,7 @@ class UppercaseProtocol(Protocol):
         self.factory.guard.opened(self, self.transport, self)
         self._counters = self.factory.counters
         transport: Any = self.transport
-        if getattr(transport, "bufferSize", None) == READ_SIZE_MAX:
+        if getattr(transport, "bufferSize", None) == FileDescriptor.bufferSize:
             # A transport that reads its socket itself (a FileDescriptor:
             # TCP, UNIX), whose read size is not part of any interface.
             self._readSize = transport.bufferSize = READ_SIZE_START

@@ -19,7 +19,7 @@ from twisted.internet.task import LoopingCall
 from twisted.trial.unittest import TestCase
 
 from sockservice.server.listeners import TCPListener
-from sockservice.uppercase.tcp import UppercaseFactory
+from sockservice.uppercase.tcp import READ_SIZE_MAX, UppercaseFactory
 from sockservice.uppercase.udp import UppercaseDatagramProtocol
 
 
@@ -103,8 +103,8 @@ class BackpressureTests(TestCase):
     async def test_boundedBuffer(self):
         """
         While the client does not read, the server stops reading from it
-        with at most about two socket reads' worth of reply buffered; once
-        the client reads, all 32 MiB come back upper-cased.
+        with at most its write buffer's high-water mark plus one read's reply
+        buffered; once the client reads, all 32 MiB come back upper-cased.
         """
         factory = _RecordingFactory(mode="ascii")
         port = reactor.listenTCP(0, factory, interface="127.0.0.1")
@@ -117,7 +117,7 @@ class BackpressureTests(TestCase):
         await _poll(lambda: factory.built and factory.built[0].transport.producerPaused)
         server = factory.built[0].transport
         buffered = len(server.dataBuffer) + server._tempDataLen
-        self.assertLessEqual(buffered, server.bufferSize + 2 * 65536)
+        self.assertLessEqual(buffered, server.bufferSize + READ_SIZE_MAX)
         self.assertFalse(server.connected and server in reactor.getReaders())
 
         client.transport.resumeProducing()

@@ -12,7 +12,7 @@ from twisted.trial.unittest import TestCase
 
 from sockservice._fast import switch
 from sockservice._fast.writing import ImmediateWriter
-from sockservice.uppercase.tcp import UppercaseFactory
+from sockservice.uppercase.tcp import READ_SIZE_MAX, UppercaseFactory
 
 
 class _Client(Protocol):
@@ -105,7 +105,7 @@ class _ServiceOnBothPaths:
         server = self.built[0].transport
         self.assertTrue(server.producerPaused)
         self.assertLessEqual(
-            len(server.dataBuffer) + server._tempDataLen, server.bufferSize + 2 * 65536
+            len(server.dataBuffer) + server._tempDataLen, server.bufferSize + READ_SIZE_MAX
         )
         client.paused = None
         client.transport.resumeProducing()
