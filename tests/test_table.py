@@ -1,19 +1,17 @@
 # -*- test-case-name: tests.test_table -*-
 """
 Tests for L{sockservice.server.table}: one table of open connections for the
-caps, the idle sweep and the drain, and the guard's admissions into it.
+caps, the idle sweep and the drain (the guard's part: L{tests.test_admit}).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, List, Optional, Tuple
+from typing import Any, Optional
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionAborted, ConnectionDone, ConnectionLost
-from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
@@ -22,18 +20,11 @@ from zope.interface import implementer
 
 from sockservice.server.counters import ServiceCounters, closeReason
 from sockservice.server.drain import IDrainable
-from sockservice.server.guard import (
-    ConnectionGuard,
-    DrainableGuardedProtocol,
-    GuardedFactory,
-    GuardedProtocol,
-)
 from sockservice.server.idle import IdleSweep
-from sockservice.server.limits import ConnectionCounter
 from sockservice.server.table import ConnectionTable
 
 
-class _Connection:
+class RecordingConnection:
     """
     A connection that records when it was timed out, and closes its
     transport when asked to close gracefully (if it provides L{IDrainable}).
@@ -55,7 +46,7 @@ class _Connection:
 
 
 @implementer(IDrainable)
-class _DrainableConnection(_Connection):
+class DrainableConnection(RecordingConnection):
     pass
 
 
@@ -71,12 +62,15 @@ class ConnectionTableTests(SynchronousTestCase):
         self.table = ConnectionTable(self.clock, idleTimeout=10)
         self.counters = ServiceCounters()
 
-    def enter(self, connection: _Connection, peer: str = "192.0.2.7") -> None:
+    def enter(self, connection: RecordingConnection, peer: str = "192.0.2.7") -> None:
         self.table.connections.refusal(peer)  # as the guard admits it
         self.table.made(connection, connection.transport)
 
     def leave(
-        self, connection: _Connection, reason: Optional[Failure] = None, timedOut: bool = False
+        self,
+        connection: RecordingConnection,
+        reason: Optional[Failure] = None,
+        timedOut: bool = False,
     ) -> None:
         self.table.lost(connection.transport, "192.0.2.7", reason, timedOut, self.counters)
 
@@ -85,7 +79,7 @@ class ConnectionTableTests(SynchronousTestCase):
         A connection made is counted once by the drain's table and the idle
         sweep, and forgotten by both (and the caps) once lost.
         """
-        connection = _Connection()
+        connection = RecordingConnection()
         self.enter(connection)
         self.assertEqual(connection.quietSweeps, 0)
         self.assertEqual(list(self.table), [connection.transport])
@@ -100,7 +94,7 @@ class ConnectionTableTests(SynchronousTestCase):
         The sweep's timer is pending exactly while the table holds a
         connection.
         """
-        first, second = _Connection(), _Connection()
+        first, second = RecordingConnection(), RecordingConnection()
         self.assertEqual(self.clock.getDelayedCalls(), [])
         self.enter(first)
         self.enter(second)
@@ -119,7 +113,7 @@ class ConnectionTableTests(SynchronousTestCase):
         timed out again meanwhile; a silent neighbour that joined later is
         timed out on its own schedule.
         """
-        silent, later = _Connection(), _Connection()
+        silent, later = RecordingConnection(), RecordingConnection()
         self.enter(silent)
         self.clock.pump([1] * 5)
         self.enter(later)
@@ -140,7 +134,7 @@ class ConnectionTableTests(SynchronousTestCase):
         A new connection on the transport of one that timed out and was lost
         is swept afresh.
         """
-        connection = _Connection()
+        connection = RecordingConnection()
         self.enter(connection)
         self.clock.pump([1] * 11)
         self.leave(connection, timedOut=True)
@@ -152,7 +146,7 @@ class ConnectionTableTests(SynchronousTestCase):
         """
         A connection with input more often than the timeout stays open.
         """
-        connection = _Connection()
+        connection = RecordingConnection()
         self.enter(connection)
         for _ in range(30):
             self.clock.advance(9)
@@ -166,7 +160,7 @@ class ConnectionTableTests(SynchronousTestCase):
         the drain period; the table then fires L{whenEmpty} once both are
         lost.
         """
-        drainable, plain = _DrainableConnection(), _Connection()
+        drainable, plain = DrainableConnection(), RecordingConnection()
         self.enter(drainable)
         self.enter(plain)
         done = self.table.whenEmpty()
@@ -190,7 +184,7 @@ class ConnectionTableTests(SynchronousTestCase):
         With the idle timeout off, the table has no sweep and no timer.
         """
         table = ConnectionTable(self.clock, idleTimeout=0)
-        connection = _Connection()
+        connection = RecordingConnection()
         table.made(connection, connection.transport)
         self.assertIsNone(table.idle)
         self.assertEqual(connection.quietSweeps, 5)
@@ -220,7 +214,7 @@ class ConnectionTableTests(SynchronousTestCase):
         """
         table = ConnectionTable(Clock(), idleTimeout=10)
         counters = ServiceCounters()
-        connection = _DrainableConnection()
+        connection = DrainableConnection()
         table.connections.refusal("192.0.2.7")
         table.made(connection, connection.transport)
         if draining:
@@ -243,7 +237,7 @@ class SharedSweepTests(SynchronousTestCase):
         clock = Clock()
         table: dict[Any, Any] = {}
         sweep = IdleSweep(1, clock, table)
-        connection = _Connection()
+        connection = RecordingConnection()
         connection.quietSweeps = 0
         table["key"] = connection
         sweep.wake()
@@ -256,109 +250,3 @@ class SharedSweepTests(SynchronousTestCase):
         sweep.rest()
         sweep.rest()
         self.assertEqual(clock.getDelayedCalls(), [])
-
-
-def _peer(host: str) -> IPv4Address:
-    return IPv4Address("TCP", host, 40000)
-
-
-class AdmitTests(SynchronousTestCase):
-    """
-    L{ConnectionGuard.admit} counts a connection in the table's caps as
-    L{ConnectionCounter.refusal} does, and L{ConnectionTable.lost} gives it
-    back as L{ConnectionCounter.closed} does.
-    """
-
-    @settings(max_examples=200, deadline=None)
-    @given(
-        maxTotal=st.integers(0, 4),
-        maxPerAddress=st.integers(0, 3),
-        limitLoopback=st.booleans(),
-        steps=st.lists(
-            st.tuples(st.booleans(), st.sampled_from(["192.0.2.1", "192.0.2.2", "127.0.0.1"])),
-            max_size=30,
-        ),
-    )
-    def test_asConnectionCounter(
-        self,
-        maxTotal: int,
-        maxPerAddress: int,
-        limitLoopback: bool,
-        steps: List[Tuple[bool, str]],
-    ) -> None:
-        """
-        Through any sequence of connections opened and lost, the guard
-        admits and refuses what a L{ConnectionCounter} would, and keeps the
-        same counts.
-        """
-        guard = ConnectionGuard(Clock(), 0, maxTotal, maxPerAddress, limitLoopback)
-        reference = ConnectionCounter(maxTotal, maxPerAddress)
-        counters = ServiceCounters()
-        open: List[Tuple[_Connection, str]] = []
-        for opening, host in steps:
-            if opening or not open:
-                exempt = host == "127.0.0.1" and not limitLoopback
-                expected = reference.refusal(host, exempt=exempt)
-                peer = guard.admit(_peer(host), "", counters)
-                self.assertEqual(peer is None, expected is not None)
-                if peer is not None:
-                    connection = _Connection()
-                    guard.made(connection, connection.transport)
-                    open.append((connection, peer))
-            else:
-                connection, peer = open.pop(0)
-                reference.closed(peer)
-                guard.lost(connection.transport, peer, None, False, counters)
-            self.assertEqual(
-                (guard.connections.total, guard.connections.perAddress),
-                (reference.total, reference.perAddress),
-            )
-            self.assertEqual(len(guard), len(open))
-
-
-@implementer(IDrainable)
-class _DrainableProtocol(Protocol):
-    closed = 0
-
-    def closeGracefully(self) -> None:
-        self.closed += 1
-
-
-class GuardedDrainTests(SynchronousTestCase):
-    """
-    A L{GuardedFactory}'s connection is drained if its service's protocol
-    can be.
-    """
-
-    def connect(self, guard: ConnectionGuard, protocol: type) -> Any:
-        factory = GuardedFactory(Factory.forProtocol(protocol), guard, "test")
-        wrapper = factory.buildProtocol(_peer("192.0.2.7"))
-        assert wrapper is not None
-        wrapper.makeConnection(StringTransport())
-        return wrapper
-
-    def test_drainable(self) -> None:
-        """
-        Around a drainable protocol, the wrapper provides L{IDrainable} and
-        the drain's request reaches the service's protocol.
-        """
-        guard = ConnectionGuard(Clock(), 0)
-        wrapper = self.connect(guard, _DrainableProtocol)
-        self.assertIsInstance(wrapper, DrainableGuardedProtocol)
-        self.assertTrue(IDrainable.providedBy(wrapper))
-        self.assertEqual(guard.drain(), 1)
-        self.assertEqual(wrapper.wrappedProtocol.closed, 1)
-
-    def test_notDrainable(self) -> None:
-        """
-        Around any other protocol, the wrapper does not provide
-        L{IDrainable}: the drain leaves it open until its deadline.
-        """
-        guard = ConnectionGuard(Clock(), 0)
-        wrapper = self.connect(guard, Protocol)
-        self.assertIs(type(wrapper), GuardedProtocol)
-        self.assertFalse(IDrainable.providedBy(wrapper))
-        self.assertEqual(guard.drain(), 0)
-        self.assertFalse(wrapper.transport.disconnecting)
-        guard.closeAll()
-        self.assertTrue(wrapper.transport.disconnecting)

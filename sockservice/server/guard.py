@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_guard,tests.test_table -*-
+# -*- test-case-name: tests.test_guard,tests.test_table,tests.test_admit -*-
 """
 The limits every TCP service of the process shares: one connection count
 (total and per address), one idle sweep, one set of open connections for
