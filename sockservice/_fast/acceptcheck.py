@@ -14,7 +14,7 @@ from typing import Any, Optional
 
 from twisted.internet import tcp
 from twisted.internet.address import IPv4Address
-from twisted.internet.protocol import Protocol
+from twisted.internet.protocol import Factory, Protocol
 
 from sockservice._fast.accepting import (
     AcceptingPort,
@@ -133,6 +133,13 @@ def checkConnecting() -> None:
         require(
             not made[1].socket.getblocking() and made[1].logPrefix() == "Protocol,7,127.0.0.1",
             "AcceptingPort's connection is blocking or has another log prefix",
+        )
+        port.factory = Factory()
+        require(
+            AcceptingPort(0, port.factory, reactor=watching).logPrefix()
+            == tcp.Port.logPrefix(port)
+            == "twisted.internet.protocol.Factory",
+            "AcceptingPort has another log prefix than tcp.Port",
         )
     finally:
         for pair in pairs:

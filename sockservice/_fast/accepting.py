@@ -37,7 +37,7 @@ from twisted.internet import tcp
 from twisted.internet.address import IPv4Address
 from twisted.internet.interfaces import ILoggingContext
 from twisted.internet.protocol import BaseProtocol, Protocol
-from twisted.python import log
+from twisted.python import log, reflect
 
 from sockservice._fast.connection import AcceptedConnection
 
@@ -88,9 +88,16 @@ class AcceptingPort(tcp.Port):
 
     transport = AcceptedConnection
 
+    # A connection's logPrefix, returning logstr: the reactor then reads the
+    # prefix of each accepting event from logstr (as a connection's)
+    # instead of calling tcp.Port.logPrefix, which runs reflect.qual.
+    logPrefix: Any = tcp.Connection.logPrefix
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._prefixes: Dict[type, str] = {}
+        #: L{tcp.Port.logPrefix}'s answer: the factory's class, qualified.
+        self.logstr = reflect.qual(self.factory.__class__)
 
     def createInternetSocket(self) -> ListeningSocket:
         plain = super().createInternetSocket()

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_drain,tests.test_drainflow -*-
+# -*- test-case-name: tests.test_drain,tests.test_drainflow,tests.test_table -*-
 """
 Graceful stop, as Go's C{http.Server.Shutdown} does it.
 
@@ -30,7 +30,7 @@ until the peer closes (a "lingering close"), bounded by the drain period.
 from __future__ import annotations
 
 import socket
-from typing import Iterator, Optional
+from typing import Any, Iterator, Optional
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, succeed
@@ -91,16 +91,19 @@ class OpenConnections:
     """
 
     def __init__(self) -> None:
-        self._connections: dict[ITCPTransport, Optional[IDrainable]] = {}
+        # Each transport's connection: closed gracefully if it provides
+        # IDrainable (see _close).
+        self._connections: dict[ITCPTransport, Any] = {}
         self._closing: set[ITCPTransport] = set()
         self._waiting: list[Deferred[None]] = []
 
-    def opened(self, transport: ITCPTransport, connection: Optional[IDrainable] = None) -> None:
+    def opened(self, transport: ITCPTransport, connection: Optional[object] = None) -> None:
         """
         Count a connection that has just been made.
 
-        @param connection: what closes it gracefully; without one, the
-            connection is never closed before the end of the drain period.
+        @param connection: the connection on C{transport}, closed gracefully
+            if it provides L{IDrainable}; otherwise (or without one) it is
+            never closed before the end of the drain period.
         """
         self._connections[transport] = connection
 
@@ -112,9 +115,15 @@ class OpenConnections:
         self._connections.pop(transport, None)
         self._closing.discard(transport)
         if not self._connections:
-            waiting, self._waiting = self._waiting, []
-            for d in waiting:
-                d.callback(None)
+            self._emptied()
+
+    def _emptied(self) -> None:
+        """
+        The last connection is gone: fire the L{whenEmpty} L{Deferred}s.
+        """
+        waiting, self._waiting = self._waiting, []
+        for d in waiting:
+            d.callback(None)
 
     def isClosing(self, transport: ITCPTransport) -> bool:
         """
@@ -129,7 +138,7 @@ class OpenConnections:
 
         @return: how many connections were asked.
         """
-        drainable = [t for t in self if self._connections.get(t) is not None]
+        drainable = [t for t in self if IDrainable.providedBy(self._connections.get(t))]
         for transport in drainable:
             self._close(transport)
         return len(drainable)
@@ -146,10 +155,10 @@ class OpenConnections:
             return
         self._closing.add(transport)
         connection = self._connections[transport]
-        if connection is None:
-            transport.loseConnection()
-        else:
+        if IDrainable.providedBy(connection):
             connection.closeGracefully()
+        else:
+            transport.loseConnection()
 
     def whenEmpty(self) -> Deferred[None]:
         """

@@ -1,8 +1,8 @@
-# -*- test-case-name: tests.test_guard -*-
+# -*- test-case-name: tests.test_guard,tests.test_table,tests.test_admit -*-
 """
 The limits every TCP service of the process shares: one connection count
 (total and per address), one idle sweep, one set of open connections for
-the drain on stop.
+the drain on stop, all kept in one table (L{sockservice.server.table}).
 
 A service whose protocol is on the per-byte path (the uppercase service)
 calls L{ConnectionGuard} itself; any other factory is wrapped in a
@@ -13,7 +13,7 @@ C{--max-per-ip} and C{--idle-timeout} apply to every TCP listener at once.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable, Optional, cast
+from typing import TYPE_CHECKING, Iterable, Optional, Type, cast
 
 from twisted.internet.interfaces import (
     IAddress,
@@ -25,15 +25,17 @@ from twisted.internet.protocol import connectionDone
 from twisted.logger import Logger
 from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
 from twisted.python.failure import Failure
+from zope.interface import implementer
 
 from sockservice.server.counters import ServiceCounters
-from sockservice.server.drain import IDrainable, OpenConnections
-from sockservice.server.idle import IdleConnection, IdleSweep
-from sockservice.server.limits import ConnectionCounter, LogThrottle, isLoopback
+from sockservice.server.drain import IDrainable
+from sockservice.server.limits import LogThrottle, isLoopback
+from sockservice.server.table import ConnectionTable
 
 __all__ = [
     "ConnectionGuard",
     "DESCRIPTOR_RESERVE",
+    "DrainableGuardedProtocol",
     "GuardedFactory",
     "GuardedProtocol",
     "REFUSAL_LOG_INTERVAL",
@@ -46,12 +48,14 @@ DESCRIPTOR_RESERVE = 64
 """Open files kept free of connections (see L{ConnectionGuard.fitDescriptors})."""
 
 
-class ConnectionGuard:
+class ConnectionGuard(ConnectionTable):
     """
-    Admit, watch and forget the TCP connections of every service.
+    Admit, watch and forget the TCP connections of every service: the
+    process's L{ConnectionTable}, which connections enter with L{made} and
+    leave with L{lost}, and the policy around it: refusals and timeouts
+    logged, the total cap fitted to the open-files limit.
 
     @ivar connections: the open connections, counted against the caps.
-    @ivar openConnections: their transports, for the drain on stop.
     @ivar idle: the sweep that closes idle connections (L{None}: never).
     @ivar proxyHeadersRejected: connections to a C{haproxy:} listener closed
         for a missing or malformed PROXY header (L{sockservice.server.proxied}).
@@ -77,13 +81,19 @@ class ConnectionGuard:
         @param limitLoopback: apply the per-address cap to loopback clients
             too (by default they are exempt, for local tests and benchmarks).
         """
+        super().__init__(clock, idleTimeout, maxConnections, maxPerAddress)
         self.idleTimeout = idleTimeout
         self.limitLoopback = limitLoopback
-        self.connections = ConnectionCounter(maxConnections, maxPerAddress)
-        self.openConnections = OpenConnections()
-        self.idle = IdleSweep(idleTimeout, clock) if idleTimeout else None
         self._refusalLog = LogThrottle(clock, REFUSAL_LOG_INTERVAL)
         self.proxyHeadersRejected = 0
+
+    @property
+    def openConnections(self) -> ConnectionTable:
+        """
+        The open connections' transports, for the drain on stop: the guard
+        itself.
+        """
+        return self
 
     def fitDescriptors(self, fileLimit: int) -> None:
         """
@@ -118,16 +128,25 @@ class ConnectionGuard:
         @param service: the service's name, for the log (C{""}: uppercase).
         @param counters: the service's counts: accepted, or closed by its cap.
         @return: the peer as counted (its host), to give back to
-            L{closed}; L{None} when refused.
+            L{lost}; L{None} when refused.
         """
         host = getattr(addr, "host", None)
         exempt = host is None or (not self.limitLoopback and isLoopback(host))
         peer: str = host or str(addr)
-        refusal = self.connections.refusal(peer, exempt=exempt)
-        if refusal is None:
+        # ConnectionCounter.refusal for a connection that no cap refuses, in
+        # line; it names the cap that refuses one.
+        counted = self.connections
+        count = counted.perAddress.get(peer, 0)
+        if not (
+            (counted.maxTotal and counted.total >= counted.maxTotal)
+            or (not exempt and counted.maxPerAddress and count >= counted.maxPerAddress)
+        ):
+            counted.total += 1
+            counted.perAddress[peer] = count + 1
             if counters is not None:
                 counters.accepted += 1  # counters.admitted(None), in line
             return peer
+        refusal = counted.refusal(peer, exempt=exempt)
         if counters is not None:
             counters.admitted(refusal)
         unlogged = self._refusalLog.due()
@@ -143,23 +162,6 @@ class ConnectionGuard:
             event="cap_refused",
         )
         return None
-
-    def opened(
-        self,
-        connection: IdleConnection,
-        transport: ITCPTransport,
-        drainable: Optional[IDrainable] = None,
-    ) -> None:
-        """
-        Watch a connection that L{admit} let in and that is now made.
-
-        @param drainable: what closes it gracefully when the service stops
-            (see L{sockservice.server.drain}); without one, it is closed at
-            the end of the drain period.
-        """
-        self.openConnections.opened(transport, drainable)
-        if self.idle is not None:
-            self.idle.watch(connection)
 
     def timedOut(self, transport: ITCPTransport, peer: str, service: str = "") -> None:
         """
@@ -177,15 +179,6 @@ class ConnectionGuard:
         )
         transport.abortConnection()
 
-    def closed(self, connection: IdleConnection, transport: ITCPTransport, peer: str) -> None:
-        """
-        Forget a connection that was L{opened}, or at least L{admit}ted.
-        """
-        if self.idle is not None:
-            self.idle.forget(connection)
-        self.connections.closed(peer)
-        self.openConnections.closed(transport)
-
 
 class GuardedProtocol(ProtocolWrapper):
     """
@@ -202,19 +195,8 @@ class GuardedProtocol(ProtocolWrapper):
     timedOut = False
 
     def connectionMade(self) -> None:
-        drainable: Optional[IDrainable] = None
-        if IDrainable.providedBy(self.wrappedProtocol):
-            # closeGracefully forwards to the wrapped protocol.
-            drainable = cast(IDrainable, self)
-        self.factory.guard.opened(self, self.transport, drainable)
+        self.factory.guard.made(self, self.transport)
         super().connectionMade()
-
-    def closeGracefully(self) -> None:
-        """
-        The service is stopping: let the service's protocol close (only
-        called when it provides L{IDrainable}).
-        """
-        cast(IDrainable, self.wrappedProtocol).closeGracefully()
 
     def dataReceived(self, data: bytes) -> None:
         self.quietSweeps = 0
@@ -240,11 +222,23 @@ class GuardedProtocol(ProtocolWrapper):
         self.factory.guard.timedOut(self.transport, self.peer, self.factory.service)
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
-        guard = self.factory.guard
-        draining = guard.openConnections.isClosing(self.transport)
-        self.factory.counters.lost(reason, self.timedOut, draining)
-        guard.closed(self, self.transport, self.peer)
+        factory = self.factory
+        factory.guard.lost(self.transport, self.peer, reason, self.timedOut, factory.counters)
         super().connectionLost(reason)
+
+
+@implementer(IDrainable)
+class DrainableGuardedProtocol(GuardedProtocol):
+    """
+    A L{GuardedProtocol} around a protocol that provides L{IDrainable}: the
+    drain on stop closes it gracefully.
+    """
+
+    def closeGracefully(self) -> None:
+        """
+        The service is stopping: let the service's protocol close.
+        """
+        cast(IDrainable, self.wrappedProtocol).closeGracefully()
 
 
 if TYPE_CHECKING:
@@ -256,13 +250,16 @@ else:  # WrappingFactory is generic only in recent Twisted releases
 class GuardedFactory(_WrappingFactory):
     """
     Wrap a service's factory so that its connections count against the
-    process's caps and are closed when idle.
+    process's caps and are closed when idle, and, where the service's
+    protocol provides L{IDrainable}, closed gracefully on stop.
 
     @ivar counters: the service's TCP counts: the wrapped factory's, if
         it has some (for its requests), else new ones.
     """
 
     protocol = GuardedProtocol
+    #: The protocol around a service protocol that provides L{IDrainable}.
+    drainableProtocol = DrainableGuardedProtocol
     noisy = False
 
     def __init__(
@@ -293,6 +290,9 @@ class GuardedFactory(_WrappingFactory):
             self.guard.connections.closed(peer)
             self.counters.closed["refused"] += 1
             return None
-        protocol = self.protocol(self, wrapped)
+        kind: Type[GuardedProtocol] = self.protocol
+        if IDrainable.providedBy(wrapped):
+            kind = self.drainableProtocol
+        protocol = kind(self, wrapped)
         protocol.peer = peer
         return protocol

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_idle -*-
+# -*- test-case-name: tests.test_idle,tests.test_table -*-
 """
 Close connections that stay silent too long, with one sweep for all of them.
 
@@ -17,16 +17,23 @@ C{timeout + interval} seconds of silence.
 from __future__ import annotations
 
 import math
-from typing import Dict, Optional, Protocol
+from typing import Any, Dict, Optional, Protocol
 
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 
-__all__ = ["IdleConnection", "IdleSweep", "MAX_INTERVAL"]
+__all__ = ["IdleConnection", "IdleSweep", "MAX_INTERVAL", "TIMED_OUT"]
 
 #: The longest time between sweeps, in seconds: the most an idle connection
 #: can outstay its timeout.  Timeouts under ten seconds are swept ten times
 #: per timeout.
 MAX_INTERVAL = 1.0
+
+
+#: The count of a connection in a shared table that the sweep has timed out
+#: and that is closing: later sweeps leave it alone, until an input (which
+#: sets the count to 0, as it would re-arm Twisted's TimeoutMixin) or its
+#: entry into a table again.
+TIMED_OUT = -1
 
 
 class IdleConnection(Protocol):
@@ -48,15 +55,32 @@ class IdleSweep:
     Watch connections and call C{timeoutConnection()} on those that stay
     silent for C{timeout} seconds.
 
+    The connections watched are the values of one dictionary: by default
+    the sweep's own, filled by L{watch} and L{forget}; or a table that
+    another object keeps (the open connections of
+    L{sockservice.server.table.ConnectionTable}, which the drain shares), so
+    that a connection costs one entry and no call here.  The keeper of a
+    shared table enters and removes connections itself, calls L{wake} when
+    it enters one into an empty table and L{rest} when the table empties;
+    a connection the sweep times out stays in that table until its keeper
+    removes it as it closes, and its count is L{TIMED_OUT} meanwhile.
+
     The timer runs only while some connection is watched, so a server
     without connections (or a test that closed its own) has none pending.
     """
 
-    def __init__(self, timeout: float, clock: IReactorTime) -> None:
+    def __init__(
+        self,
+        timeout: float,
+        clock: IReactorTime,
+        table: Optional[Dict[Any, IdleConnection]] = None,
+    ) -> None:
         """
         @param timeout: seconds of silence before a connection is closed;
             more than 0.
         @param clock: the reactor whose clock drives the sweeps.
+        @param table: a table of connections kept by another object, to
+            sweep instead of the sweep's own.
         """
         if not timeout > 0:
             raise ValueError("the idle timeout must be more than 0")
@@ -67,7 +91,8 @@ class IdleSweep:
         self._limit = max(10, math.ceil(timeout / MAX_INTERVAL))
         self.interval = timeout / self._limit
         self._clock = clock
-        self._watched: Dict[IdleConnection, None] = {}
+        self._own = table is None
+        self._watched: Dict[Any, IdleConnection] = {} if table is None else table
         self._call: Optional[IDelayedCall] = None
         self._due = 0.0
 
@@ -76,17 +101,31 @@ class IdleSweep:
         Start counting silence on a connection that has just opened.
         """
         connection.quietSweeps = 0
-        self._watched[connection] = None
-        if self._call is None:
-            self._due = self._clock.seconds() + self.interval
-            self._call = self._clock.callLater(self.interval, self._sweep)
+        self._watched[connection] = connection
+        self.wake()
 
     def forget(self, connection: IdleConnection) -> None:
         """
         Stop watching a connection that has closed.
         """
         self._watched.pop(connection, None)
-        if not self._watched and self._call is not None:
+        if not self._watched:
+            self.rest()
+
+    def wake(self) -> None:
+        """
+        Sweep from now on, if not already: a connection was entered into an
+        empty table.
+        """
+        if self._call is None:
+            self._due = self._clock.seconds() + self.interval
+            self._call = self._clock.callLater(self.interval, self._sweep)
+
+    def rest(self) -> None:
+        """
+        Stop sweeping: the table is empty.
+        """
+        if self._call is not None:
             self._call.cancel()
             self._call = None
 
@@ -104,11 +143,18 @@ class IdleSweep:
         intervals = 1 + max(0, int((now - self._due) / self.interval))
         self._due += intervals * self.interval
         limit = self._limit
-        for connection in list(self._watched):
-            quiet = connection.quietSweeps + intervals
+        watched = self._watched
+        for connection in list(watched.values()):
+            quiet = connection.quietSweeps
+            if quiet == TIMED_OUT:
+                continue  # closing: its table's keeper removes it
+            quiet += intervals
             connection.quietSweeps = quiet
             if quiet > limit:
-                self.forget(connection)
+                if self._own:
+                    self.forget(connection)
+                else:
+                    connection.quietSweeps = TIMED_OUT
                 connection.timeoutConnection()
-        if self._watched and self._call is None:
+        if watched and self._call is None:
             self._call = self._clock.callLater(self._due - now, self._sweep)

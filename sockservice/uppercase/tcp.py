@@ -73,7 +73,7 @@ class UppercaseProtocol(Protocol):
     _stopping = False
 
     def connectionMade(self) -> None:
-        self.factory.guard.opened(self, self.transport, self)
+        self.factory.guard.made(self, self.transport)
         self._counters = self.factory.counters
         transport: Any = self.transport
         if getattr(transport, "bufferSize", None) == FileDescriptor.bufferSize:
@@ -168,10 +168,8 @@ class UppercaseProtocol(Protocol):
         self.factory.guard.timedOut(self.transport, self.peer)
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
-        guard = self.factory.guard
-        draining = guard.openConnections.isClosing(self.transport)
-        self.factory.counters.lost(reason, self._aborted, draining)
-        guard.closed(self, self.transport, self.peer)
+        factory = self.factory
+        factory.guard.lost(self.transport, self.peer, reason, self._aborted, factory.counters)
 
 
 def _reader(transport: IStreamTransport) -> FileDescriptor:

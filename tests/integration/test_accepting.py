@@ -8,6 +8,7 @@ L{AcceptedConnection} ends, on a L{DirectEPollReactor} that is never run
 
 import errno
 import socket
+from select import EPOLLIN
 
 from twisted.internet import tcp
 from twisted.internet.address import IPv4Address, IPv6Address
@@ -157,6 +158,22 @@ class AcceptingTests(SynchronousTestCase):
             self.connect(port)
             port.doRead()
             self.assertEqual(self.protocols.pop().transport.logstr, f"{prefix},0,127.0.0.1")
+
+    def test_portLogPrefix(self):
+        """
+        The port's log prefix is C{tcp.Port}'s (its factory's class), and
+        the reactor takes it from C{logstr} for an accepting event, without
+        calling C{tcp.Port.logPrefix} (and C{reflect.qual}) each time.
+        """
+        port = self.listen()
+        self.assertEqual(port.logPrefix(), tcp.Port.logPrefix(port))
+        self.assertEqual(port.logstr, "twisted.internet.protocol.Factory")
+        self.patch(tcp.Port, "logPrefix", lambda port: self.fail("tcp.Port.logPrefix ran"))
+        self.connect(port)
+        context = {}
+        self.reactor._dispatch([(port.fileno(), EPOLLIN)], context)
+        self.assertEqual(context["system"], port.logstr)
+        self.assertEqual(len(self.protocols), 1)
 
     def test_refused(self):
         """
