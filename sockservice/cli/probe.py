@@ -27,8 +27,8 @@ from twisted.python import usage
 
 from sockservice import coerce
 from sockservice.cli.console import Console
-from sockservice.cli.options import PROGRAM, Help, serverParameters
-from sockservice.cli.probemodes import interruptible, runStream, runSweep
+from sockservice.cli.options import Help, serverParameters
+from sockservice.cli.probemodes import finish, interruptible, runStream, runSweep
 from sockservice.client.errors import ClientError
 from sockservice.peer import formatPeer
 from sockservice.probe.accounting import Interval
@@ -245,15 +245,7 @@ def _report(outcome: Outcome, options: ProbeOptions, console: Console, probe: Pr
         _write(options["hgrm"], outcome.accounting.latency.hgrm())
     if options["plot"]:
         _plot(document(outcome, mode, checked, status), options["plot"])
-    if outcome.error is not None:
-        raise outcome.error
-    if status == 1:
-        raise ClientError(f"no reply from {formatPeer(s.host, s.port)}")
-    if failed:
-        console.stderr.write(
-            f"{PROGRAM}: gate failed: " + "; ".join(g.describe() for g in failed) + "\n"
-        )
-    return status
+    return finish(console, status, outcome.error, formatPeer(s.host, s.port), failed)
 
 
 def _write(path: str, text: str) -> None:

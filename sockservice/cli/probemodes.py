@@ -28,7 +28,7 @@ from sockservice.probe.sweeper import Sweeper
 if TYPE_CHECKING:
     from sockservice.cli.probe import ProbeOptions
 
-__all__ = ["interruptible", "runStream", "runSweep"]
+__all__ = ["finish", "interruptible", "runStream", "runSweep"]
 
 
 def interruptible(reactor: Any, probe: Any) -> Callable[[], object]:
@@ -94,7 +94,7 @@ async def runSweep(reactor: Any, options: ProbeOptions, console: Console) -> int
         _json(console, sweepDocument(sweep, checked, status))
     elif sweep.rows:
         _say(console, sweepTable(sweep.rows, peer, settings.protocol, sweep.elapsedS))
-    return _finish(console, status, sweep.error, peer, failed)
+    return finish(console, status, sweep.error, peer, failed)
 
 
 async def runStream(reactor: Any, options: ProbeOptions, console: Console) -> int:
@@ -133,14 +133,14 @@ async def runStream(reactor: Any, options: ProbeOptions, console: Console) -> in
         _json(console, streamDocument(stream, checked, status))
     else:
         _say(console, streamSummary(check, stream.elapsedS, peer))
-    return _finish(console, status, stream.error, peer, failed)
+    return finish(console, status, stream.error, peer, failed)
 
 
 def _json(console: Console, document: Dict[str, Any]) -> None:
     _say(console, json.dumps(document, indent=2) + "\n")
 
 
-def _finish(
+def finish(
     console: Console, status: int, error: Optional[ClientError], peer: str, failed: List[Gate]
 ) -> int:
     """
