@@ -137,6 +137,51 @@ class PacerTests(SynchronousTestCase):
         self.successResultOf(pacer.done)
 
 
+class InterruptTests(SynchronousTestCase):
+    """
+    Ctrl-C (L{Probe.interrupt}) ends a run as if it had ended.
+    """
+
+    def test_inFlightAnswered(self) -> None:
+        """
+        A request sent just before Ctrl-C whose reply comes after it is
+        answered, not lost; nothing more is sent, and the run then ends.
+        """
+        clock = Clock()
+        sent: List[bytes] = []
+        settings = Settings("udp", "127.0.0.1", 9, 64, Schedule(10, 1, None, None), 1.0)
+        probe = Probe(clock, settings, clock=lambda: int(clock.seconds() * 1e9))
+        pacer = probe._pacer([sent.append])
+        pacer.start()
+        clock.advance(0.5)
+        probe.interrupt()
+        self.assertTrue(probe.interrupted)
+        self.assertNoResult(pacer.done)
+        pacer.replied(sent[-1].upper())
+        self.successResultOf(pacer.done)
+        counts = probe.accounting.counts
+        self.assertEqual((counts.sent, counts.answered, counts.lost), (len(sent), len(sent), 0))
+        clock.advance(5)
+        self.assertEqual(counts.sent, len(sent))
+
+    def test_inFlightLostAfterTimeout(self) -> None:
+        """
+        A request in flight at Ctrl-C that gets no reply is lost once its
+        timeout has passed, as at the end of any run.
+        """
+        clock = Clock()
+        settings = Settings("udp", "127.0.0.1", 9, 64, Schedule(10, 1, None, None), 1.0)
+        probe = Probe(clock, settings, clock=lambda: int(clock.seconds() * 1e9))
+        pacer = probe._pacer([lambda request: None])
+        pacer.start()
+        clock.advance(0.05)
+        probe.interrupt()
+        self.assertNoResult(pacer.done)
+        clock.advance(1.0)
+        self.successResultOf(pacer.done)
+        self.assertEqual((probe.accounting.counts.sent, probe.accounting.counts.lost), (1, 1))
+
+
 class _TooLong:
     """
     A connected UDP port whose system refuses every datagram as too long.

@@ -92,11 +92,13 @@ class Probe:
 
     def interrupt(self) -> None:
         """
-        End the run now, as if it had ended (Ctrl-C).
+        End the run as if it had ended (Ctrl-C): send no more, and end once
+        the requests in flight are answered or, after the timeout, lost (a
+        request sent just before Ctrl-C is not counted lost unanswered).
         """
         self.interrupted = True
         if self.pacer is not None:
-            self.pacer.stop()
+            self.pacer.stopSending()
 
     def _pacer(self, senders: List[Callable[[bytes], object]]) -> Pacer:
         self.pacer = Pacer(
