@@ -7,6 +7,7 @@ output), L{bench.costs}' options and L{bench.costrun.profiled}.
 import pstats
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from twisted.trial.unittest import SynchronousTestCase
@@ -119,8 +120,9 @@ class ProfiledTests(SynchronousTestCase):
         A script run by L{profiled} is profiled between two SIGUSR2s: its
         functions called in between are in the dump, and its arguments reach it.
         """
-        work = Path(self.mktemp())
-        work.mkdir()
+        temporary = tempfile.TemporaryDirectory()
+        self.addCleanup(temporary.cleanup)
+        work = Path(temporary.name)
         script = work / "script.py"
         script.write_text(
             "import os, signal, sys\n"
