@@ -118,15 +118,17 @@ def syscalls(bench: Bench, name: str) -> None:
         bench.warm(server)
         argv = ["strace", "-c", "-f", "-o", str(out), "-p", str(server.pid)]
         tracer = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        time.sleep(1.0)  # attach to every thread
-        if tracer.poll() is not None:
-            raise RuntimeError(
-                f"strace could not attach: {tracer.communicate()[1].decode().strip()}"
-            )
-        result = bench.load(server.port, bench.opts.seconds)
-        time.sleep(0.3)
-        tracer.send_signal(signal.SIGINT)
-        tracer.communicate(timeout=30)
+        try:
+            time.sleep(1.0)  # attach to every thread
+            if tracer.poll() is not None:
+                why = tracer.communicate()[1].decode().strip()
+                raise RuntimeError(f"strace could not attach: {why}")
+            result = bench.load(server.port, bench.opts.seconds)
+            time.sleep(0.3)
+        finally:
+            if tracer.poll() is None:
+                tracer.send_signal(signal.SIGINT)  # it writes the summary and detaches
+                tracer.communicate(timeout=30)
     rows = straceCounts(out.read_text())
     accepted, failed = rows.get("accept4", rows.get("accept", (0, 0)))
     conns = accepted - failed or result["ok"]
