@@ -13,7 +13,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Collection, Dict, List, Optional, Sequence, Union
+from typing import IO, Collection, Dict, List, Mapping, Optional, Sequence, Union
 
 __all__ = [
     "ServerSpec",
@@ -266,11 +266,15 @@ class RunningServer:
 
 
 def startServer(
-    spec: ServerSpec, cpu: Union[int, Collection[int], None], logPath: Path
+    spec: ServerSpec,
+    cpu: Union[int, Collection[int], None],
+    logPath: Path,
+    env: Optional[Mapping[str, str]] = None,
 ) -> RunningServer:
     """
     Start C{spec} on a free port, pinned to C{cpu} (a CPU or a set of them;
-    not pinned if C{None}), its output appended to C{logPath}.
+    not pinned if C{None}), its output appended to C{logPath}, with the
+    environment C{env} (default: this process's).
     """
     cpus = {cpu} if isinstance(cpu, int) else cpu
     port = freePort()
@@ -289,5 +293,6 @@ def startServer(
         stderr=subprocess.STDOUT,
         preexec_fn=pin,
         cwd=str(BENCH.parent),
+        env=None if env is None else dict(env),
     )
     return RunningServer(spec, port, process, log)
