@@ -72,12 +72,8 @@ class ConnectionGuard(ConnectionTable):
         limitLoopback: bool = False,
     ) -> None:
         """
-        @param clock: the clock of the idle sweep.
-        @param idleTimeout: seconds without input before a connection is
-            closed (see L{sockservice.server.idle}); 0 disables.
-        @param maxConnections: cap on open connections; 0 disables.
-        @param maxPerAddress: cap on open connections from one IP address;
-            0 disables.
+        The first four parameters are L{ConnectionTable}'s.
+
         @param limitLoopback: apply the per-address cap to loopback clients
             too (by default they are exempt, for local tests and benchmarks).
         """
