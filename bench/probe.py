@@ -26,7 +26,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import servers  # noqa: E402
+from bench import environment, servers  # noqa: E402
 from bench.blocking import (  # noqa: E402
     PLACEMENTS,
     blockingTCP,
@@ -82,8 +82,8 @@ def parseArgs(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     )
     p.add_argument(
         "--python",
-        default=sys.executable,
-        help="interpreter with sockservice installed, for server and probe",
+        help="interpreter with sockservice installed, for server and probe "
+        "(default: bench/build/venv, built as bench/run.py builds it)",
     )
     opts = p.parse_args(argv)
     unknown = set(opts.placements.split(",")) - set(PLACEMENTS)
@@ -223,6 +223,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "latency": {}, "rate": {}, "memory": {},
     }  # fmt: skip
     (BENCH / "results").mkdir(exist_ok=True)
+    if opts.python is None:
+        try:
+            opts.python = str(environment.benchPython(environment.BUILD / "setup.log"))
+        except RuntimeError as error:
+            print(f"bench/probe.py: {error}", file=sys.stderr)
+            return 1
     spec = servers.ServerSpec("sockservice", "sockservice", servers.sockserviceCommand(opts.python))
     server = servers.startServer(spec, None, BENCH / "results" / "probe-server.log")
     try:
