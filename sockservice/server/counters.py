@@ -110,9 +110,7 @@ def closeReason(reason: Optional[Failure], timedOut: bool, draining: bool) -> st
         return "idle"
     if draining:
         return "drain"
-    # The exact type first: a clean close's, without Failure.check's walk
-    # of the class hierarchy (once per connection).
-    if reason is None or reason.type is ConnectionDone or reason.check(ConnectionDone):
+    if reason is None or reason.check(ConnectionDone):
         return "client"
     return "error"
 
