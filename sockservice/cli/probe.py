@@ -28,7 +28,7 @@ from twisted.python import usage
 from sockservice import coerce
 from sockservice.cli.console import Console
 from sockservice.cli.options import Help, serverParameters
-from sockservice.cli.probemodes import finish, interruptible, runStream, runSweep
+from sockservice.cli.probemodes import finish, interruptibly, runStream, runSweep
 from sockservice.client.errors import ClientError
 from sockservice.peer import formatPeer
 from sockservice.probe.accounting import Interval
@@ -216,11 +216,7 @@ async def runProbe(reactor: Any, options: ProbeOptions, console: Console) -> int
     live = _Live(console, options)
     probe = Probe(reactor, options.settings(), live)
     live.probe = probe
-    undo = interruptible(reactor, probe)
-    try:
-        outcome = await probe.run(connect=options["connect"])
-    finally:
-        undo()
+    outcome = await interruptibly(reactor, probe, probe.run(connect=options["connect"]))
     return _report(outcome, options, console, probe)
 
 

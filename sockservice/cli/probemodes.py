@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import signal
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Awaitable, Dict, List, Optional, TypeVar
 
 from sockservice.cli.console import Console
 from sockservice.cli.options import PROGRAM
@@ -28,26 +28,32 @@ from sockservice.probe.sweeper import Sweeper
 if TYPE_CHECKING:
     from sockservice.cli.probe import ProbeOptions
 
-__all__ = ["finish", "interruptible", "runStream", "runSweep"]
+__all__ = ["finish", "interruptibly", "runStream", "runSweep"]
+
+_T = TypeVar("_T")
 
 
-def interruptible(reactor: Any, probe: Any) -> Callable[[], object]:
+async def interruptibly(reactor: Any, probe: Any, running: Awaitable[_T]) -> _T:
     """
-    Make Ctrl-C end the run (once); return what undoes it.
+    Await C{running} (a run of C{probe}) with Ctrl-C calling
+    C{probe.interrupt()} (once), as the previous handler was before and
+    after.
     """
     try:
         previous = signal.getsignal(signal.SIGINT)
         signal.signal(signal.SIGINT, lambda *_: reactor.callFromThread(interrupted))
     except ValueError:  # not the main thread: no Ctrl-C to catch
-        return lambda: None
+        return await running
 
     def interrupted() -> None:
         signal.signal(signal.SIGINT, previous)
         probe.interrupt()
 
-    return lambda: (
-        signal.getsignal(signal.SIGINT) is not previous and signal.signal(signal.SIGINT, previous)
-    )
+    try:
+        return await running
+    finally:
+        if signal.getsignal(signal.SIGINT) is not previous:
+            signal.signal(signal.SIGINT, previous)
 
 
 def _isLive(console: Console, options: ProbeOptions) -> bool:
@@ -79,11 +85,7 @@ async def runSweep(reactor: Any, options: ProbeOptions, console: Console) -> int
     sweeper = Sweeper(
         reactor, settings, options["sizes"], options["count"], options["window"], onRow
     )
-    undo = interruptible(reactor, sweeper)
-    try:
-        sweep = await sweeper.run()
-    finally:
-        undo()
+    sweep = await interruptibly(reactor, sweeper, sweeper.run())
     c = sweep.counts
     replied = c.answered + c.late + c.corrupted + c.duplicated
     checked = sweepGates(sweep, options["max-loss"], options["max-p99"], options["max-corrupt"])
@@ -117,11 +119,7 @@ async def runStream(reactor: Any, options: ProbeOptions, console: Console) -> in
 
     host, port = options["host"], options["port"]
     streamer = Streamer(reactor, host, port, options["timeout"], count, duration, onInterval)
-    undo = interruptible(reactor, streamer)
-    try:
-        stream = await streamer.run()
-    finally:
-        undo()
+    stream = await interruptibly(reactor, streamer, streamer.run())
     check = stream.check
     checked = streamGates(stream, options["max-corrupt"])
     failed = [g for g in checked if not g.ok]
