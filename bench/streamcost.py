@@ -11,8 +11,8 @@ the server pinned to CPU 0 and the generator to CPU 1.  See bench/README.md
     python3 bench/streamcost.py --instr            # also user-space instructions (callgrind)
 
 Per run: MB/s, the server's CPU time (user + system, from C{/proc/PID/stat})
-per GB, and its system calls per GB (C{perf stat} on the kernel's system
-call tracepoints, if C{perf} can read them).  Servers alternate, their order
+per GB, and its system calls and page faults per GB (C{perf stat} on the
+kernel's system call tracepoints, if C{perf} can read them).  Servers alternate, their order
 reversed every other round; each line gives medians (min-max) over the
 rounds.  Counts do not depend on the machine's other load; CPU time and MB/s
 do.
@@ -42,6 +42,7 @@ SERVER_CPU, GEN_CPU = 0, 1
 #: The system calls counted one by one (all of them are counted together too).
 SYSCALLS = ("recvfrom", "read", "sendto", "write", "epoll_wait", "epoll_pwait", "epoll_ctl", "brk")
 _TOTAL = "raw_syscalls:sys_enter"
+_FAULTS = "page-faults"
 
 
 def parseArgs(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -121,7 +122,7 @@ def oneRun(python: Path, loadgen: Path, name: str, opts: argparse.Namespace) -> 
     """
     One server, one stream: MB/s, server CPU ms per GB and system calls per GB.
     """
-    events = ",".join([_TOTAL] + [f"syscalls:sys_enter_{c}" for c in SYSCALLS])
+    events = ",".join([_TOTAL, _FAULTS] + [f"syscalls:sys_enter_{c}" for c in SYSCALLS])
     server = servers.startServer(spec(python, name, opts.tree), SERVER_CPU, WORK / "servers.log")
     try:
         server.waitReady(60)
@@ -190,6 +191,8 @@ def summary(name: str, runs: List[Dict[str, float]]) -> str:
         kinds = [c for c in SYSCALLS if statistics.median(r.get(c, 0) for r in runs) >= 0.5]
         each = ", ".join(f"{c} {statistics.median(r.get(c, 0) for r in runs):.0f}" for c in kinds)
         line += f"; system calls {statistics.median(r[_TOTAL] for r in runs):.0f}/GB ({each})"
+    if all(_FAULTS in r for r in runs):
+        line += f"; page faults {statistics.median(r[_FAULTS] for r in runs):.0f}/GB"
     return line + f"; n={len(runs)}"
 
 

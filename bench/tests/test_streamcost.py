@@ -17,6 +17,7 @@ from bench import streamcost
 PERF = """\
 9216,,raw_syscalls:sys_enter,108692651,100.00,,
 1,,syscalls:sys_enter_recvfrom,108692651,100.00,,
+75,,page-faults,108692651,100.00,,
 <not supported>,,instructions,0,100.00,,
 
 """
@@ -29,7 +30,8 @@ class PerfCountsTests(SynchronousTestCase):
         events perf could not count, and blank lines, are left out.
         """
         self.assertEqual(
-            streamcost.perfCounts(PERF), {"raw_syscalls:sys_enter": 9216.0, "recvfrom": 1.0}
+            streamcost.perfCounts(PERF),
+            {"raw_syscalls:sys_enter": 9216.0, "recvfrom": 1.0, "page-faults": 75.0},
         )
 
     def test_nothing(self) -> None:
@@ -43,23 +45,26 @@ class SummaryTests(SynchronousTestCase):
     def test_line(self) -> None:
         """
         Medians with their ranges; the system calls that occur (a median of at
-        least one per two GB), by kind.
+        least one per two GB), by kind; page faults.
         """
         runs = [
-            {"MB/s": 800.0, "ms/GB": 1200.0, "raw_syscalls:sys_enter": 30.0, "recvfrom": 10.0},
+            {"MB/s": 800.0, "ms/GB": 1200.0, "raw_syscalls:sys_enter": 30.0, "recvfrom": 10.0,
+             "page-faults": 3.0},
             {"MB/s": 600.0, "ms/GB": 1500.0, "raw_syscalls:sys_enter": 32.0, "recvfrom": 11.0,
-             "brk": 0.2},
-            {"MB/s": 700.0, "ms/GB": 1300.0, "raw_syscalls:sys_enter": 31.0, "recvfrom": 12.0},
+             "brk": 0.2, "page-faults": 5.0},
+            {"MB/s": 700.0, "ms/GB": 1300.0, "raw_syscalls:sys_enter": 31.0, "recvfrom": 12.0,
+             "page-faults": 4.0},
         ]  # fmt: skip
         self.assertEqual(
             streamcost.summary("x", runs),
             "x: 700 (600-800) MB/s; server CPU 1300 (1200-1500) ms/GB; "
-            "system calls 31/GB (recvfrom 11); n=3",
+            "system calls 31/GB (recvfrom 11); page faults 4/GB; n=3",
         )
 
     def test_withoutPerf(self) -> None:
         """
-        Without system call counts in every run the line has none.
+        Without system call and page fault counts in every run the line has
+        none.
         """
         runs = [{"MB/s": 800.0, "ms/GB": 1200.0}, {"MB/s": 700.0, "ms/GB": 1300.0, "read": 2.0}]
         self.assertEqual(
