@@ -1,8 +1,9 @@
 # -*- test-case-name: bench.tests.test_costparse -*-
 """
 Running a server for L{bench.costs}: started pinned to CPU 0 (from another
-source tree if asked), warmed up, loaded by the generator pinned to CPU 1,
-and stopped; and the wrapper that lets a server be profiled on a signal.
+source tree if asked), warmed up, loaded by the generator pinned to CPU 1
+(with the load chosen, L{bench.costparse.LOADS}), and stopped; and the
+wrapper that lets a server be profiled on a signal.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterator
 
 from bench import environment, results, servers
+from bench.costparse import LOADS
 
 __all__ = ["Bench", "WORK", "profiled"]
 
@@ -74,16 +76,16 @@ class Bench:
 
     def load(self, port: int, seconds: float) -> Dict[str, Any]:
         """
-        Run the generator for C{seconds} of tcp-crr and return its result.
+        Run the generator for C{seconds} of the load chosen (C{--load}) and
+        return its result.
         """
-        argv = [str(self.loadgen), "--mode", "tcp-crr", "--port", str(port), "--conns", "8",
-                "--duration", str(seconds), "--warmup", "0"]  # fmt: skip
+        argv = [str(self.loadgen), *LOADS[self.opts.load].generatorArgs(port, seconds)]
         done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 30)
         if done.returncode != 0:
             raise RuntimeError(f"the generator failed: {done.stderr.strip()}")
         result = results.parseGeneratorLine(done.stdout)
         if not result["ok"]:
-            raise RuntimeError("no connection completed")
+            raise RuntimeError(f"no {LOADS[self.opts.load].unit} completed")
         return result
 
     def warm(self, server: servers.RunningServer) -> None:
