@@ -100,13 +100,16 @@ class DirectEPollReactor(EPollReactor):
         disconnect = self._disconnectSelectable
         logstrTypes = self._logstrTypes
         for fd, event in events:
-            selectable = selectables.get(fd)
-            if selectable is None:
+            # Subscripts rather than dict.get: no call for the common case.
+            try:
+                selectable = selectables[fd]
+            except KeyError:
                 continue  # closed by an earlier event of this batch
             try:
                 kind = type(selectable)
-                direct = logstrTypes.get(kind)
-                if direct is None:
+                try:
+                    direct = logstrTypes[kind]
+                except KeyError:
                     direct = _returnsLogstr(kind, logstrTypes)
                 if direct:
                     logContext["system"] = selectable.logstr
