@@ -17,6 +17,7 @@ __all__ = [
     "CallCounts",
     "Load",
     "callCounts",
+    "callgrindCalls",
     "callgrindTotal",
     "connectionsIn",
     "statTicks",
@@ -39,6 +40,9 @@ class Load:
     @ivar syscall: the system call made once per unit, whose successful calls
         count the units in a C{strace} summary; L{None}: the generator's
         count.
+    @ivar cfunction: the C function of CPython's socket module called once
+        per unit, whose calls count the units in a callgrind profile (where
+        a server makes none, the generator's count).
     """
 
     def __init__(
@@ -48,9 +52,10 @@ class Load:
         unit: str,
         perUnit: Dict[str, str],
         syscall: Optional[str] = None,
+        cfunction: Optional[str] = None,
     ):
         self.name, self.args, self.unit = name, args, unit
-        self.perUnit, self.syscall = perUnit, syscall
+        self.perUnit, self.syscall, self.cfunction = perUnit, syscall, cfunction
 
     def generatorArgs(self, port: int, seconds: float) -> List[str]:
         """
@@ -94,6 +99,7 @@ LOADS = {
                 "tree": "dataReceived",
                 "uvloop": "data_received",
             },
+            cfunction="sock_send",
         ),
         Load(
             "udp-rr",
@@ -104,6 +110,7 @@ LOADS = {
                 "tree": "datagramReceived",
                 "uvloop": "datagram_received",
             },
+            cfunction="sock_sendto",
         ),
     )
 }
@@ -203,4 +210,27 @@ def callgrindTotal(text: str) -> int:
     for line in text.splitlines():
         if line.startswith(("totals:", "summary:")):
             total = max(total, int(line.split()[1]))
+    return total
+
+
+def callgrindCalls(text: str, function: str) -> int:
+    """
+    How many times the functions named C{function} were called, in a
+    callgrind output file (names compressed as C{(id) name} once, then
+    C{(id)}).
+    """
+    names: Dict[str, str] = {}
+    called: Optional[str] = None
+    total = 0
+    for line in text.splitlines():
+        match = re.match(r"(c?fn)=\((\d+)\)(?: (.*))?", line)
+        if match:
+            kind, ident, name = match.groups()
+            if name:
+                names[ident] = name.strip()
+            called = ident if kind == "cfn" else None
+        elif line.startswith("calls=") and called is not None:
+            if names.get(called) == function:
+                total += int(line[6:].split()[0])
+            called = None
     return total

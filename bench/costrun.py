@@ -19,7 +19,7 @@ from typing import Any, Dict, Iterator
 from bench import environment, results, servers
 from bench.costparse import LOADS
 
-__all__ = ["Bench", "WORK", "profiled"]
+__all__ = ["Bench", "WORK", "fromTree", "profiled"]
 
 WORK = environment.BUILD / "costs"
 SERVER_CPU, GEN_CPU = 0, 1
@@ -53,6 +53,8 @@ class Bench:
         wanted = "sockservice" if name == "tree" else name
         for spec in servers.serverSpecs(str(self.python), None):
             if spec.name == wanted:
+                if name == "tree":
+                    return fromTree(spec, Path(self.opts.tree).resolve())
                 return servers.ServerSpec(name, spec.label, spec.argv)
         raise KeyError(name)
 
@@ -65,7 +67,7 @@ class Bench:
         """
         env = dict(os.environ)
         if spec.name == "tree":
-            env["PYTHONPATH"] = str(Path(self.opts.tree).resolve())
+            env["PYTHONPATH"] = str(Path(self.opts.tree).resolve())  # for what it starts
         cpu = SERVER_CPU if self.pinned else None
         server = servers.startServer(spec, cpu, environment.BUILD / "costs.log", env)
         try:
@@ -92,6 +94,21 @@ class Bench:
         if self.opts.warmup:
             self.load(server.port, self.opts.warmup)
         time.sleep(0.3)
+
+
+def fromTree(spec: servers.ServerSpec, tree: Path) -> servers.ServerSpec:
+    """
+    C{spec} (a C{python -c CODE} command) named C{tree}, importing from
+    C{tree} first.
+
+    C{PYTHONPATH} alone is not enough: the servers run in the checkout, and
+    C{python -c} puts the working directory before it on C{sys.path}.
+    """
+    python, flag, code, *args = spec.argv
+    if flag != "-c":
+        raise ValueError(f"not a python -c command: {spec.argv!r}")
+    code = f"import sys; sys.path.insert(0, {str(tree)!r}); " + code
+    return servers.ServerSpec("tree", spec.label, [python, "-c", code, *args])
 
 
 def profiled(spec: servers.ServerSpec, out: Path) -> servers.ServerSpec:

@@ -42,6 +42,7 @@ from bench.costrun import WORK, Bench, profiled  # noqa: E402
 from bench.costparse import (  # noqa: E402
     LOADS,
     callCounts,
+    callgrindCalls,
     callgrindTotal,
     connectionsIn,
     statTicks,
@@ -220,12 +221,16 @@ def instr(bench: Bench, name: str) -> None:
         result = bench.load(server.port, bench.opts.seconds)
         control[2] = "off"
         subprocess.run(control, capture_output=True, check=True, timeout=60)
-    total = max(
-        (callgrindTotal(f.read_text()) for f in WORK.glob(f"callgrind.{name}.*")), default=0
+    # The file of the process that served (twistd's may leave a second one).
+    text = max(
+        (f.read_text() for f in WORK.glob(f"callgrind.{name}.*")), key=callgrindTotal, default=""
     )
-    unit = LOADS[bench.opts.load].unit
-    print(f"{name}: {total / result['ok']:,.0f} user-space instructions per {unit} "
-          f"({result['ok']} {unit}s)")  # fmt: skip
+    total = callgrindTotal(text)
+    load = LOADS[bench.opts.load]
+    counted = callgrindCalls(text, load.cfunction) if load.cfunction else 0
+    units = load.units(counted, result["ok"])
+    print(f"{name}: {total / units:,.0f} user-space instructions per {load.unit} "
+          f"({units} {load.unit}s; generator: {result['ok']})")  # fmt: skip
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -16,12 +16,13 @@ from bench import costs, servers
 from bench.costparse import (
     LOADS,
     callCounts,
+    callgrindCalls,
     callgrindTotal,
     connectionsIn,
     statTicks,
     straceCounts,
 )
-from bench.costrun import profiled
+from bench.costrun import fromTree, profiled
 
 # strace 6 (usecs/call in the total row) and strace 4 (none there).
 STRACE = """\
@@ -103,6 +104,21 @@ class CallgrindTotalTests(SynchronousTestCase):
         text = "version: 1\nevents: Ir\nfn=main\n3 5\nsummary: 1234\ntotals: 1234\n"
         self.assertEqual(callgrindTotal(text), 1234)
         self.assertEqual(callgrindTotal("events: Ir\n"), 0)
+
+    def test_calls(self) -> None:
+        """
+        The calls of a function, its name given once and then by number.
+        """
+        text = (
+            "fn=(1) main\n"
+            "cfn=(2) sock_sendto\ncalls=3 0\n5 100\n"
+            "cfn=(3) sock_recvfrom\ncalls=4 0\n5 100\n"
+            "fn=(4) loop\ncfn=(2)\ncalls=2 0\n6 50\n7 9\n"
+        )
+        self.assertEqual(
+            (callgrindCalls(text, "sock_sendto"), callgrindCalls(text, "sock_recvfrom")), (5, 4)
+        )
+        self.assertEqual(callgrindCalls(text, "main"), 0)
 
 
 class LoadTests(SynchronousTestCase):
@@ -217,4 +233,31 @@ class ProfiledTests(SynchronousTestCase):
         self.assertEqual(
             [v[1] for k, v in stats.items() if k[2] == "between"],
             [2],
+        )
+
+
+class FromTreeTests(SynchronousTestCase):
+    def test_treeFirst(self) -> None:
+        """
+        A command made by L{fromTree} imports from the tree, even when run in
+        a checkout of its own (where C{python -c} looks first).
+        """
+        temporary = tempfile.TemporaryDirectory()
+        self.addCleanup(temporary.cleanup)
+        tree = Path(temporary.name)
+        (tree / "sockservice").mkdir()
+        (tree / "sockservice" / "__init__.py").write_text("TREE = True\n")
+        code = "import sockservice, sys; sys.exit(0 if getattr(sockservice, 'TREE', 0) else 3)"
+        spec = servers.ServerSpec(
+            "sockservice", "s", [sys.executable, "-c", code, "--port", "{port}"]
+        )
+        command = fromTree(spec, tree).command(1)
+        self.assertEqual(command[-2:], ["--port", "1"])
+        checkout = Path(costs.__file__).resolve().parent.parent
+        self.assertEqual(subprocess.run(command, cwd=checkout, timeout=60).returncode, 0)
+        self.assertNotEqual(
+            subprocess.run([sys.executable, "-c", code], cwd=checkout).returncode, 0
+        )
+        self.assertRaises(
+            ValueError, fromTree, servers.ServerSpec("x", "x", ["python", "x.py"]), tree
         )
