@@ -277,5 +277,8 @@ class DatagramCheckTests(SynchronousTestCase):
         """
         A Twisted whose port cannot be made from a descriptor is noticed.
         """
-        self.patch(udp.Port, "_fromListeningDescriptor", None)
+        # Restored as it was (self.patch would put back a bound method).
+        original = vars(udp.Port)["_fromListeningDescriptor"]
+        self.addCleanup(setattr, udp.Port, "_fromListeningDescriptor", original)
+        udp.Port._fromListeningDescriptor = None
         self.assertProblem("_fromListeningDescriptor")
