@@ -2,18 +2,22 @@
 """
 Pure reading of what L{bench.costs} collects: C{strace -c} summaries, the
 counts of a C{pstats} profile, CPU ticks from C{/proc/PID/stat}, callgrind
-totals.  No I/O here, so each is tested on its own.
+totals; and the loads it offers (L{Load}).  No I/O here, so each is tested on
+its own.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from typing import Any, Dict, List, Mapping, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 __all__ = [
+    "LOADS",
     "CallCounts",
+    "Load",
     "callCounts",
+    "callgrindCalls",
     "callgrindTotal",
     "connectionsIn",
     "statTicks",
@@ -22,6 +26,94 @@ __all__ = [
 
 # A pstats key: (file, line, function name); "~" is the file of builtins.
 Key = Tuple[str, int, str]
+
+
+class Load:
+    """
+    A load the generator offers, and what its costs are divided by.
+
+    @ivar name: the load's name (C{--load}).
+    @ivar args: the generator's arguments for it, after C{--port}.
+    @ivar unit: what one unit of it is (C{"connection"}, C{"request"}).
+    @ivar perUnit: for each server, the Python function it calls once per
+        unit; a server without one is divided by the generator's count.
+    @ivar syscall: the system call made once per unit, whose successful calls
+        count the units in a C{strace} summary; L{None}: the generator's
+        count.
+    @ivar cfunction: the C function of CPython's socket module called once
+        per unit, whose calls count the units in a callgrind profile (where
+        a server makes none, the generator's count).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        args: Tuple[str, ...],
+        unit: str,
+        perUnit: Dict[str, str],
+        syscall: Optional[str] = None,
+        cfunction: Optional[str] = None,
+    ):
+        self.name, self.args, self.unit = name, args, unit
+        self.perUnit, self.syscall, self.cfunction = perUnit, syscall, cfunction
+
+    def generatorArgs(self, port: int, seconds: float) -> List[str]:
+        """
+        The generator's arguments for C{seconds} of this load on C{port},
+        measured from the start (no warm-up of its own).
+        """
+        return ["--mode", self.name, "--port", str(port), *self.args,
+                "--duration", str(seconds), "--warmup", "0"]  # fmt: skip
+
+    def units(self, counted: int, generator: int) -> int:
+        """
+        The units of load a run served: what the server counted
+        (C{counted}: calls of its per-unit function, or of L{syscall}) if
+        anything, else what the generator completed.
+        """
+        return counted or generator
+
+
+#: The loads of L{bench.costs}, by name.
+LOADS = {
+    load.name: load
+    for load in (
+        Load(
+            "tcp-crr",
+            ("--conns", "8"),
+            "connection",
+            {
+                "sockservice": "buildProtocol",
+                "tree": "buildProtocol",
+                "epoll": "close",
+                "uvloop": "connection_made",
+            },
+            "accept4",
+        ),
+        Load(
+            "tcp-rr",
+            ("--conns", "50"),
+            "request",
+            {
+                "sockservice": "dataReceived",
+                "tree": "dataReceived",
+                "uvloop": "data_received",
+            },
+            cfunction="sock_send",
+        ),
+        Load(
+            "udp-rr",
+            ("--outstanding", "32"),
+            "datagram",
+            {
+                "sockservice": "datagramReceived",
+                "tree": "datagramReceived",
+                "uvloop": "datagram_received",
+            },
+            cfunction="sock_sendto",
+        ),
+    )
+}
 
 
 def straceCounts(text: str) -> Dict[str, Tuple[int, int]]:
@@ -118,4 +210,27 @@ def callgrindTotal(text: str) -> int:
     for line in text.splitlines():
         if line.startswith(("totals:", "summary:")):
             total = max(total, int(line.split()[1]))
+    return total
+
+
+def callgrindCalls(text: str, function: str) -> int:
+    """
+    How many times the functions named C{function} were called, in a
+    callgrind output file (names compressed as C{(id) name} once, then
+    C{(id)}).
+    """
+    names: Dict[str, str] = {}
+    called: Optional[str] = None
+    total = 0
+    for line in text.splitlines():
+        match = re.match(r"(c?fn)=\((\d+)\)(?: (.*))?", line)
+        if match:
+            kind, ident, name = match.groups()
+            if name:
+                names[ident] = name.strip()
+            called = ident if kind == "cfn" else None
+        elif line.startswith("calls=") and called is not None:
+            if names.get(called) == function:
+                total += int(line[6:].split()[0])
+            called = None
     return total

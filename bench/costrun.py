@@ -1,8 +1,9 @@
 # -*- test-case-name: bench.tests.test_costparse -*-
 """
 Running a server for L{bench.costs}: started pinned to CPU 0 (from another
-source tree if asked), warmed up, loaded by the generator pinned to CPU 1,
-and stopped; and the wrapper that lets a server be profiled on a signal.
+source tree if asked), warmed up, loaded by the generator pinned to CPU 1
+(with the load chosen, L{bench.costparse.LOADS}), and stopped; and the
+wrapper that lets a server be profiled on a signal.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from pathlib import Path
 from typing import Any, Dict, Iterator
 
 from bench import environment, results, servers
+from bench.costparse import LOADS
 
-__all__ = ["Bench", "WORK", "profiled"]
+__all__ = ["Bench", "WORK", "fromTree", "profiled"]
 
 WORK = environment.BUILD / "costs"
 SERVER_CPU, GEN_CPU = 0, 1
@@ -51,6 +53,8 @@ class Bench:
         wanted = "sockservice" if name == "tree" else name
         for spec in servers.serverSpecs(str(self.python), None):
             if spec.name == wanted:
+                if name == "tree":
+                    return fromTree(spec, Path(self.opts.tree).resolve())
                 return servers.ServerSpec(name, spec.label, spec.argv)
         raise KeyError(name)
 
@@ -63,7 +67,7 @@ class Bench:
         """
         env = dict(os.environ)
         if spec.name == "tree":
-            env["PYTHONPATH"] = str(Path(self.opts.tree).resolve())
+            env["PYTHONPATH"] = str(Path(self.opts.tree).resolve())  # for what it starts
         cpu = SERVER_CPU if self.pinned else None
         server = servers.startServer(spec, cpu, environment.BUILD / "costs.log", env)
         try:
@@ -74,22 +78,37 @@ class Bench:
 
     def load(self, port: int, seconds: float) -> Dict[str, Any]:
         """
-        Run the generator for C{seconds} of tcp-crr and return its result.
+        Run the generator for C{seconds} of the load chosen (C{--load}) and
+        return its result.
         """
-        argv = [str(self.loadgen), "--mode", "tcp-crr", "--port", str(port), "--conns", "8",
-                "--duration", str(seconds), "--warmup", "0"]  # fmt: skip
+        argv = [str(self.loadgen), *LOADS[self.opts.load].generatorArgs(port, seconds)]
         done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 30)
         if done.returncode != 0:
             raise RuntimeError(f"the generator failed: {done.stderr.strip()}")
         result = results.parseGeneratorLine(done.stdout)
         if not result["ok"]:
-            raise RuntimeError("no connection completed")
+            raise RuntimeError(f"no {LOADS[self.opts.load].unit} completed")
         return result
 
     def warm(self, server: servers.RunningServer) -> None:
         if self.opts.warmup:
             self.load(server.port, self.opts.warmup)
         time.sleep(0.3)
+
+
+def fromTree(spec: servers.ServerSpec, tree: Path) -> servers.ServerSpec:
+    """
+    C{spec} (a C{python -c CODE} command) named C{tree}, importing from
+    C{tree} first.
+
+    C{PYTHONPATH} alone is not enough: the servers run in the checkout, and
+    C{python -c} puts the working directory before it on C{sys.path}.
+    """
+    python, flag, code, *args = spec.argv
+    if flag != "-c":
+        raise ValueError(f"not a python -c command: {spec.argv!r}")
+    code = f"import sys; sys.path.insert(0, {str(tree)!r}); " + code
+    return servers.ServerSpec("tree", spec.label, [python, "-c", code, *args])
 
 
 def profiled(spec: servers.ServerSpec, out: Path) -> servers.ServerSpec:

@@ -1,16 +1,19 @@
 #!/usr/bin/env python3
 # -*- test-case-name: bench.tests.test_costparse -*-
 """
-What one connection costs a server under tcp-crr load (connect, one 64-byte
-round trip, close; 8 connections at a time) on loopback, the server pinned to
-CPU 0 and the generator to CPU 1.  See bench/README.md ("Per-connection cost").
+What one unit of load costs a server on loopback, the server pinned to CPU 0
+and the generator to CPU 1: a connection of tcp-crr (connect, one 64-byte
+round trip, close; 8 connections at a time; the default), a request of tcp-rr
+(50 connections) or a datagram of udp-rr (32 outstanding), chosen with
+C{--load}.  See bench/README.md ("Per-connection and per-request cost").
 
     python3 bench/costs.py calls sockservice      # Python calls (cProfile)
     python3 bench/costs.py syscalls sockservice   # system calls (strace -c -f)
-    python3 bench/costs.py ab                     # server CPU per connection, A/B rounds
+    python3 bench/costs.py ab                     # server CPU per unit, A/B rounds
     python3 bench/costs.py ab sockservice --tree ../other   # against another source tree
     python3 bench/costs.py idle                   # memory per idle connection
     python3 bench/costs.py instr sockservice      # instructions (callgrind), if valgrind is there
+    python3 bench/costs.py calls --load udp-rr    # per datagram of udp-rr
 
 Servers: sockservice, epoll (the raw epoll floor), uvloop, and C{tree}
 (sockservice imported from C{--tree PATH}).  Profiles, strace and callgrind
@@ -37,7 +40,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import environment, results, servers  # noqa: E402
 from bench.costrun import WORK, Bench, profiled  # noqa: E402
 from bench.costparse import (  # noqa: E402
+    LOADS,
     callCounts,
+    callgrindCalls,
     callgrindTotal,
     connectionsIn,
     statTicks,
@@ -46,18 +51,27 @@ from bench.costparse import (  # noqa: E402
 
 MODES = ("calls", "syscalls", "ab", "idle", "instr")
 KNOWN = ("sockservice", "epoll", "uvloop", "tree")
-# The Python function each server calls once per connection.
-PER_CONNECTION = {"epoll": "close", "uvloop": "connection_made"}
+# How ab writes each unit of load.
+SHORT = {"connection": "conn", "request": "req", "datagram": "dgram"}
 
 
 def parseArgs(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description="Measure what one tcp-crr connection costs a server.")
+    p = argparse.ArgumentParser(
+        description="Measure what one connection, request or datagram costs a server."
+    )
     p.add_argument("mode", choices=MODES, help="what to measure")
     p.add_argument(
         "servers",
         nargs="*",
         help=f"servers among {', '.join(KNOWN)} (default: sockservice; "
         "for ab, idle and instr: sockservice epoll uvloop, and tree with --tree)",
+    )
+    p.add_argument(
+        "--load",
+        choices=sorted(LOADS),
+        default="tcp-crr",
+        help="tcp-crr: per connection, 8 at a time (default); tcp-rr: per request, "
+        "50 connections; udp-rr: per datagram, 32 outstanding (idle ignores it)",
     )
     p.add_argument("--seconds", type=float, default=2.0, help="seconds of load measured (2)")
     p.add_argument("--warmup", type=float, default=0.5, help="seconds of load first (0.5)")
@@ -100,13 +114,15 @@ def calls(bench: Bench, name: str) -> None:
                 break
     stats = pstats.Stats(str(out)).stats  # type: ignore[attr-defined]
     counts = callCounts(stats)
-    conns = connectionsIn(stats, PER_CONNECTION.get(name, "buildProtocol")) or result["ok"]
-    print(f"{name}: {conns} connections (generator: {result['ok']}); "
-          f"{counts.total / conns:.2f} calls per connection (Python functions "
-          f"{counts.python / conns:.2f}, builtins {(counts.total - counts.python) / conns:.2f})")  # fmt: skip
+    load = LOADS[bench.opts.load]
+    function = load.perUnit.get(name)
+    units = load.units(connectionsIn(stats, function) if function else 0, result["ok"])
+    print(f"{name}: {units} {load.unit}s (generator: {result['ok']}); "
+          f"{counts.total / units:.2f} calls per {load.unit} (Python functions "
+          f"{counts.python / units:.2f}, builtins {(counts.total - counts.python) / units:.2f})")  # fmt: skip
     for label, n in counts.byFunction:
-        if n / conns >= bench.opts.min:
-            print(f"  {n / conns:7.2f}  {label}")
+        if n / units >= bench.opts.min:
+            print(f"  {n / units:7.2f}  {label}")
 
 
 def syscalls(bench: Bench, name: str) -> None:
@@ -130,19 +146,24 @@ def syscalls(bench: Bench, name: str) -> None:
                 tracer.send_signal(signal.SIGINT)  # it writes the summary and detaches
                 tracer.communicate(timeout=30)
     rows = straceCounts(out.read_text())
-    accepted, failed = rows.get("accept4", rows.get("accept", (0, 0)))
-    conns = accepted - failed or result["ok"]
+    load = LOADS[bench.opts.load]
+    counted = 0
+    if load.syscall:
+        calls, failed = rows.get(load.syscall, rows.get(load.syscall.rstrip("4"), (0, 0)))
+        counted = calls - failed
+    units = load.units(counted, result["ok"])
     total = sum(c for c, _ in rows.values())
-    print(f"{name}: {conns} connections (generator: {result['ok']}); "
-          f"{total / conns:.2f} system calls per connection")  # fmt: skip
+    print(f"{name}: {units} {load.unit}s (generator: {result['ok']}); "
+          f"{total / units:.2f} system calls per {load.unit}")  # fmt: skip
     for call, (c, e) in sorted(rows.items(), key=lambda kv: (-kv[1][0], kv[0])):
-        if c / conns >= 0.01:
-            print(f"  {c / conns:7.2f}  {call}" + (f" ({e / conns:.2f} failed)" if e else ""))
+        if c / units >= 0.01:
+            print(f"  {c / units:7.2f}  {call}" + (f" ({e / units:.2f} failed)" if e else ""))
 
 
-def cpuPerConnection(bench: Bench, name: str) -> Tuple[float, float]:
+def cpuPerUnit(bench: Bench, name: str) -> Tuple[float, float]:
     """
-    One run: microseconds of server CPU per connection, and connections per second.
+    One run: microseconds of server CPU per unit of load (connection,
+    request, datagram), and units per second.
     """
     with bench.serving(bench.spec(name)) as server:
         bench.warm(server)
@@ -158,12 +179,13 @@ def ab(bench: Bench, names: List[str]) -> None:
     runs: Dict[str, List[Tuple[float, float]]] = {n: [] for n in names}
     for r in range(bench.opts.rounds):
         for name in names if r % 2 == 0 else names[::-1]:
-            runs[name].append(cpuPerConnection(bench, name))
+            runs[name].append(cpuPerUnit(bench, name))
     kind = "user CPU" if bench.opts.user_only else "CPU"
+    unit = SHORT[LOADS[bench.opts.load].unit]
     for name, got in runs.items():
         us, rate = sorted(u for u, _ in got), sorted(c for _, c in got)
-        print(f"{name}: server {kind} {statistics.median(us):.1f} us/conn "
-              f"({us[0]:.1f}-{us[-1]:.1f}); {statistics.median(rate):.0f} conn/s "
+        print(f"{name}: server {kind} {statistics.median(us):.1f} us/{unit} "
+              f"({us[0]:.1f}-{us[-1]:.1f}); {statistics.median(rate):.0f} {unit}/s "
               f"({rate[0]:.0f}-{rate[-1]:.0f}); n={len(got)}")  # fmt: skip
 
 
@@ -199,11 +221,16 @@ def instr(bench: Bench, name: str) -> None:
         result = bench.load(server.port, bench.opts.seconds)
         control[2] = "off"
         subprocess.run(control, capture_output=True, check=True, timeout=60)
-    total = max(
-        (callgrindTotal(f.read_text()) for f in WORK.glob(f"callgrind.{name}.*")), default=0
+    # The file of the process that served (twistd's may leave a second one).
+    text = max(
+        (f.read_text() for f in WORK.glob(f"callgrind.{name}.*")), key=callgrindTotal, default=""
     )
-    print(f"{name}: {total / result['ok']:,.0f} user-space instructions per connection "
-          f"({result['ok']} connections)")  # fmt: skip
+    total = callgrindTotal(text)
+    load = LOADS[bench.opts.load]
+    counted = callgrindCalls(text, load.cfunction) if load.cfunction else 0
+    units = load.units(counted, result["ok"])
+    print(f"{name}: {total / units:,.0f} user-space instructions per {load.unit} "
+          f"({units} {load.unit}s; generator: {result['ok']})")  # fmt: skip
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -3,13 +3,19 @@
 Tests for L{sockservice.server.limits}.
 """
 
+from hypothesis import given
+from hypothesis import strategies as st
 from twisted.internet.task import Clock
 from twisted.logger import Logger, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
 from sockservice.server.limits import ConnectionCounter, LogThrottle, RateLimiter, isLoopback
-from sockservice.server.sources import SourceGuard
+from sockservice.server.sources import MAX_EXEMPT, SourceGuard
 from tests.servicefakes import FakeDatagramTransport
+
+_HOSTS = ["127.0.0.1", "127.9.9.9", "::1", "::ffff:127.0.0.1", "192.0.2.1", "2001:db8::1"]
+_PORTS = [0, 7, 1023, 1024, 12000, 50000]
+_LIMIT_LOOPBACK = ("flip", -1)
 
 
 class IsLoopbackTests(SynchronousTestCase):
@@ -186,6 +192,62 @@ class SourceGuardTests(SynchronousTestCase):
         self.assertEqual([guard.refusal("192.0.2.1", 5000) for _ in range(2)], [None, "rate"])
         guard.limitLoopback = True
         self.assertEqual([guard.refusal("::1", 5000) for _ in range(2)], [None, "rate"])
+
+    def test_exemptRemembered(self):
+        """
+        A loopback host found exempt is remembered, so that
+        L{SourceGuard.allowsAtOnce} answers for it; hosts subject to the
+        limit, or any host while loopback is limited, are not.
+        """
+        guard = SourceGuard(RateLimiter(1, 1, 10))
+        self.assertFalse(guard.allowsAtOnce("127.0.0.1", 5000))
+        for host in ("127.0.0.1", "::1", "192.0.2.1"):
+            guard.refusal(host, 5000)
+        self.assertEqual(guard.exempt, {"127.0.0.1", "::1"})
+        self.assertTrue(guard.allowsAtOnce("127.0.0.1", 5000))
+        self.assertFalse(guard.allowsAtOnce("127.0.0.1", 1023))
+        self.assertFalse(guard.allowsAtOnce("192.0.2.1", 5000))
+        guard.limitLoopback = True
+        self.assertEqual(guard.exempt, set())
+        self.assertEqual([guard.refusal("127.0.0.1", 5000) for _ in range(2)], [None, "rate"])
+        self.assertEqual(guard.exempt, set())
+
+    def test_exemptBounded(self):
+        """
+        At most L{MAX_EXEMPT} exempt hosts are remembered; the others are
+        still exempt.
+        """
+        guard = SourceGuard(RateLimiter(1, 1, 10))
+        hosts = [f"127.0.{i // 256}.{i % 256}" for i in range(MAX_EXEMPT + 50)]
+        self.assertEqual([guard.refusal(h, 5000) for h in hosts * 2], [None] * len(hosts) * 2)
+        self.assertEqual(len(guard.exempt), MAX_EXEMPT)
+
+    @given(
+        st.booleans(),
+        st.lists(
+            st.one_of(
+                st.tuples(st.sampled_from(_HOSTS), st.sampled_from(_PORTS)),
+                st.just(_LIMIT_LOOPBACK),
+            ),
+            max_size=40,
+        ),
+    )
+    def test_allowsAtOnceIsSure(self, limited, steps):
+        """
+        Whenever L{SourceGuard.allowsAtOnce} holds, L{SourceGuard.refusal}
+        is L{None}, whatever came before.
+        """
+        guard = SourceGuard(RateLimiter(1, 2, 3) if limited else None)
+        guard.ports.add(12000)
+        for step in steps:
+            if step == _LIMIT_LOOPBACK:
+                guard.limitLoopback = not guard.limitLoopback
+                continue
+            host, port = step
+            sure = guard.allowsAtOnce(host, port)
+            refusal = guard.refusal(host, port)
+            if sure:
+                self.assertIsNone(refusal)
 
 
 class LogThrottleTests(SynchronousTestCase):

@@ -8,10 +8,10 @@ tricks rely on.
 import os
 import socket
 
-from twisted.internet import abstract, tcp
+from twisted.internet import abstract, tcp, udp
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
-from sockservice._fast import accepting, connection, selftest
+from sockservice._fast import accepting, connection, datagrams, selftest
 from sockservice._fast.selftest import InternalsChanged, checkInternals
 
 
@@ -238,3 +238,47 @@ class CheckInternalsTests(SynchronousTestCase):
         """
         self.patch(connection.AcceptedConnection, "connectionLost", lambda self, reason: None)
         self.assertProblem("AcceptedConnection does not end its input and close")
+
+
+class DatagramCheckTests(SynchronousTestCase):
+    """
+    L{sockservice._fast.datagrams.checkDatagrams} notices a Twisted whose
+    UDP port reads otherwise than L{ReadingDatagramPort} copies.
+    """
+
+    def assertProblem(self, *words):
+        before = _openDescriptors()
+        problem = checkInternals()
+        self.assertIsNotNone(problem)
+        for word in words:
+            self.assertIn(word, problem)
+        self.assertEqual(_openDescriptors(), before)
+
+    def test_readLoopChanged(self):
+        """
+        A Twisted whose port reads one datagram per call is noticed.
+        """
+
+        def doRead(self):
+            data, addr = self.socket.recvfrom(self.maxPacketSize)
+            self.protocol.datagramReceived(data, addr)
+
+        self.patch(udp.Port, "doRead", doRead)
+        self.assertProblem("udp.Port.doRead")
+
+    def test_errorsRenamed(self):
+        """
+        A Twisted without the errors its read loop ignores is noticed.
+        """
+        self.patch(datagrams, "_IGNORE", None)
+        self.assertProblem("_sockErrReadIgnore")
+
+    def test_adoptionGone(self):
+        """
+        A Twisted whose port cannot be made from a descriptor is noticed.
+        """
+        # Restored as it was (self.patch would put back a bound method).
+        original = vars(udp.Port)["_fromListeningDescriptor"]
+        self.addCleanup(setattr, udp.Port, "_fromListeningDescriptor", original)
+        udp.Port._fromListeningDescriptor = None
+        self.assertProblem("_fromListeningDescriptor")

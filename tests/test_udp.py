@@ -3,12 +3,16 @@
 Tests for L{sockservice.uppercase.udp}, over a fake datagram transport.
 """
 
+from hypothesis import given
+from hypothesis import strategies as st
 from twisted.internet.address import IPv4Address
 from twisted.internet.error import MessageLengthError
 from twisted.internet.task import Clock
 from twisted.internet.testing import FakeDatagramTransport
 from twisted.trial.unittest import SynchronousTestCase
 
+from sockservice.casing import MODES, transform
+from sockservice.uppercase import udp
 from sockservice.uppercase.udp import UppercaseDatagramProtocol
 
 OWN_PORT = 12000
@@ -268,3 +272,95 @@ class LoggingTests(SynchronousTestCase):
         self.assertEqual(len(events), 2)
         self.assertEqual(events[0]["port"], OWN_PORT)
         self.assertEqual(events[1]["dropped"], {"source-port": 1})
+
+
+class FastPathTests(SynchronousTestCase):
+    """
+    A datagram that is sure to be answered is answered without asking the
+    source guard, and an ASCII one without the general transform; the
+    replies are those of the general path.
+    """
+
+    def _askedGuard(self, protocol):
+        asked = []
+        refusal = protocol.guard.refusal
+
+        def recording(host, port):
+            asked.append((host, port))
+            return refusal(host, port)
+
+        protocol.guard.refusal = recording
+        return asked
+
+    def test_exemptHostAskedOnce(self):
+        """
+        Under the default rate limit, a loopback source is found exempt once;
+        its later datagrams are answered without asking the guard.
+        """
+        protocol, transport = _start()
+        asked = self._askedGuard(protocol)
+        for _ in range(5):
+            protocol.datagramReceived(b"x", ("127.0.0.1", 50000))
+        self.assertEqual(asked, [("127.0.0.1", 50000)])
+        self.assertEqual(len(transport.written), 5)
+
+    def test_limitedHostAlwaysAsked(self):
+        """
+        A source subject to the rate limit is checked for every datagram.
+        """
+        protocol, transport = _start(rate=1, burst=2)
+        asked = self._askedGuard(protocol)
+        for _ in range(4):
+            protocol.datagramReceived(b"x", CLIENT)
+        self.assertEqual(asked, [CLIENT] * 4)
+        self.assertEqual(protocol.dropped["rate"], 2)
+
+    def test_noLimitNoQuestion(self):
+        """
+        Without a rate limit only refused source ports are asked about, and
+        still refused.
+        """
+        protocol, transport = _start(rate=0)
+        asked = self._askedGuard(protocol)
+        for port in (50000, 7, OWN_PORT, 50000):
+            protocol.datagramReceived(b"x", ("192.0.2.1", port))
+        self.assertEqual(asked, [("192.0.2.1", 7), ("192.0.2.1", OWN_PORT)])
+        self.assertEqual(len(transport.written), 2)
+        self.assertEqual(protocol.dropped["source-port"], 2)
+
+    def test_asciiWithoutTransform(self):
+        """
+        An ASCII datagram is upper-cased with C{bytes.upper} in either mode;
+        anything else goes through L{transform}.
+        """
+        called = []
+
+        def recording(data, mode="unicode"):
+            called.append(data)
+            return transform(data, mode)
+
+        self.patch(udp, "transform", recording)
+        for mode in ("unicode", "ascii"):
+            protocol, transport = _start(mode=mode)
+            protocol.datagramReceived(b"hi", CLIENT)
+            protocol.datagramReceived("ß".encode(), CLIENT)
+            self.assertEqual(
+                [p for p, _ in transport.written], [b"HI", transform("ß".encode(), mode)]
+            )
+        self.assertEqual(called, ["ß".encode()] * 2)
+
+    @given(st.binary(max_size=200), st.sampled_from(MODES))
+    def test_replyIsTransform(self, data, mode):
+        """
+        The reply to any datagram is L{transform} of it, and the bytes
+        counted are those of the datagram and of the reply.
+        """
+        protocol, transport = _start(mode=mode)
+        protocol.datagramReceived(data, CLIENT)
+        reply = transform(data, mode)
+        self.assertEqual(transport.written, [(reply, CLIENT)])
+        counters = protocol.counters
+        self.assertEqual(
+            (counters.received, counters.answered, counters.receivedBytes, counters.sentBytes),
+            (1, 1, len(data), len(reply)),
+        )

@@ -13,8 +13,16 @@ from pathlib import Path
 from twisted.trial.unittest import SynchronousTestCase
 
 from bench import costs, servers
-from bench.costparse import callCounts, callgrindTotal, connectionsIn, statTicks, straceCounts
-from bench.costrun import profiled
+from bench.costparse import (
+    LOADS,
+    callCounts,
+    callgrindCalls,
+    callgrindTotal,
+    connectionsIn,
+    statTicks,
+    straceCounts,
+)
+from bench.costrun import fromTree, profiled
 
 # strace 6 (usecs/call in the total row) and strace 4 (none there).
 STRACE = """\
@@ -97,6 +105,85 @@ class CallgrindTotalTests(SynchronousTestCase):
         self.assertEqual(callgrindTotal(text), 1234)
         self.assertEqual(callgrindTotal("events: Ir\n"), 0)
 
+    def test_calls(self) -> None:
+        """
+        The calls of a function, its name given once and then by number.
+        """
+        text = (
+            "fn=(1) main\n"
+            "cfn=(2) sock_sendto\ncalls=3 0\n5 100\n"
+            "cfn=(3) sock_recvfrom\ncalls=4 0\n5 100\n"
+            "fn=(4) loop\ncfn=(2)\ncalls=2 0\n6 50\n7 9\n"
+        )
+        self.assertEqual(
+            (callgrindCalls(text, "sock_sendto"), callgrindCalls(text, "sock_recvfrom")), (5, 4)
+        )
+        self.assertEqual(callgrindCalls(text, "main"), 0)
+
+
+class LoadTests(SynchronousTestCase):
+    """
+    L{LOADS}: the generator's arguments for each load, and what its counts
+    are divided by.
+    """
+
+    def test_generatorArgs(self) -> None:
+        self.assertEqual(
+            {name: load.generatorArgs(7, 1.5) for name, load in LOADS.items()},
+            {
+                name: ["--mode", name, "--port", "7", *extra, "--duration", "1.5", "--warmup", "0"]
+                for name, extra in (
+                    ("tcp-crr", ["--conns", "8"]),
+                    ("tcp-rr", ["--conns", "50"]),
+                    ("udp-rr", ["--outstanding", "32"]),
+                )
+            },
+        )
+
+    def test_generatorKnowsThem(self) -> None:
+        """
+        Every mode and flag given to the generator is one it parses.
+        """
+        source = (Path(costs.__file__).parent / "loadgen.c").read_text()
+        for load in LOADS.values():
+            for arg in load.generatorArgs(7, 1.0):
+                if arg.startswith("--"):
+                    self.assertIn(f'"{arg}"', source)
+            self.assertIn(f'"{load.name}"', source)
+
+    def test_units(self) -> None:
+        """
+        The server's own count wins; without one, the generator's.
+        """
+        load = LOADS["udp-rr"]
+        self.assertEqual((load.units(120, 100), load.units(0, 100)), (120, 100))
+        self.assertEqual(
+            {name: load.unit for name, load in LOADS.items()},
+            {"tcp-crr": "connection", "tcp-rr": "request", "udp-rr": "datagram"},
+        )
+        self.assertEqual((LOADS["tcp-crr"].syscall, LOADS["udp-rr"].syscall), ("accept4", None))
+
+    def test_perUnitFunctionsExist(self) -> None:
+        """
+        The functions counted once per unit are the servers' own.
+        """
+        from sockservice.uppercase.tcp import UppercaseFactory, UppercaseProtocol
+        from sockservice.uppercase.udp import UppercaseDatagramProtocol
+
+        owners = {
+            "buildProtocol": UppercaseFactory,
+            "dataReceived": UppercaseProtocol,
+            "datagramReceived": UppercaseDatagramProtocol,
+        }
+        peers = Path(costs.__file__).parent / "peers"
+        for load in LOADS.values():
+            for server, function in load.perUnit.items():
+                if server in ("sockservice", "tree"):
+                    self.assertIn(function, vars(owners[function]))
+                else:
+                    peer = "epoll_peer.py" if server == "epoll" else "asyncio_peer.py"
+                    self.assertIn(f"def {function}(", (peers / peer).read_text())
+
 
 class OptionsTests(SynchronousTestCase):
     def test_defaults(self) -> None:
@@ -104,12 +191,19 @@ class OptionsTests(SynchronousTestCase):
         self.assertEqual(costs.parseArgs(["ab"]).servers, ["sockservice", "epoll", "uvloop"])
         opts = costs.parseArgs(["ab", "--tree", "/src"])
         self.assertEqual(opts.servers[-1], "tree")
+        self.assertEqual(opts.load, "tcp-crr")
+        self.assertEqual(costs.parseArgs(["calls", "--load", "udp-rr"]).load, "udp-rr")
 
     def test_bad(self) -> None:
         """
         Unknown servers, C{tree} without C{--tree}, non-positive figures: usage errors.
         """
-        for argv in (["calls", "nginx"], ["calls", "tree"], ["ab", "--rounds", "0"]):
+        for argv in (
+            ["calls", "nginx"],
+            ["calls", "tree"],
+            ["ab", "--rounds", "0"],
+            ["calls", "--load", "tcp-stream"],
+        ):
             with self.assertRaises(SystemExit):
                 costs.parseArgs(argv)
 
@@ -139,4 +233,31 @@ class ProfiledTests(SynchronousTestCase):
         self.assertEqual(
             [v[1] for k, v in stats.items() if k[2] == "between"],
             [2],
+        )
+
+
+class FromTreeTests(SynchronousTestCase):
+    def test_treeFirst(self) -> None:
+        """
+        A command made by L{fromTree} imports from the tree, even when run in
+        a checkout of its own (where C{python -c} looks first).
+        """
+        temporary = tempfile.TemporaryDirectory()
+        self.addCleanup(temporary.cleanup)
+        tree = Path(temporary.name)
+        (tree / "sockservice").mkdir()
+        (tree / "sockservice" / "__init__.py").write_text("TREE = True\n")
+        code = "import sockservice, sys; sys.exit(0 if getattr(sockservice, 'TREE', 0) else 3)"
+        spec = servers.ServerSpec(
+            "sockservice", "s", [sys.executable, "-c", code, "--port", "{port}"]
+        )
+        command = fromTree(spec, tree).command(1)
+        self.assertEqual(command[-2:], ["--port", "1"])
+        checkout = Path(costs.__file__).resolve().parent.parent
+        self.assertEqual(subprocess.run(command, cwd=checkout, timeout=60).returncode, 0)
+        self.assertNotEqual(
+            subprocess.run([sys.executable, "-c", code], cwd=checkout).returncode, 0
+        )
+        self.assertRaises(
+            ValueError, fromTree, servers.ServerSpec("x", "x", ["python", "x.py"]), tree
         )

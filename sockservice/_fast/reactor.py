@@ -18,7 +18,9 @@ It also takes a TCP connection's log prefix from its C{logstr} attribute
 and serves an event that is only readable without C{_doReadOrWrite}'s
 general case analysis (two Python calls fewer per event); it listens on TCP
 with L{sockservice._fast.accepting.AcceptingPort} (Twisted's port,
-accepting at a lower cost); and it answers a request to stop watching a
+accepting at a lower cost) and on UDP with
+L{sockservice._fast.datagrams.ReadingDatagramPort} (Twisted's port, reading
+at a lower cost); and it answers a request to stop watching a
 descriptor it does not watch (Twisted's C{Connection} makes four per
 connection as it closes) without Twisted's general search.
 
@@ -33,15 +35,17 @@ plugin; with the switch off, both get Twisted's own L{EPollReactor}.
 
 from __future__ import annotations
 
+import socket
 import sys
 from select import EPOLLIN
 from typing import Any, Dict, List, Optional, Tuple
 
-from twisted.internet import posixbase, tcp
+from twisted.internet import error, posixbase, tcp
 from twisted.internet.epollreactor import EPollReactor
 from twisted.python import context, log
 
 from sockservice._fast.accepting import AcceptingPort
+from sockservice._fast.datagrams import ReadingDatagramPort
 
 __all__ = ["DirectEPollReactor"]
 
@@ -100,13 +104,16 @@ class DirectEPollReactor(EPollReactor):
         disconnect = self._disconnectSelectable
         logstrTypes = self._logstrTypes
         for fd, event in events:
-            selectable = selectables.get(fd)
-            if selectable is None:
+            # Subscripts rather than dict.get: no call for the common case.
+            try:
+                selectable = selectables[fd]
+            except KeyError:
                 continue  # closed by an earlier event of this batch
             try:
                 kind = type(selectable)
-                direct = logstrTypes.get(kind)
-                if direct is None:
+                try:
+                    direct = logstrTypes[kind]
+                except KeyError:
                     direct = _returnsLogstr(kind, logstrTypes)
                 if direct:
                     logContext["system"] = selectable.logstr
@@ -144,6 +151,31 @@ class DirectEPollReactor(EPollReactor):
         As Twisted's: listen on TCP C{port}, with an L{AcceptingPort}.
         """
         listening = AcceptingPort(port, factory, backlog, interface, self)
+        listening.startListening()
+        return listening
+
+    def listenUDP(
+        self, port: int, protocol: Any, interface: str = "", maxPacketSize: int = 8192
+    ) -> Any:
+        """
+        As Twisted's: listen on UDP C{port}, with a L{ReadingDatagramPort}.
+        """
+        listening = ReadingDatagramPort(port, protocol, interface, maxPacketSize, self)
+        listening.startListening()
+        return listening
+
+    def adoptDatagramPort(
+        self, fileDescriptor: int, addressFamily: int, protocol: Any, maxPacketSize: int = 8192
+    ) -> Any:
+        """
+        As Twisted's: serve UDP on the socket C{fileDescriptor}, with a
+        L{ReadingDatagramPort}.
+        """
+        if addressFamily not in (socket.AF_INET, socket.AF_INET6):
+            raise error.UnsupportedAddressFamily(addressFamily)
+        listening = ReadingDatagramPort._fromListeningDescriptor(
+            self, fileDescriptor, addressFamily, protocol, maxPacketSize=maxPacketSize
+        )
         listening.startListening()
         return listening
 

@@ -2,7 +2,8 @@
 """
 Check that L{sockservice._fast.reactor}'s reactor works on this Twisted:
 L{checkReactor} builds a throwaway L{DirectEPollReactor} (never run), serves
-one batch of events with it and closes it again.  No global reactor is
+one batch of events with it and closes it again, and checks its UDP port
+(L{sockservice._fast.datagrams.checkDatagrams}).  No global reactor is
 touched.
 """
 
@@ -17,6 +18,7 @@ from twisted.python import context, log
 from twisted.python.failure import Failure
 
 from sockservice._fast.checks import require
+from sockservice._fast.datagrams import checkDatagrams
 
 __all__ = ["checkReactor", "closeReactor"]
 
@@ -80,6 +82,7 @@ def checkReactor() -> None:
         == ["self", "selectable", "why", "isRead"],
         "posixbase._NO_FILEDESC or _disconnectSelectable(selectable, why, isRead) is gone",
     )
+    checkDatagrams()
     probe = tcp.Connection.__new__(tcp.Connection)
     probe.logstr = "probe"
     require(probe.logPrefix() == "probe", "tcp.Connection.logPrefix() is not its logstr")

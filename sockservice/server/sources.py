@@ -15,6 +15,9 @@ from sockservice.server.limits import PrefixKey, RateLimiter, isLoopback
 
 __all__ = ["SourceGuard"]
 
+#: How many exempt hosts a L{SourceGuard} remembers (in C{exempt}) at most.
+MAX_EXEMPT = 256
+
 
 class SourceGuard:
     """
@@ -30,7 +33,15 @@ class SourceGuard:
     loopback hosts are exempt unless C{limitLoopback}, and that check comes
     first, so that exempt datagrams cost no more.
 
+    A service may skip the call to L{refusal} for a datagram it would answer
+    anyway: L{refusal} is L{None} whenever the source port is 1024 or above
+    and not in C{ports}, and either there is no C{limiter} or the host is in
+    C{exempt} (the loopback hosts L{refusal} found exempt, up to
+    L{MAX_EXEMPT} of them).  That test is a few attribute and set look-ups,
+    no call: the UDP service makes it for every datagram.
+
     @ivar ports: the UDP ports of this process, source ports never answered.
+    @ivar exempt: hosts that L{refusal} found exempt from the rate limit.
     """
 
     def __init__(
@@ -50,10 +61,24 @@ class SourceGuard:
             /24 or /56 prefix, L{PrefixKey}).
         """
         self.limiter = limiter
-        self.limitLoopback = limitLoopback
+        self._limitLoopback = limitLoopback
         self.seconds = seconds
         self.ports: Set[int] = set() if ports is None else ports
         self.key = PrefixKey() if key is None else key
+        self.exempt: Set[str] = set()
+
+    @property
+    def limitLoopback(self) -> bool:
+        """
+        Whether loopback hosts are rate-limited too; setting it forgets the
+        hosts in C{exempt}.
+        """
+        return self._limitLoopback
+
+    @limitLoopback.setter
+    def limitLoopback(self, value: bool) -> None:
+        self._limitLoopback = value
+        self.exempt.clear()
 
     def bound(self, transport: IUDPTransport, log: Logger, service: str = "") -> None:
         """
@@ -71,6 +96,17 @@ class SourceGuard:
             event="listening",
         )
 
+    def allowsAtOnce(self, host: str, port: int) -> bool:
+        """
+        Whether L{refusal} is sure to be L{None} for C{(host, port)}, found
+        without a call: the UDP service makes this test in line.
+        """
+        return (
+            port >= 1024
+            and port not in self.ports
+            and (self.limiter is None or host in self.exempt)
+        )
+
     def refusal(self, host: str, port: int) -> Optional[str]:
         """
         @return: L{None} if the datagram may be answered, else why not:
@@ -79,10 +115,12 @@ class SourceGuard:
         if port < 1024 or port in self.ports:
             return "source-port"
         limiter = self.limiter
-        if (
-            limiter is not None
-            and (self.limitLoopback or not isLoopback(host))
-            and not limiter.allow(self.key(host), self.seconds())
-        ):
+        if limiter is None:
+            return None
+        if not self._limitLoopback and isLoopback(host):
+            if len(self.exempt) < MAX_EXEMPT:
+                self.exempt.add(host)
+            return None
+        if not limiter.allow(self.key(host), self.seconds()):
             return "rate"
         return None

@@ -124,14 +124,28 @@ class UppercaseDatagramProtocol(DatagramProtocol):
 
     def datagramReceived(self, data: bytes, addr: tuple[str, int]) -> None:
         counters = self.counters
+        size = len(data)
         counters.received += 1
-        counters.receivedBytes += len(data)
-        refusal = self.guard.refusal(addr[0], addr[1])
-        if refusal is not None:
-            counters.dropped[refusal] += 1
-            return
-        reply = transform(data, self.mode)
-        if len(reply) > maxPayload["IPv4"] and not _fitsIPv6(reply, addr[0]):
+        counters.receivedBytes += size
+        guard = self.guard
+        host, port = addr[0], addr[1]
+        # SourceGuard.allowsAtOnce in line: most datagrams need no call.
+        if (
+            port < 1024
+            or port in guard.ports
+            or (guard.limiter is not None and host not in guard.exempt)
+        ):
+            refusal = guard.refusal(host, port)
+            if refusal is not None:
+                counters.dropped[refusal] += 1
+                return
+        mode = self.mode
+        if data.isascii() and (mode == "unicode" or mode == "ascii"):
+            reply = data.upper()  # what transform makes of ASCII in either mode
+        else:
+            reply = transform(data, mode)
+            size = len(reply)
+        if size > maxPayload["IPv4"] and not _fitsIPv6(reply, host):
             counters.dropped["oversize"] += 1
             return
         try:
@@ -143,7 +157,7 @@ class UppercaseDatagramProtocol(DatagramProtocol):
             )
             return
         counters.answered += 1
-        counters.sentBytes += len(reply)
+        counters.sentBytes += size
 
     def stopProtocol(self) -> None:
         if self.dropped:
