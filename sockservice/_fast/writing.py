@@ -116,6 +116,9 @@ class ImmediateWriter:
             # error and closes the connection as usual.
             sent = 0
         if sent < len(data):
+            # Copying the rest is rare (no send was partial in tcp-stream runs:
+            # bench/README.md, "What a stream costs"), and Twisted's buffer
+            # copies a rest under its send limit again anyway.
             connection.write(data[sent:])
 
     def loseConnection(self) -> None:

@@ -44,7 +44,10 @@ READ_SIZE_START = 1024
 
 #: The most bytes read at once.  On CPython a bulk stream then costs a
 #: quarter of the system calls and event dispatches of Twisted's 64 KiB
-#: (asyncio+uvloop reads 256 KiB too).  On PyPy 256 KiB reads made
+#: (asyncio+uvloop reads 256 KiB too).  Larger reads cost more CPU time per
+#: byte (512 KiB: 1.5 times as much): glibc then returns its heap to the
+#: system and takes it back for every read, faulting each page in again
+#: (bench/README.md, "What a stream costs").  On PyPy 256 KiB reads made
 #: tcp-stream slower (a third more server CPU time per byte): it keeps
 #: Twisted's 64 KiB.  The read size is also the transport's
 #: C{bufferSize}, the write buffer's high-water mark (backpressure): a
