@@ -26,7 +26,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from sockservice._fast.switch import fastWriter
-from sockservice.casing import Uppercaser
+from sockservice.casing import MODES, Uppercaser
 from sockservice.server.counters import ServiceCounters
 from sockservice.server.drain import IDrainable, hasUnreadInput
 from sockservice.server.guard import ConnectionGuard
@@ -71,6 +71,10 @@ class UppercaseProtocol(Protocol):
     _readSize = READ_SIZE_MAX
     _aborted = False
     _stopping = False
+    #: The incremental transform, made at the first chunk that is not
+    #: ASCII: until then nothing is held back and a chunk's transform is
+    #: C{bytes.upper} in either mode (most connections never need one).
+    _caser: Optional[Uppercaser] = None
 
     def connectionMade(self) -> None:
         self.factory.guard.made(self, self.transport)
@@ -80,7 +84,6 @@ class UppercaseProtocol(Protocol):
             # A transport that reads its socket itself (a FileDescriptor:
             # TCP, UNIX), whose read size is not part of any interface.
             self._readSize = transport.bufferSize = READ_SIZE_START
-        self._caser = Uppercaser(self.factory.mode)
         self._out = fastWriter(self.transport)
         if not self.factory.acceptedNoDelay:
             try:
@@ -103,7 +106,15 @@ class UppercaseProtocol(Protocol):
         counters = self._counters
         counters.received += 1
         counters.receivedBytes += len(data)
-        reply = self._caser.feed(data)
+        caser = self._caser
+        if caser is None:
+            if data.isascii():
+                reply = data.upper()
+            else:
+                caser = self._caser = Uppercaser(self.factory.mode)
+                reply = caser.feed(data)
+        else:
+            reply = caser.feed(data)
         if reply:
             counters.answered += 1
             counters.sentBytes += len(reply)
@@ -113,10 +124,12 @@ class UppercaseProtocol(Protocol):
         """
         The client will send no more: send what is still due, then close.
         """
-        rest = self._caser.flush()
-        if rest:
-            self._counters.sentBytes += len(rest)
-            self._out.write(rest)
+        caser = self._caser
+        if caser is not None:
+            rest = caser.flush()
+            if rest:
+                self._counters.sentBytes += len(rest)
+                self._out.write(rest)
         self.transport.unregisterProducer()
         self._out.loseConnection()
 
@@ -129,7 +142,8 @@ class UppercaseProtocol(Protocol):
         if self.transport.disconnecting or self._aborted or self._stopping:
             return
         self._stopping = True
-        rest = self._caser.flush()
+        caser = self._caser
+        rest = b"" if caser is None else caser.flush()
         if rest:
             self._counters.sentBytes += len(rest)
             self.transport.write(rest)
@@ -226,6 +240,9 @@ class UppercaseFactory(_Factory):
             guard = ConnectionGuard(
                 reactor, idleTimeout, maxConnections, maxPerAddress, limitLoopback
             )
+        if mode not in MODES:
+            # Checked here: a connection's transform is made when needed.
+            raise ValueError(f"unknown case mode {mode!r}")
         self.mode = mode
         self.guard = guard
         self.counters = ServiceCounters()
