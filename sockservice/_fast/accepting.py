@@ -20,7 +20,11 @@ class), and its descriptor watched as the epoll reactor's C{addReader} does.
 and the protocol's C{makeConnection} run in line where it is
 L{BaseProtocol}'s.  An accept that fails other than with "nothing
 waiting", and IPv6 ports, take Twisted's own loop, which logs and recovers
-as it always does.
+as it always does.  The accepted socket is made as C{socket.socket}'s
+constructor makes it, without its Python frame; and a protocol class that
+declares C{immediateWriter = None} is given its connection's
+L{ImmediateWriter} in that attribute, filled in without a constructor call,
+before its C{connectionMade}.
 
 Only L{sockservice._fast.reactor}'s reactor makes these ports (its
 C{listenTCP}), and only where L{sockservice._fast.switch} found them
@@ -29,6 +33,7 @@ behaving (L{sockservice._fast.acceptcheck}).
 
 from __future__ import annotations
 
+import _socket
 import socket
 from select import EPOLLIN
 from typing import Any, Dict, Optional, Tuple
@@ -40,6 +45,7 @@ from twisted.internet.protocol import BaseProtocol, Protocol
 from twisted.python import log, reflect
 
 from sockservice._fast.connection import AcceptedConnection
+from sockservice._fast.writing import ImmediateWriter
 
 __all__ = [
     "AcceptedConnection",
@@ -49,6 +55,13 @@ __all__ = [
 
 _newObject = object.__new__
 _makeConnection = BaseProtocol.makeConnection
+_Socket = socket.socket
+
+#: C{socket.socket(family, type, proto, fileno)} in C calls alone: the
+#: standard library's C{socket.socket.__init__} calls the first to set
+#: the descriptor and then sets two attributes (L{acceptcheck} checks it).
+_newSocket = _socket.socket.__new__
+_initSocket = _socket.socket.__init__
 
 
 class ListeningSocket(socket.socket):
@@ -82,8 +95,10 @@ class AcceptingPort(tcp.Port):
     Twisted's TCP port, listening on a L{ListeningSocket}, making
     L{AcceptedConnection}s, accepting IPv4 connections in fewer calls.
 
-    @ivar _prefixes: for each protocol class whose log prefix is its class
-        name (L{Protocol.logPrefix}, not overridden), that name.
+    @ivar _kinds: for each protocol class whose log prefix is its class
+        name (L{Protocol.logPrefix}, not overridden), that name, and whether
+        it is given an L{ImmediateWriter} (it declares
+        C{immediateWriter = None}).
     """
 
     transport = AcceptedConnection
@@ -95,7 +110,7 @@ class AcceptingPort(tcp.Port):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._prefixes: Dict[type, str] = {}
+        self._kinds: Dict[type, Tuple[str, bool]] = {}
         #: L{tcp.Port.logPrefix}'s answer: the factory's class, qualified.
         self.logstr = reflect.qual(self.factory.__class__)
 
@@ -133,7 +148,11 @@ class AcceptingPort(tcp.Port):
                     # again, and logs and recovers as it does.
                     tcp.Port.doRead(self)
                     return
-                skt = socket.socket(family, kind, proto, fd)
+                # socket.socket(family, kind, proto, fd), in line.
+                skt: Any = _newSocket(_Socket)
+                _initSocket(skt, family, kind, proto, fd)
+                skt._io_refs = 0
+                skt._closed = False
                 accepted += 1
                 peer = _newObject(IPv4Address)
                 peer.type, peer.host, peer.port = "TCP", addr[0], addr[1]
@@ -173,14 +192,17 @@ class AcceptingPort(tcp.Port):
         its C{startReading()} and C{connected = 1}.
         """
         kind = protocol.__class__
-        prefix = self._prefixes.get(kind)
-        if prefix is None:
+        known = self._kinds.get(kind)
+        if known is None:
             prefix = self._getLogPrefix(protocol)
+            given = getattr(kind, "immediateWriter", False) is None
             # Only a class whose prefix cannot vary by instance: Protocol's
             # logPrefix (an attribute that some classes lack altogether).
             mine = getattr(kind, "logPrefix", None)
             if mine is Protocol.logPrefix and ILoggingContext.implementedBy(kind):
-                self._prefixes[kind] = prefix
+                self._kinds[kind] = (prefix, given)
+        else:
+            prefix, given = known
         skt.setblocking(False)
         host = addr[0]
         # Set one by one, in tcp.Server.__init__'s order: the instance then
@@ -199,4 +221,10 @@ class AcceptingPort(tcp.Port):
         connection.hostname = host
         connection.logstr = f"{prefix},{session},{host}"
         connection.repstr = f"<{kind.__name__} #{session} on {self._realPortNumber}>"
+        if given:
+            # ImmediateWriter(connection), filled in.
+            writer = _newObject(ImmediateWriter)
+            writer.connection = connection
+            writer._send = skt.send
+            protocol.immediateWriter = writer
         return connection

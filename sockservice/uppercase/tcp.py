@@ -25,7 +25,7 @@ from twisted.internet.protocol import Factory, Protocol, connectionDone
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from sockservice._fast.switch import fastWriter
+from sockservice._fast.switch import Writer, fastWriter
 from sockservice.casing import MODES, Uppercaser
 from sockservice.server.counters import ServiceCounters
 from sockservice.server.drain import IDrainable, hasUnreadInput
@@ -75,6 +75,9 @@ class UppercaseProtocol(Protocol):
     #: ASCII: until then nothing is held back and a chunk's transform is
     #: C{bytes.upper} in either mode (most connections never need one).
     _caser: Optional[Uppercaser] = None
+    #: Given by the fast accept path before L{connectionMade}
+    #: (L{sockservice._fast.accepting}); otherwise made there.
+    immediateWriter: Optional[Writer] = None
 
     def connectionMade(self) -> None:
         self.factory.guard.made(self, self.transport)
@@ -84,7 +87,7 @@ class UppercaseProtocol(Protocol):
             # A transport that reads its socket itself (a FileDescriptor:
             # TCP, UNIX), whose read size is not part of any interface.
             self._readSize = transport.bufferSize = READ_SIZE_START
-        self._out = fastWriter(self.transport)
+        self._out = self.immediateWriter or fastWriter(self.transport)
         if not self.factory.acceptedNoDelay:
             try:
                 # Echo traffic is small writes answered at once: Nagle's
