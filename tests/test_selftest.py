@@ -265,3 +265,16 @@ class CheckInternalsTests(SynchronousTestCase):
 
         self.patch(ImmediateWriter, "__init__", init)
         self.assertProblem("ImmediateWriter.__init__")
+
+    def test_registerProducerChanged(self):
+        """
+        A Twisted whose C{registerProducer} does other than what
+        L{AcceptingPort} does in line is noticed.
+        """
+        original = abstract.FileDescriptor.registerProducer
+
+        def registerProducer(self, producer, streaming):
+            original(self, producer, streaming)
+
+        self.patch(abstract.FileDescriptor, "registerProducer", registerProducer)
+        self.assertProblem("registerProducer")

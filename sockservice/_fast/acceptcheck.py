@@ -39,6 +39,16 @@ _SOCKET_SLOTS = ("_io_refs", "_closed")
 #: in for a protocol that declares C{immediateWriter = None}.
 _WRITER_INIT_NAMES = ("connection", "socket", "send", "_send")
 
+#: The names of C{FileDescriptor.registerProducer}, which L{AcceptingPort}
+#: does in line for that protocol's connection.
+_REGISTER_NAMES = ("producer", "RuntimeError", "disconnected", "stopProducing") + (
+    "streamingProducer",
+    "cast",
+    "interfaces",
+    "IPullProducer",
+    "resumeProducing",
+)
+
 
 def _socketLike(skt: socket.socket) -> Any:
     return (type(skt), skt.family, skt.type, skt.proto, skt.gettimeout(), skt._io_refs, skt._closed)  # type: ignore[attr-defined]
@@ -156,6 +166,10 @@ def checkConnecting() -> None:
         and ImmediateWriter.__slots__ == ("connection", "_send"),
         "tcp.Port.doRead, BaseProtocol.makeConnection or ImmediateWriter.__init__ changed",
     )
+    require(
+        tcp.Server.registerProducer.__code__.co_names == _REGISTER_NAMES,
+        "FileDescriptor.registerProducer changed",
+    )
     addr = ("127.0.0.1", 40000)
     peer = _newObject(IPv4Address)
     peer.type, peer.host, peer.port = "TCP", addr[0], addr[1]
@@ -172,7 +186,10 @@ def checkConnecting() -> None:
         made: list[Any] = []
         plain, writing = Protocol(), _Writing()
         for (skt, _), protocol in zip(pairs, (plain, writing)):
-            made.append(tcp.Server(skt, protocol, addr, port, 7, port.reactor))
+            server = tcp.Server(skt, protocol, addr, port, 7, port.reactor)
+            if protocol is writing:
+                server.registerProducer(server, True)
+            made.append(server)
             connection = port._connection(skt, protocol, addr, 7)
             connection.connected = 1
             made.append(connection)
@@ -180,6 +197,7 @@ def checkConnecting() -> None:
         for connection in made:
             state = dict(vars(connection))
             require(state.pop("fileno") == connection.socket.fileno, "fileno is not the socket's")
+            require(state.pop("producer", connection) is connection, "another producer")
             del state["socket"], state["protocol"]
             states.append(state)
         twisted, ours, twisted2, ours2 = states

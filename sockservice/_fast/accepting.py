@@ -24,7 +24,9 @@ as it always does.  The accepted socket is made as C{socket.socket}'s
 constructor makes it, without its Python frame; and a protocol class that
 declares C{immediateWriter = None} is given its connection's
 L{ImmediateWriter} in that attribute, filled in without a constructor call,
-before its C{connectionMade}.
+before its C{connectionMade}, with the connection registered as its own
+streaming producer (backpressure: it stops reading while its write buffer
+is full).
 
 Only L{sockservice._fast.reactor}'s reactor makes these ports (its
 C{listenTCP}), and only where L{sockservice._fast.switch} found them
@@ -227,4 +229,8 @@ class AcceptingPort(tcp.Port):
             writer.connection = connection
             writer._send = skt.send
             protocol.immediateWriter = writer
+            # connection.registerProducer(connection, True), on a connection
+            # that has no producer yet and is not disconnected.
+            connection.producer = connection
+            connection.streamingProducer = True
         return connection

@@ -76,7 +76,8 @@ class UppercaseProtocol(Protocol):
     #: C{bytes.upper} in either mode (most connections never need one).
     _caser: Optional[Uppercaser] = None
     #: Given by the fast accept path before L{connectionMade}
-    #: (L{sockservice._fast.accepting}); otherwise made there.
+    #: (L{sockservice._fast.accepting}), with the transport registered as
+    #: its own producer already; otherwise made there.
     immediateWriter: Optional[Writer] = None
 
     def connectionMade(self) -> None:
@@ -87,7 +88,16 @@ class UppercaseProtocol(Protocol):
             # A transport that reads its socket itself (a FileDescriptor:
             # TCP, UNIX), whose read size is not part of any interface.
             self._readSize = transport.bufferSize = READ_SIZE_START
-        self._out = self.immediateWriter or fastWriter(self.transport)
+        given = self.immediateWriter
+        if given is not None:
+            self._out = given
+        else:
+            self._out = fastWriter(self.transport)
+            # Backpressure: the transport produces what it reads and consumes
+            # what we write.  Registered as its own producer, it stops reading
+            # while its write buffer is full and resumes once that buffer has
+            # drained.
+            self.transport.registerProducer(self.transport, True)
         if not self.factory.acceptedNoDelay:
             try:
                 # Echo traffic is small writes answered at once: Nagle's
@@ -96,10 +106,6 @@ class UppercaseProtocol(Protocol):
                 self.transport.setTcpNoDelay(True)
             except (AttributeError, OSError):
                 pass  # not TCP (a UNIX socket, a test transport)
-        # Backpressure: the transport produces what it reads and consumes what
-        # we write.  Registered as its own producer, it stops reading while its
-        # write buffer is full and resumes once that buffer has drained.
-        self.transport.registerProducer(self.transport, True)
 
     def dataReceived(self, data: bytes) -> None:
         self.quietSweeps = 0

@@ -138,41 +138,6 @@ class AcceptingTests(SynchronousTestCase):
         self.assertEqual(set(self.reactor.getReaders()), {self.reactor.waker, port, *transports})
         self.assertEqual(port.numberAccepts, 3)
 
-    def test_givenWriter(self):
-        """
-        A protocol class that declares C{immediateWriter = None} finds its
-        connection's L{ImmediateWriter} there by C{connectionMade}; others
-        are given none.  Either way the connection's socket is a
-        C{socket.socket} as C{socket.socket}'s constructor makes it, made
-        without running that constructor.
-        """
-
-        class Given(Recording):
-            immediateWriter = None
-
-            def connectionMade(self):
-                self.events.append(self.immediateWriter)
-
-        port = self.listen(Given)
-        plainPort = self.listen()
-        self.connect(port)
-        self.connect(plainPort)
-        self.patch(socket.socket, "__init__", lambda *a: self.fail("socket.__init__ ran"))
-        port.doRead()
-        plainPort.doRead()
-        given, plain = self.protocols
-        [writer] = given.events
-        self.assertIsInstance(writer, ImmediateWriter)
-        self.assertIs(writer.connection, given.transport)
-        self.assertEqual(writer._send, given.transport.socket.send)
-        self.assertNotIn("immediateWriter", vars(plain))
-        for skt in (given.transport.socket, plain.transport.socket):
-            self.assertIs(type(skt), socket.socket)
-            self.assertEqual(
-                (skt.family, skt.type, skt.gettimeout()), (socket.AF_INET, socket.SOCK_STREAM, 0.0)
-            )
-            self.assertEqual((skt._io_refs, skt._closed), (0, False))
-
     def test_logPrefixes(self):
         """
         Each connection's log prefix is Twisted's: the protocol's own
