@@ -64,6 +64,10 @@ class Bench:
         env = dict(os.environ)
         if spec.name == "tree":
             env["PYTHONPATH"] = str(Path(self.opts.tree).resolve())
+            # Servers run in this checkout with "python -c", which puts the
+            # working directory first on sys.path, before PYTHONPATH: without
+            # this, "tree" imported this checkout's sockservice (Python 3.11+).
+            env["PYTHONSAFEPATH"] = "1"
         cpu = SERVER_CPU if self.pinned else None
         server = servers.startServer(spec, cpu, environment.BUILD / "costs.log", env)
         try:
