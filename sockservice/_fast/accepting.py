@@ -98,8 +98,9 @@ class AcceptingPort(tcp.Port):
     L{AcceptedConnection}s, accepting IPv4 connections in fewer calls.
 
     @ivar _kinds: for each protocol class whose log prefix is its class
-        name (L{Protocol.logPrefix}, not overridden), that name, and whether
-        it is given an L{ImmediateWriter} (it declares
+        name (L{Protocol.logPrefix}, not overridden): the parts of its
+        connections' C{logstr} and C{repstr} before and after the session
+        number, and whether it is given an L{ImmediateWriter} (it declares
         C{immediateWriter = None}).
     """
 
@@ -112,7 +113,7 @@ class AcceptingPort(tcp.Port):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._kinds: Dict[type, Tuple[str, bool]] = {}
+        self._kinds: Dict[type, Tuple[str, str, str, bool]] = {}
         #: L{tcp.Port.logPrefix}'s answer: the factory's class, qualified.
         self.logstr = reflect.qual(self.factory.__class__)
 
@@ -196,15 +197,20 @@ class AcceptingPort(tcp.Port):
         kind = protocol.__class__
         known = self._kinds.get(kind)
         if known is None:
-            prefix = self._getLogPrefix(protocol)
-            given = getattr(kind, "immediateWriter", False) is None
+            # Formatted once per class: a format per connection took about
+            # as long as the rest of this method.
+            known = (
+                f"{self._getLogPrefix(protocol)},",
+                f"<{kind.__name__} #",
+                f" on {self._realPortNumber}>",
+                getattr(kind, "immediateWriter", False) is None,
+            )
             # Only a class whose prefix cannot vary by instance: Protocol's
             # logPrefix (an attribute that some classes lack altogether).
             mine = getattr(kind, "logPrefix", None)
             if mine is Protocol.logPrefix and ILoggingContext.implementedBy(kind):
-                self._kinds[kind] = (prefix, given)
-        else:
-            prefix, given = known
+                self._kinds[kind] = known
+        prefix, head, tail, given = known
         skt.setblocking(False)
         host = addr[0]
         # Set one by one, in tcp.Server.__init__'s order: the instance then
@@ -221,8 +227,8 @@ class AcceptingPort(tcp.Port):
         connection.client = addr
         connection.sessionno = session
         connection.hostname = host
-        connection.logstr = f"{prefix},{session},{host}"
-        connection.repstr = f"<{kind.__name__} #{session} on {self._realPortNumber}>"
+        connection.logstr = f"{prefix}{session},{host}"
+        connection.repstr = f"{head}{session}{tail}"
         if given:
             # ImmediateWriter(connection), filled in.
             writer = _newObject(ImmediateWriter)

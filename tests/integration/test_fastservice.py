@@ -42,8 +42,10 @@ class FastPathServiceTests(SynchronousTestCase):
             client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receiveBuffer)
         client.connect(("127.0.0.1", self.port.getHost().port))
         client.setblocking(False)
+        before = set(self.factory.guard._connections)
         self.port.doRead()
-        [protocol] = [c.protocol for c in self.factory.guard._connections]
+        [transport] = set(self.factory.guard._connections) - before
+        protocol = transport.protocol
         self.addCleanup(self.abort, protocol.transport)
         return client, protocol
 
@@ -74,10 +76,16 @@ class FastPathServiceTests(SynchronousTestCase):
         """
         The textbook connection (send, receive, close) is answered and ends
         cleanly, through the writer the port gave the protocol, with the
-        transport registered as its own streaming producer.
+        transport registered as its own streaming producer; the second
+        connection of its class has Twisted's C{repr} and log prefix.
         """
+        self.connect()[1].transport.abortConnection()
+        self.reactor.runUntilCurrent()  # its connectionLost
         client, protocol = self.connect()
         transport = protocol.transport
+        port = self.port.getHost().port
+        self.assertEqual(repr(transport), f"<UppercaseProtocol #1 on {port}>")
+        self.assertEqual(transport.logstr, "UppercaseProtocol,1,127.0.0.1")
         self.assertIsInstance(protocol.immediateWriter, ImmediateWriter)
         self.assertIs(protocol._out, protocol.immediateWriter)
         self.assertIs(protocol.immediateWriter.connection, transport)
@@ -91,6 +99,7 @@ class FastPathServiceTests(SynchronousTestCase):
         self.assertIsNone(transport.producer)
         self.assertEqual(self.factory.guard.connections.total, 0)
         self.assertEqual(self.factory.counters.closed["client"], 1)
+        self.assertEqual(self.factory.counters.accepted, 2)
 
     def test_backpressure(self):
         """
