@@ -189,7 +189,10 @@ def checkConnecting() -> None:
             if protocol is writing:
                 server.registerProducer(server, True)
             made.append(server)
-            connection = port._connection(skt, protocol, addr, 7)
+            connection, hasWriter = port._connection(skt, protocol, addr, 7)
+            require(
+                hasWriter == (protocol is writing), "AcceptingPort gives the wrong protocols writers"
+            )
             connection.connected = 1
             made.append(connection)
         states = []

@@ -26,7 +26,10 @@ declares C{immediateWriter = None} is given its connection's
 L{ImmediateWriter} in that attribute, filled in without a constructor call,
 before its C{connectionMade}, with the connection registered as its own
 streaming producer (backpressure: it stops reading while its write buffer
-is full).
+is full); such a protocol's client speaks first, so its connection's first
+read is tried at once, as the reactor would try it on the next event (with
+the connection's log prefix, errors logged and the connection ended as
+there): in C{tcp-crr} the request is there, and the event is saved.
 
 Only L{sockservice._fast.reactor}'s reactor makes these ports (its
 C{listenTCP}), and only where L{sockservice._fast.switch} found them
@@ -37,6 +40,7 @@ from __future__ import annotations
 
 import _socket
 import socket
+import sys
 from select import EPOLLIN
 from typing import Any, Dict, Optional, Tuple
 
@@ -44,7 +48,7 @@ from twisted.internet import tcp
 from twisted.internet.address import IPv4Address
 from twisted.internet.interfaces import ILoggingContext
 from twisted.internet.protocol import BaseProtocol, Protocol
-from twisted.python import log, reflect
+from twisted.python import context, log, reflect
 
 from sockservice._fast.connection import AcceptedConnection
 from sockservice._fast.writing import ImmediateWriter
@@ -141,6 +145,8 @@ class AcceptingPort(tcp.Port):
             register = reactor._poller.register
             accepted = 0
             numberAccepts = self.numberAccepts
+            logContext: Any = None
+            system = "-"
             while accepted < numberAccepts:
                 try:
                     fd, addr = accept()
@@ -165,7 +171,7 @@ class AcceptingPort(tcp.Port):
                     continue
                 session = self.sessionno
                 self.sessionno = session + 1
-                transport = self._connection(skt, protocol, addr, session)
+                transport, given = self._connection(skt, protocol, addr, session)
                 # EPollReactor.addReader, for a descriptor it does not watch.
                 if fd in reads or fd in writes:
                     reactor.addReader(transport)
@@ -180,6 +186,24 @@ class AcceptingPort(tcp.Port):
                     protocol.connectionMade()
                 else:
                     protocol.makeConnection(transport)
+                if given and fd in reads and not transport.disconnecting:
+                    # Its client speaks first, and its request is usually
+                    # here already: read it now, as the reactor would on
+                    # the event this saves (_dispatch, _doReadOrWrite).
+                    if logContext is None:
+                        logContext = context.get(log.ILogContext)
+                        system = logContext.get("system", "-")
+                    logContext["system"] = transport.logstr
+                    try:
+                        why = transport.doRead()
+                        inRead = True
+                    except BaseException:
+                        why = sys.exc_info()[1]
+                        inRead = False
+                        log.err()
+                    logContext["system"] = system
+                    if why:
+                        reactor._disconnectSelectable(transport, why, inRead)
             if accepted == numberAccepts:
                 self.numberAccepts = numberAccepts + 20
             else:
@@ -189,10 +213,11 @@ class AcceptingPort(tcp.Port):
 
     def _connection(
         self, skt: socket.socket, protocol: Any, addr: Tuple[str, int], session: int
-    ) -> AcceptedConnection:
+    ) -> Tuple[AcceptedConnection, bool]:
         """
         The connection C{tcp.Server.__init__} would make of C{skt}, before
-        its C{startReading()} and C{connected = 1}.
+        its C{startReading()} and C{connected = 1}, and whether C{protocol}
+        was given an L{ImmediateWriter}.
         """
         kind = protocol.__class__
         known = self._kinds.get(kind)
@@ -239,4 +264,4 @@ class AcceptingPort(tcp.Port):
             # that has no producer yet and is not disconnected.
             connection.producer = connection
             connection.streamingProducer = True
-        return connection
+        return connection, given

@@ -12,12 +12,30 @@ import socket
 
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import Clock
+from twisted.python import context, log
 from twisted.trial.unittest import SynchronousTestCase
 
 from sockservice._fast.reactor import DirectEPollReactor
 from sockservice._fast.reactorcheck import closeReactor
 from sockservice._fast.writing import ImmediateWriter
-from sockservice.uppercase.tcp import READ_SIZE_MAX, UppercaseFactory
+from sockservice.uppercase.tcp import READ_SIZE_MAX, UppercaseFactory, UppercaseProtocol
+
+
+class _Watched(UppercaseProtocol):
+    """
+    Records the legacy log context's C{system} at each read; fails on
+    C{b"fail"}.
+    """
+
+    def connectionMade(self):
+        super().connectionMade()
+        self.systems = []
+
+    def dataReceived(self, data):
+        self.systems.append(context.get(log.ILogContext)["system"])
+        if data == b"fail":
+            raise ValueError("bad input")
+        super().dataReceived(data)
 
 
 class FastPathServiceTests(SynchronousTestCase):
@@ -32,9 +50,10 @@ class FastPathServiceTests(SynchronousTestCase):
         self.port = self.reactor.listenTCP(0, self.factory, interface="127.0.0.1")
         self.addCleanup(self.port.socket.close)
 
-    def connect(self, receiveBuffer=None):
+    def connect(self, receiveBuffer=None, request=b""):
         """
-        A non-blocking client, accepted; and the server's protocol.
+        A non-blocking client that has sent C{request}, accepted; and the
+        server's protocol.
         """
         client = socket.socket()
         self.addCleanup(client.close)
@@ -42,6 +61,8 @@ class FastPathServiceTests(SynchronousTestCase):
             client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receiveBuffer)
         client.connect(("127.0.0.1", self.port.getHost().port))
         client.setblocking(False)
+        if request:
+            client.send(request)
         before = set(self.factory.guard._connections)
         self.port.doRead()
         [transport] = set(self.factory.guard._connections) - before
@@ -180,3 +201,47 @@ class FastPathServiceTests(SynchronousTestCase):
                 (skt.family, skt.type, skt.gettimeout()), (socket.AF_INET, socket.SOCK_STREAM, 0.0)
             )
             self.assertEqual((skt._io_refs, skt._closed), (0, False))
+
+    def test_firstReadAtOnce(self):
+        """
+        A request that is there when the connection is accepted is read and
+        answered by the accept itself, under the connection's log prefix
+        (as the reactor's event for it would be), and the accepting event's
+        prefix is restored after.
+        """
+        self.factory.protocol = _Watched
+        outer = context.get(log.ILogContext)["system"]
+        client, protocol = self.connect(request=b"hello")
+        self.assertEqual(protocol.systems, [protocol.transport.logstr])
+        self.assertEqual(context.get(log.ILogContext)["system"], outer)
+        self.assertEqual(client.recv(100), b"HELLO")
+        client.send(b"again")
+        self.assertEqual(self.receive(client, lambda r: len(r) >= 5), b"AGAIN")
+
+    def test_firstReadFails(self):
+        """
+        A first read whose protocol raises is logged, and the connection
+        ends, as when the reactor reads it.
+        """
+        self.factory.protocol = _Watched
+        client = socket.create_connection(("127.0.0.1", self.port.getHost().port))
+        self.addCleanup(client.close)
+        client.send(b"fail")
+        self.port.doRead()
+        self.assertEqual(len(self.flushLoggedErrors(ValueError)), 1)
+        self.assertEqual(self.factory.counters.accepted, 1)
+        self.assertEqual(self.factory.guard.connections.total, 0)
+        self.assertEqual(set(self.reactor.getReaders()), {self.reactor.waker, self.port})
+        client.settimeout(5)
+        self.assertEqual(client.recv(10), b"")
+
+    def test_firstReadNothing(self):
+        """
+        With nothing sent yet, the first read at once finds nothing and
+        the connection waits for its request as usual.
+        """
+        client, protocol = self.connect()
+        self.assertTrue(protocol.transport.connected)
+        self.assertIn(protocol.transport, self.reactor.getReaders())
+        client.send(b"late")
+        self.assertEqual(self.receive(client, lambda r: len(r) >= 4), b"LATE")
