@@ -191,7 +191,8 @@ def checkConnecting() -> None:
             made.append(server)
             connection, hasWriter = port._connection(skt, protocol, addr, 7)
             require(
-                hasWriter == (protocol is writing), "AcceptingPort gives the wrong protocols writers"
+                hasWriter == (protocol is writing),
+                "AcceptingPort gives writers to the wrong protocols",
             )
             connection.connected = 1
             made.append(connection)
