@@ -191,7 +191,7 @@ class AcceptingPort(tcp.Port):
                     # here already: read it now, as the reactor would on
                     # the event this saves (_dispatch, _doReadOrWrite).
                     if logContext is None:
-                        logContext = context.get(log.ILogContext)
+                        logContext = context.get(log.ILogContext) or {}
                         system = logContext.get("system", "-")
                     logContext["system"] = transport.logstr
                     try:
