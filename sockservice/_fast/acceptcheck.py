@@ -25,7 +25,7 @@ from sockservice._fast.accepting import (
     _newSocket,
 )
 from sockservice._fast.checks import require
-from sockservice._fast.writing import ImmediateWriter
+from sockservice._fast.writing import GivenWriter, ImmediateWriter
 
 __all__ = ["checkAccepting", "checkConnecting"]
 
@@ -47,6 +47,10 @@ _REGISTER_NAMES = {"producer", "RuntimeError", "disconnected", "stopProducing"} 
     "resumeProducing",
 }
 _CAST_NAMES = {"cast", "interfaces", "IPullProducer"}
+
+#: The names of C{FileDescriptor.unregisterProducer}, which
+#: C{GivenWriter.loseConnection} does in line.
+_UNREGISTER_NAMES = ("producer", "connected", "disconnecting", "startWriting")
 
 
 def _socketLike(skt: socket.socket) -> Any:
@@ -166,8 +170,9 @@ def checkConnecting() -> None:
         "tcp.Port.doRead, BaseProtocol.makeConnection or ImmediateWriter.__init__ changed",
     )
     require(
-        set(tcp.Server.registerProducer.__code__.co_names) - _CAST_NAMES == _REGISTER_NAMES,
-        "FileDescriptor.registerProducer changed",
+        set(tcp.Server.registerProducer.__code__.co_names) - _CAST_NAMES == _REGISTER_NAMES
+        and tcp.Server.unregisterProducer.__code__.co_names == _UNREGISTER_NAMES,
+        "FileDescriptor.registerProducer or unregisterProducer changed",
     )
     addr = ("127.0.0.1", 40000)
     peer = _newObject(IPv4Address)
@@ -215,7 +220,7 @@ def checkConnecting() -> None:
         given, expected = writing.immediateWriter, ImmediateWriter(made[3])
         require(
             "immediateWriter" not in vars(plain)
-            and type(given) is ImmediateWriter
+            and type(given) is GivenWriter
             and given.connection is expected.connection
             and given._send == expected._send,
             "AcceptingPort's ImmediateWriter differs from ImmediateWriter's own",

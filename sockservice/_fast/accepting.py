@@ -26,7 +26,8 @@ declares C{immediateWriter = None} is given its connection's
 L{ImmediateWriter} in that attribute, filled in without a constructor call,
 before its C{connectionMade}, with the connection registered as its own
 streaming producer (backpressure: it stops reading while its write buffer
-is full); such a protocol's client speaks first, so its connection's first
+is full), which the writer's C{loseConnection} unregisters (a
+L{GivenWriter}); such a protocol's client speaks first, so its connection's first
 read is tried at once, as the reactor would try it on the next event (with
 the connection's log prefix, errors logged and the connection ended as
 there): in C{tcp-crr} the request is there, and the event is saved.
@@ -51,7 +52,7 @@ from twisted.internet.protocol import BaseProtocol, Protocol
 from twisted.python import context, log, reflect
 
 from sockservice._fast.connection import AcceptedConnection
-from sockservice._fast.writing import ImmediateWriter
+from sockservice._fast.writing import GivenWriter
 
 __all__ = [
     "AcceptedConnection",
@@ -255,8 +256,8 @@ class AcceptingPort(tcp.Port):
         connection.logstr = f"{prefix}{session},{host}"
         connection.repstr = f"{head}{session}{tail}"
         if given:
-            # ImmediateWriter(connection), filled in.
-            writer = _newObject(ImmediateWriter)
+            # GivenWriter(connection), filled in.
+            writer = _newObject(GivenWriter)
             writer.connection = connection
             writer._send = skt.send
             protocol.immediateWriter = writer

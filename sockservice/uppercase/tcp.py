@@ -77,7 +77,8 @@ class UppercaseProtocol(Protocol):
     _caser: Optional[Uppercaser] = None
     #: Given by the fast accept path before L{connectionMade}
     #: (L{sockservice._fast.accepting}), with the transport registered as
-    #: its own producer already; otherwise made there.
+    #: its own producer already, which its C{loseConnection} unregisters;
+    #: otherwise made there.
     immediateWriter: Optional[Writer] = None
 
     def connectionMade(self) -> None:
@@ -139,7 +140,8 @@ class UppercaseProtocol(Protocol):
             if rest:
                 self._counters.sentBytes += len(rest)
                 self._out.write(rest)
-        self.transport.unregisterProducer()
+        if self.immediateWriter is None:
+            self.transport.unregisterProducer()
         self._out.loseConnection()
 
     def closeGracefully(self) -> None:
