@@ -239,6 +239,46 @@ class CheckInternalsTests(SynchronousTestCase):
         self.patch(connection.AcceptedConnection, "connectionLost", lambda self, reason: None)
         self.assertProblem("AcceptedConnection does not end its input and close")
 
+    def test_socketInitChanged(self):
+        """
+        A Python whose C{socket.socket} constructor does other than what
+        L{AcceptingPort.doRead} does in line is noticed.
+        """
+        original = socket.socket.__init__
+
+        def init(self, *args):
+            original(self, *args)
+
+        self.patch(socket.socket, "__init__", init)
+        self.assertProblem("socket.socket.__init__")
+
+    def test_writerChanged(self):
+        """
+        An L{ImmediateWriter} whose constructor does other than what
+        L{AcceptingPort} fills in is noticed.
+        """
+        from sockservice._fast.writing import ImmediateWriter
+
+        def init(self, connection):
+            self.connection = connection
+            self._send = getattr(connection.socket, "send")  # noqa: B009
+
+        self.patch(ImmediateWriter, "__init__", init)
+        self.assertProblem("ImmediateWriter.__init__")
+
+    def test_registerProducerChanged(self):
+        """
+        A Twisted whose C{registerProducer} does other than what
+        L{AcceptingPort} does in line is noticed.
+        """
+        original = abstract.FileDescriptor.registerProducer
+
+        def registerProducer(self, producer, streaming):
+            original(self, producer, streaming)
+
+        self.patch(abstract.FileDescriptor, "registerProducer", registerProducer)
+        self.assertProblem("registerProducer")
+
 
 class DatagramCheckTests(SynchronousTestCase):
     """

@@ -20,7 +20,17 @@ class), and its descriptor watched as the epoll reactor's C{addReader} does.
 and the protocol's C{makeConnection} run in line where it is
 L{BaseProtocol}'s.  An accept that fails other than with "nothing
 waiting", and IPv6 ports, take Twisted's own loop, which logs and recovers
-as it always does.
+as it always does.  The accepted socket is made as C{socket.socket}'s
+constructor makes it, without its Python frame; and a protocol class that
+declares C{immediateWriter = None} is given its connection's
+L{ImmediateWriter} in that attribute, filled in without a constructor call,
+before its C{connectionMade}, with the connection registered as its own
+streaming producer (backpressure: it stops reading while its write buffer
+is full), which the writer's C{loseConnection} unregisters (a
+L{GivenWriter}); such a protocol's client speaks first, so its connection's first
+read is tried at once, as the reactor would try it on the next event (with
+the connection's log prefix, errors logged and the connection ended as
+there): in C{tcp-crr} the request is there, and the event is saved.
 
 Only L{sockservice._fast.reactor}'s reactor makes these ports (its
 C{listenTCP}), and only where L{sockservice._fast.switch} found them
@@ -29,7 +39,9 @@ behaving (L{sockservice._fast.acceptcheck}).
 
 from __future__ import annotations
 
+import _socket
 import socket
+import sys
 from select import EPOLLIN
 from typing import Any, Dict, Optional, Tuple
 
@@ -37,9 +49,10 @@ from twisted.internet import tcp
 from twisted.internet.address import IPv4Address
 from twisted.internet.interfaces import ILoggingContext
 from twisted.internet.protocol import BaseProtocol, Protocol
-from twisted.python import log, reflect
+from twisted.python import context, log, reflect
 
 from sockservice._fast.connection import AcceptedConnection
+from sockservice._fast.writing import GivenWriter
 
 __all__ = [
     "AcceptedConnection",
@@ -49,6 +62,13 @@ __all__ = [
 
 _newObject = object.__new__
 _makeConnection = BaseProtocol.makeConnection
+_Socket = socket.socket
+
+#: C{socket.socket(family, type, proto, fileno)} in C calls alone: the
+#: standard library's C{socket.socket.__init__} calls the first to set
+#: the descriptor and then sets two attributes (L{acceptcheck} checks it).
+_newSocket = _socket.socket.__new__
+_initSocket = _socket.socket.__init__
 
 
 class ListeningSocket(socket.socket):
@@ -82,8 +102,11 @@ class AcceptingPort(tcp.Port):
     Twisted's TCP port, listening on a L{ListeningSocket}, making
     L{AcceptedConnection}s, accepting IPv4 connections in fewer calls.
 
-    @ivar _prefixes: for each protocol class whose log prefix is its class
-        name (L{Protocol.logPrefix}, not overridden), that name.
+    @ivar _kinds: for each protocol class whose log prefix is its class
+        name (L{Protocol.logPrefix}, not overridden): the parts of its
+        connections' C{logstr} and C{repstr} before and after the session
+        number, and whether it is given an L{ImmediateWriter} (it declares
+        C{immediateWriter = None}).
     """
 
     transport = AcceptedConnection
@@ -95,7 +118,7 @@ class AcceptingPort(tcp.Port):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._prefixes: Dict[type, str] = {}
+        self._kinds: Dict[type, Tuple[str, str, str, bool]] = {}
         #: L{tcp.Port.logPrefix}'s answer: the factory's class, qualified.
         self.logstr = reflect.qual(self.factory.__class__)
 
@@ -123,6 +146,8 @@ class AcceptingPort(tcp.Port):
             register = reactor._poller.register
             accepted = 0
             numberAccepts = self.numberAccepts
+            logContext: Any = None
+            system = "-"
             while accepted < numberAccepts:
                 try:
                     fd, addr = accept()
@@ -133,7 +158,11 @@ class AcceptingPort(tcp.Port):
                     # again, and logs and recovers as it does.
                     tcp.Port.doRead(self)
                     return
-                skt = socket.socket(family, kind, proto, fd)
+                # socket.socket(family, kind, proto, fd), in line.
+                skt: Any = _newSocket(_Socket)
+                _initSocket(skt, family, kind, proto, fd)
+                skt._io_refs = 0
+                skt._closed = False
                 accepted += 1
                 peer = _newObject(IPv4Address)
                 peer.type, peer.host, peer.port = "TCP", addr[0], addr[1]
@@ -143,7 +172,7 @@ class AcceptingPort(tcp.Port):
                     continue
                 session = self.sessionno
                 self.sessionno = session + 1
-                transport = self._connection(skt, protocol, addr, session)
+                transport, given = self._connection(skt, protocol, addr, session)
                 # EPollReactor.addReader, for a descriptor it does not watch.
                 if fd in reads or fd in writes:
                     reactor.addReader(transport)
@@ -158,6 +187,24 @@ class AcceptingPort(tcp.Port):
                     protocol.connectionMade()
                 else:
                     protocol.makeConnection(transport)
+                if given and fd in reads and not transport.disconnecting:
+                    # Its client speaks first, and its request is usually
+                    # here already: read it now, as the reactor would on
+                    # the event this saves (_dispatch, _doReadOrWrite).
+                    if logContext is None:
+                        logContext = context.get(log.ILogContext) or {}
+                        system = logContext.get("system", "-")
+                    logContext["system"] = transport.logstr
+                    try:
+                        why = transport.doRead()
+                        inRead = True
+                    except BaseException:
+                        why = sys.exc_info()[1]
+                        inRead = False
+                        log.err()
+                    logContext["system"] = system
+                    if why:
+                        reactor._disconnectSelectable(transport, why, inRead)
             if accepted == numberAccepts:
                 self.numberAccepts = numberAccepts + 20
             else:
@@ -167,20 +214,29 @@ class AcceptingPort(tcp.Port):
 
     def _connection(
         self, skt: socket.socket, protocol: Any, addr: Tuple[str, int], session: int
-    ) -> AcceptedConnection:
+    ) -> Tuple[AcceptedConnection, bool]:
         """
         The connection C{tcp.Server.__init__} would make of C{skt}, before
-        its C{startReading()} and C{connected = 1}.
+        its C{startReading()} and C{connected = 1}, and whether C{protocol}
+        was given an L{ImmediateWriter}.
         """
         kind = protocol.__class__
-        prefix = self._prefixes.get(kind)
-        if prefix is None:
-            prefix = self._getLogPrefix(protocol)
+        known = self._kinds.get(kind)
+        if known is None:
+            # Formatted once per class: a format per connection took about
+            # as long as the rest of this method.
+            known = (
+                f"{self._getLogPrefix(protocol)},",
+                f"<{kind.__name__} #",
+                f" on {self._realPortNumber}>",
+                getattr(kind, "immediateWriter", False) is None,
+            )
             # Only a class whose prefix cannot vary by instance: Protocol's
             # logPrefix (an attribute that some classes lack altogether).
             mine = getattr(kind, "logPrefix", None)
             if mine is Protocol.logPrefix and ILoggingContext.implementedBy(kind):
-                self._prefixes[kind] = prefix
+                self._kinds[kind] = known
+        prefix, head, tail, given = known
         skt.setblocking(False)
         host = addr[0]
         # Set one by one, in tcp.Server.__init__'s order: the instance then
@@ -197,6 +253,16 @@ class AcceptingPort(tcp.Port):
         connection.client = addr
         connection.sessionno = session
         connection.hostname = host
-        connection.logstr = f"{prefix},{session},{host}"
-        connection.repstr = f"<{kind.__name__} #{session} on {self._realPortNumber}>"
-        return connection
+        connection.logstr = f"{prefix}{session},{host}"
+        connection.repstr = f"{head}{session}{tail}"
+        if given:
+            # GivenWriter(connection), filled in.
+            writer = _newObject(GivenWriter)
+            writer.connection = connection
+            writer._send = skt.send
+            protocol.immediateWriter = writer
+            # connection.registerProducer(connection, True), on a connection
+            # that has no producer yet and is not disconnected.
+            connection.producer = connection
+            connection.streamingProducer = True
+        return connection, given

@@ -29,7 +29,7 @@ from twisted.internet import main, tcp
 from twisted.internet.interfaces import ITransport
 from twisted.python.failure import Failure
 
-__all__ = ["ImmediateWriter", "isPlainTCP"]
+__all__ = ["GivenWriter", "ImmediateWriter", "isPlainTCP"]
 
 
 class _ConnectionDone(Failure):
@@ -87,6 +87,10 @@ class ImmediateWriter:
 
     __slots__ = ("connection", "_send")
 
+    #: Whether L{loseConnection} first unregisters a connection registered
+    #: as its own producer (L{GivenWriter}).
+    ownsProducer = False
+
     def __init__(self, connection: tcp.Connection) -> None:
         """
         @param connection: a connection for which L{isPlainTCP} is true.
@@ -133,6 +137,11 @@ class ImmediateWriter:
         C{loseConnection} unchanged.
         """
         connection = self.connection
+        if self.ownsProducer and connection.producer is connection:
+            if connection.disconnecting:
+                connection.unregisterProducer()
+            else:
+                connection.producer = None  # unregisterProducer, in line
         if (
             connection.connected
             and not connection.disconnecting
@@ -149,3 +158,15 @@ class ImmediateWriter:
             connection.connectionLost(_DONE)
         else:
             connection.loseConnection()
+
+
+class GivenWriter(ImmediateWriter):
+    """
+    The L{ImmediateWriter} that L{sockservice._fast.accepting.AcceptingPort}
+    gives a protocol, along with its connection registered as its own
+    streaming producer: its C{loseConnection} unregisters that producer
+    first, as the protocol would otherwise have to.
+    """
+
+    __slots__ = ()
+    ownsProducer = True

@@ -25,8 +25,8 @@ from twisted.internet.protocol import Factory, Protocol, connectionDone
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from sockservice._fast.switch import fastWriter
-from sockservice.casing import Uppercaser
+from sockservice._fast.switch import Writer, fastWriter
+from sockservice.casing import MODES, Uppercaser
 from sockservice.server.counters import ServiceCounters
 from sockservice.server.drain import IDrainable, hasUnreadInput
 from sockservice.server.guard import ConnectionGuard
@@ -74,6 +74,15 @@ class UppercaseProtocol(Protocol):
     _readSize = READ_SIZE_MAX
     _aborted = False
     _stopping = False
+    #: The incremental transform, made at the first chunk that is not
+    #: ASCII: until then nothing is held back and a chunk's transform is
+    #: C{bytes.upper} in either mode (most connections never need one).
+    _caser: Optional[Uppercaser] = None
+    #: Given by the fast accept path before L{connectionMade}
+    #: (L{sockservice._fast.accepting}), with the transport registered as
+    #: its own producer already, which its C{loseConnection} unregisters;
+    #: otherwise made there.
+    immediateWriter: Optional[Writer] = None
 
     def connectionMade(self) -> None:
         self.factory.guard.made(self, self.transport)
@@ -83,8 +92,16 @@ class UppercaseProtocol(Protocol):
             # A transport that reads its socket itself (a FileDescriptor:
             # TCP, UNIX), whose read size is not part of any interface.
             self._readSize = transport.bufferSize = READ_SIZE_START
-        self._caser = Uppercaser(self.factory.mode)
-        self._out = fastWriter(self.transport)
+        given = self.immediateWriter
+        if given is not None:
+            self._out = given
+        else:
+            self._out = fastWriter(self.transport)
+            # Backpressure: the transport produces what it reads and consumes
+            # what we write.  Registered as its own producer, it stops reading
+            # while its write buffer is full and resumes once that buffer has
+            # drained.
+            self.transport.registerProducer(self.transport, True)
         if not self.factory.acceptedNoDelay:
             try:
                 # Echo traffic is small writes answered at once: Nagle's
@@ -93,10 +110,6 @@ class UppercaseProtocol(Protocol):
                 self.transport.setTcpNoDelay(True)
             except (AttributeError, OSError):
                 pass  # not TCP (a UNIX socket, a test transport)
-        # Backpressure: the transport produces what it reads and consumes what
-        # we write.  Registered as its own producer, it stops reading while its
-        # write buffer is full and resumes once that buffer has drained.
-        self.transport.registerProducer(self.transport, True)
 
     def dataReceived(self, data: bytes) -> None:
         self.quietSweeps = 0
@@ -106,7 +119,15 @@ class UppercaseProtocol(Protocol):
         counters = self._counters
         counters.received += 1
         counters.receivedBytes += len(data)
-        reply = self._caser.feed(data)
+        caser = self._caser
+        if caser is None:
+            if data.isascii():
+                reply = data.upper()
+            else:
+                caser = self._caser = Uppercaser(self.factory.mode)
+                reply = caser.feed(data)
+        else:
+            reply = caser.feed(data)
         if reply:
             counters.answered += 1
             counters.sentBytes += len(reply)
@@ -116,11 +137,14 @@ class UppercaseProtocol(Protocol):
         """
         The client will send no more: send what is still due, then close.
         """
-        rest = self._caser.flush()
-        if rest:
-            self._counters.sentBytes += len(rest)
-            self._out.write(rest)
-        self.transport.unregisterProducer()
+        caser = self._caser
+        if caser is not None:
+            rest = caser.flush()
+            if rest:
+                self._counters.sentBytes += len(rest)
+                self._out.write(rest)
+        if self.immediateWriter is None:
+            self.transport.unregisterProducer()
         self._out.loseConnection()
 
     def closeGracefully(self) -> None:
@@ -132,7 +156,8 @@ class UppercaseProtocol(Protocol):
         if self.transport.disconnecting or self._aborted or self._stopping:
             return
         self._stopping = True
-        rest = self._caser.flush()
+        caser = self._caser
+        rest = b"" if caser is None else caser.flush()
         if rest:
             self._counters.sentBytes += len(rest)
             self.transport.write(rest)
@@ -229,6 +254,9 @@ class UppercaseFactory(_Factory):
             guard = ConnectionGuard(
                 reactor, idleTimeout, maxConnections, maxPerAddress, limitLoopback
             )
+        if mode not in MODES:
+            # Checked here: a connection's transform is made when needed.
+            raise ValueError(f"unknown case mode {mode!r}")
         self.mode = mode
         self.guard = guard
         self.counters = ServiceCounters()

@@ -9,7 +9,7 @@ from twisted.internet.error import ConnectionDone
 from twisted.internet.protocol import ClientFactory, Factory, Protocol
 from twisted.trial.unittest import TestCase
 
-from sockservice._fast.writing import ImmediateWriter
+from sockservice._fast.writing import GivenWriter, ImmediateWriter
 
 
 class _Server(Protocol):
@@ -170,6 +170,59 @@ class CloseWhenSentTests(_LoopbackTestCase):
         transport, client = await self.connect(0)
         transport.registerProducer(transport, True)
         ImmediateWriter(transport).loseConnection()
+        self.assertTrue(transport.connected)
+        transport.unregisterProducer()
+        self.assertEqual(await client.done, b"")
+
+
+class GivenWriterTests(_LoopbackTestCase):
+    """
+    L{GivenWriter.loseConnection} first unregisters a connection registered
+    as its own producer (as the accept loop registers one), then closes as
+    L{ImmediateWriter.loseConnection} does.
+    """
+
+    async def test_closesAtOnce(self):
+        """
+        With nothing queued, the connection is unregistered and closed
+        before the call returns.
+        """
+        transport, client = await self.connect(0)
+        transport.registerProducer(transport, True)
+        GivenWriter(transport).loseConnection()
+        self.assertIsNone(transport.producer)
+        self.assertFalse(transport.connected)
+        self.assertTrue(self.server.lost.check(ConnectionDone))
+        self.assertEqual(await client.done, b"")
+
+    async def test_waitsForQueue(self):
+        """
+        With data queued, the connection is unregistered (so that the drained
+        buffer does not resume reading) and closed after the data is
+        delivered.
+        """
+        size = 16 * 1024 * 1024
+        transport, client = await self.connect(size + 1)
+        transport.registerProducer(transport, True)
+        transport.write(b"x" * size + b"y")
+        GivenWriter(transport).loseConnection()
+        self.assertIsNone(transport.producer)
+        self.assertTrue(transport.disconnecting)
+        received = await client.done
+        self.assertEqual(len(received), size + 1)
+        self.assertEqual(received[-1:], b"y")
+
+    async def test_otherProducerKept(self):
+        """
+        Another producer is left registered, and the close waits for it, as
+        with an L{ImmediateWriter}.
+        """
+        transport, client = await self.connect(0)
+        producer = Protocol()
+        producer.stopProducing = lambda: None
+        transport.registerProducer(producer, True)
+        GivenWriter(transport).loseConnection()
+        self.assertIs(transport.producer, producer)
         self.assertTrue(transport.connected)
         transport.unregisterProducer()
         self.assertEqual(await client.done, b"")
