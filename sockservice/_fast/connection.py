@@ -108,7 +108,7 @@ class AcceptedConnection(tcp.Server):
             tcp.Server.connectionLost(self, reason)
             return
         try:  # not self.__dict__, which CPython 3.11 would make a dict of
-            skt = self.socket
+            skt: Any = self.socket
         except AttributeError:
             return  # called twice (see Connection.connectionLost)
         # FileDescriptor.connectionLost
