@@ -87,10 +87,9 @@ class UppercaseProtocol(Protocol):
     def connectionMade(self) -> None:
         self.factory.guard.made(self, self.transport)
         self._counters = self.factory.counters
-        # Read on every chunk, and at the close: as instance attributes
-        # CPython 3.11 finds them without a look-up through the class.
+        # Read on every chunk: as an instance attribute CPython 3.11 finds it
+        # without a look-up through the class.
         self._caser = None
-        self._aborted = False
         transport: Any = self.transport
         if getattr(transport, "bufferSize", None) == FileDescriptor.bufferSize:
             # A transport that reads its socket itself (a FileDescriptor:
