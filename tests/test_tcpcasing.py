@@ -71,6 +71,21 @@ class ChunkedTransformTests(SynchronousTestCase):
         self.assertEqual(counters.receivedBytes, sum(map(len, chunks)))
         self.assertEqual(counters.received, len(chunks))
 
+    @given(st.lists(st.binary(max_size=6).map(lambda b: bytes(x & 0x7F for x in b))))
+    def test_countedAscii(self, chunks):
+        """
+        An ASCII chunk is a request received and, unless empty, answered,
+        with as many bytes sent as received.
+        """
+        protocol, transport = _connect("unicode")
+        for chunk in chunks:
+            protocol.dataReceived(chunk)
+        counters = protocol.factory.counters
+        self.assertEqual(counters.received, len(chunks))
+        self.assertEqual(counters.answered, sum(1 for chunk in chunks if chunk))
+        self.assertEqual(counters.sentBytes, counters.receivedBytes)
+        self.assertEqual(transport.value(), b"".join(chunks).upper())
+
     def test_asciiStreamMakesNoCaser(self):
         """
         A connection that is only ever sent ASCII keeps no transform state

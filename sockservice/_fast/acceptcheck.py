@@ -124,6 +124,10 @@ def _checkListening() -> None:
                 skt.close()
 
 
+#: The attributes L{AcceptingPort} sets on a connection that
+#: C{tcp.Server.__init__} leaves to the class: with the class's values.
+_CLASS_VALUES = ("dataBuffer", "disconnecting")
+
 #: The names L{tcp.Port.doRead} uses, on the Twisted releases
 #: L{AcceptingPort.doRead} copies (Twisted 25 also set close-on-exec on each
 #: accepted descriptor, which C{accept4} has done since Python 3.4).
@@ -206,6 +210,11 @@ def checkConnecting() -> None:
             state = dict(vars(connection))
             require(state.pop("fileno") == connection.socket.fileno, "fileno is not the socket's")
             require(state.pop("producer", connection) is connection, "another producer")
+            for name in _CLASS_VALUES:
+                require(
+                    state.pop(name, getattr(tcp.Server, name)) == getattr(tcp.Server, name),
+                    f"{name} is not the class's",
+                )
             del state["socket"], state["protocol"]
             states.append(state)
         twisted, ours, twisted2, ours2 = states

@@ -255,6 +255,11 @@ class AcceptingPort(tcp.Port):
         connection.hostname = host
         connection.logstr = f"{prefix}{session},{host}"
         connection.repstr = f"{head}{session}{tail}"
+        # The class's values, as instance attributes: ImmediateWriter.write
+        # reads both on every reply, and CPython 3.11 finds an instance
+        # attribute without a look-up through the class's long MRO.
+        connection.dataBuffer = b""
+        connection.disconnecting = 0
         if given:
             # GivenWriter(connection), filled in.
             writer = _newObject(GivenWriter)

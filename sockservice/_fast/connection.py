@@ -107,8 +107,9 @@ class AcceptedConnection(tcp.Server):
         if reason is not _DONE or self.producer is not None or self._shouldShutdown:
             tcp.Server.connectionLost(self, reason)
             return
-        skt = self.__dict__.get("socket")
-        if skt is None:
+        try:  # not self.__dict__, which CPython 3.11 would make a dict of
+            skt: Any = self.socket
+        except AttributeError:
             return  # called twice (see Connection.connectionLost)
         # FileDescriptor.connectionLost
         self.disconnected = 1

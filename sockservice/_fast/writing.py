@@ -113,8 +113,11 @@ class ImmediateWriter:
         ):
             connection.write(data)
             return
+        # Read as an attribute: CPython 3.11 cannot specialize calling a
+        # bound method held in a slot as a method look-up.
+        send = self._send
         try:
-            sent = self._send(data)
+            sent = send(data)
         except OSError:
             # Full (EAGAIN) or broken: the buffered path waits, or meets the
             # error and closes the connection as usual.
