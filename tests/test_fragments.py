@@ -230,6 +230,28 @@ class CommandOptionsTests(TapServicesTestCase):
             path,
         )
 
+    def test_nulInFileNames(self) -> None:
+        """
+        A file name with a NUL byte, which no file can have, is a usage
+        error naming the option, not a traceback.
+        """
+        self.assertUsage(
+            "--command-token-file: cannot read 'a\\x00b': not a file name",
+            "--command",
+            "0",
+            "--command-allow",
+            self.allowFile(),
+            "--command-token-file",
+            "a\x00b",
+        )
+        self.assertUsage(
+            "--command-allow: cannot read allow-list 'a\\x00b': not a file name",
+            "--command",
+            "0",
+            "--command-allow",
+            "a\x00b",
+        )
+
     def test_unixSocketPrivate(self) -> None:
         """
         A UNIX socket for commands is created 0600, unless the description

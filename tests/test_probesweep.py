@@ -342,3 +342,23 @@ class OptionsTests(SynchronousTestCase):
         self.assertRefused(
             "--sizes: 1048577 is over 1048576, the largest size", "tcp", "--sizes", "1048577"
         )
+
+
+class OutputFileTests(SynchronousTestCase):
+    """
+    The files the probe writes (C{--hgrm}) fail with one line.
+    """
+
+    def test_unwritable(self) -> None:
+        """
+        A file name with a NUL byte, or in a missing directory, is a
+        L{ClientError} naming it.
+        """
+        from sockservice.cli.probe import _write
+        from sockservice.client.errors import ClientError
+
+        error = self.assertRaises(ClientError, _write, "a\x00b", "")
+        self.assertEqual(str(error), "cannot write 'a\\x00b': not a file name")
+        missing = self.mktemp() + "/none/x.hgrm"
+        error = self.assertRaises(ClientError, _write, missing, "")
+        self.assertEqual(str(error), f"cannot write {missing}: No such file or directory")

@@ -250,6 +250,8 @@ def _write(path: str, text: str) -> None:
             out.write(text)
     except OSError as error:
         raise ClientError(f"cannot write {path}: {error.strerror}") from None
+    except ValueError:  # a name with a NUL byte
+        raise ClientError(f"cannot write {path!r}: not a file name") from None
 
 
 def _plot(document: Any, path: str) -> None:
