@@ -25,9 +25,20 @@ import platform
 import re
 from typing import Callable, Optional
 
-__all__ = ["MODES", "Uppercaser", "transform", "maxExpansion"]
+__all__ = ["MODES", "Uppercaser", "checkMode", "transform", "maxExpansion"]
 
 MODES = ("unicode", "ascii")
+
+
+def checkMode(mode: str) -> str:
+    """
+    @return: C{mode}, one of L{MODES}.
+    @raise ValueError: for any other.
+    """
+    if mode not in MODES:
+        raise ValueError(f"unknown case mode {mode!r}")
+    return mode
+
 
 #: The largest factor by which a transform can grow its input (U+0390, two
 #: bytes, upper-cases to three code points taking six bytes).
@@ -96,8 +107,7 @@ class Uppercaser:
     """
 
     def __init__(self, mode: str = "unicode") -> None:
-        if mode not in MODES:
-            raise ValueError(f"unknown case mode {mode!r}")
+        checkMode(mode)
         # True while the decoder holds back the start of a UTF-8 sequence.
         self._pending = False
         # Made on the first non-ASCII chunk: most streams never need one.

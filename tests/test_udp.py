@@ -364,3 +364,11 @@ class FastPathTests(SynchronousTestCase):
             (counters.received, counters.answered, counters.receivedBytes, counters.sentBytes),
             (1, 1, len(data), len(reply)),
         )
+
+    def test_unknownMode(self):
+        """
+        The protocol refuses a casing mode it does not know when it is made,
+        not at its first datagram (ASCII ones never reach the transform).
+        """
+        error = self.assertRaises(ValueError, UppercaseDatagramProtocol, mode="latin")
+        self.assertEqual(str(error), "unknown case mode 'latin'")

@@ -42,7 +42,11 @@ _WRITER_INIT_NAMES = ("connection", "socket", "send", "_send")
 #: The names of C{FileDescriptor.registerProducer}, which L{AcceptingPort}
 #: does in line for that protocol's connection, less those of a C{cast} to
 #: C{interfaces.IPullProducer} (a no-op, from Twisted 26.10 on).
-_REGISTER_NAMES = {"producer", "RuntimeError", "disconnected", "stopProducing"} | {
+_REGISTER_NAMES = {
+    "producer",
+    "RuntimeError",
+    "disconnected",
+    "stopProducing",
     "streamingProducer",
     "resumeProducing",
 }

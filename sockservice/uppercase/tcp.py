@@ -26,7 +26,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from sockservice._fast.switch import Writer, fastWriter
-from sockservice.casing import MODES, Uppercaser
+from sockservice.casing import Uppercaser, checkMode
 from sockservice.server.counters import ServiceCounters
 from sockservice.server.drain import IDrainable, hasUnreadInput
 from sockservice.server.guard import ConnectionGuard
@@ -260,10 +260,8 @@ class UppercaseFactory(_Factory):
             guard = ConnectionGuard(
                 reactor, idleTimeout, maxConnections, maxPerAddress, limitLoopback
             )
-        if mode not in MODES:
-            # Checked here: a connection's transform is made when needed.
-            raise ValueError(f"unknown case mode {mode!r}")
-        self.mode = mode
+        # Checked here: a connection's transform is made only when needed.
+        self.mode = checkMode(mode)
         self.guard = guard
         self.counters = ServiceCounters()
 

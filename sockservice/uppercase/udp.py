@@ -22,7 +22,7 @@ from twisted.internet.interfaces import IReactorTime, IUDPTransport
 from twisted.internet.protocol import DatagramProtocol
 from twisted.logger import Logger
 
-from sockservice.casing import transform
+from sockservice.casing import checkMode, transform
 from sockservice.server.counters import ServiceCounters
 from sockservice.server.limits import (
     DEFAULT_PREFIX_V4,
@@ -97,7 +97,8 @@ class UppercaseDatagramProtocol(DatagramProtocol):
             from twisted.internet import reactor as _reactor
 
             reactor = _reactor
-        self.mode = mode
+        # Checked here: an ASCII datagram is upper-cased without transform.
+        self.mode = checkMode(mode)
         self.guard = SourceGuard(
             RateLimiter(rate, max(burst, 1), maxSources) if rate > 0 else None,
             limitLoopback,
@@ -139,11 +140,10 @@ class UppercaseDatagramProtocol(DatagramProtocol):
             if refusal is not None:
                 counters.dropped[refusal] += 1
                 return
-        mode = self.mode
-        if data.isascii() and (mode == "unicode" or mode == "ascii"):
+        if data.isascii():
             reply = data.upper()  # what transform makes of ASCII in either mode
         else:
-            reply = transform(data, mode)
+            reply = transform(data, self.mode)
             size = len(reply)
         if size > maxPayload["IPv4"] and not _fitsIPv6(reply, host):
             counters.dropped["oversize"] += 1
