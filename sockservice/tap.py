@@ -26,6 +26,7 @@ from sockservice.command.tap import CommandConfig, CommandOptions
 from sockservice.server.counters import Snapshot
 from sockservice.server.drain import DrainService
 from sockservice.server.health import HealthConfig, HealthOptions, MetricsListener, checkExtra
+from sockservice.server.heap import HeapFreeze
 from sockservice.server.interfaces import IServerReactor
 from sockservice.server.listeners import SockService
 from sockservice.server.options import ServerConfig, ServerOptions, Shared
@@ -102,13 +103,16 @@ def makeService(options: Options, reactor: Optional[IServerReactor] = None) -> I
     """
     Build the service tree: each service's listeners (the uppercase one
     possibly as a pool of C{--workers}); the drain of every open TCP
-    connection on stop; and, when started by systemd with C{Type=notify},
-    the readiness notification.
+    connection on stop; when it runs the process (no C{reactor} given), the
+    start-up heap kept from the garbage collector (L{HeapFreeze}); and, when
+    started by systemd with C{Type=notify}, the readiness notification.
 
     @param options: parsed L{Options}.
     @param reactor: the reactor to listen with; by default the global one,
-        set up for a server process (L{sockservice._fast.switch}).
+        set up for a server process (L{sockservice._fast.switch}), and
+        then the process is tuned as a server's.
     """
+    ownsProcess = reactor is None
     if reactor is None:
         from sockservice._fast.switch import serverReactor
 
@@ -145,6 +149,9 @@ def makeService(options: Options, reactor: Optional[IServerReactor] = None) -> I
         ).setServiceParent(top)
     if config.health.metrics is not None:
         _serveMetrics(top, config.health.metrics, shared, readiness)
+    if ownsProcess:
+        # After the services: it freezes what they made as they started.
+        HeapFreeze().setServiceParent(top)
     _notifyReadiness(top)
     return top
 

@@ -14,6 +14,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from sockservice._fast import switch
 from sockservice.server.addresses import InetAddress, parseTCP, parseUDP
+from sockservice.server.heap import HeapFreeze
 from sockservice.server.listeners import ListenFailed, TCPListener, UDPListener
 from sockservice.server.options import ServerConfig
 from sockservice.tap import Options, makeService
@@ -221,6 +222,21 @@ class MakeServiceTests(SynchronousTestCase):
         self.assertEqual(calls, [])
         makeService(_parse("--tcp", "tcp:0"))
         self.assertEqual(calls, ["server"])
+
+    def test_heapFrozenAsServer(self):
+        """
+        Run as the server, the tree has one L{HeapFreeze}, after the
+        listeners, so that it freezes what they made as they started; given
+        a reactor, there is none.
+        """
+        self.patch(switch, "serverReactor", MemoryReactorClock)
+        served = list(makeService(_parse("--tcp", "tcp:0", "--udp", "udp:0")))
+        [freeze] = [i for i, s in enumerate(served) if isinstance(s, HeapFreeze)]
+        listeners = [i for i, s in enumerate(served) if isinstance(s, (TCPListener, UDPListener))]
+        self.assertEqual(len(listeners), 2)
+        self.assertGreater(freeze, max(listeners))
+        embedded = makeService(_parse("--tcp", "tcp:0"), MemoryReactorClock())
+        self.assertFalse([s for s in embedded if isinstance(s, HeapFreeze)])
 
     def test_serverReactorTunesJIT(self):
         """
