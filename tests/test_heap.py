@@ -9,9 +9,10 @@ from twisted.trial.unittest import SkipTest, SynchronousTestCase
 from sockservice.server.heap import HeapFreeze
 
 
-class _Collector:
+class _NoFreeze:
     """
-    A stand-in for the C{gc} module that records what it is asked.
+    A stand-in for PyPy's C{gc} module (no C{freeze}) that records what it
+    is asked.
     """
 
     def __init__(self):
@@ -19,24 +20,18 @@ class _Collector:
 
     def collect(self):
         self.calls.append("collect")
+
+
+class _Collector(_NoFreeze):
+    """
+    A stand-in for CPython's C{gc} module that records what it is asked.
+    """
 
     def freeze(self):
         self.calls.append("freeze")
 
     def unfreeze(self):
         self.calls.append("unfreeze")
-
-
-class _NoFreeze:
-    """
-    PyPy's C{gc}, as far as L{HeapFreeze} is concerned: no C{freeze}.
-    """
-
-    def __init__(self):
-        self.calls = []
-
-    def collect(self):
-        self.calls.append("collect")
 
 
 class HeapFreezeTests(SynchronousTestCase):

@@ -15,8 +15,8 @@ do.
 
 Like the JIT limit (L{sockservice._fast.jit}), this is a setting of the
 whole process, so only C{twistd sockservice}, which owns its process, makes
-a L{HeapFreeze} (L{sockservice.tap.makeService}, given no reactor).  PyPy's collector has no
-C{freeze} and needs none; there it does nothing.
+a L{HeapFreeze} (L{sockservice.tap.makeService}, given no reactor).  PyPy's
+collector has no C{freeze} and needs none; there it does nothing.
 """
 
 from __future__ import annotations
