@@ -1,7 +1,8 @@
 # -*- test-case-name: tests.test_coerce -*-
 """
 Option coercers for L{twisted.python.usage.Options}: the one place where a
-command-line number or port is checked, for the server and the client alike.
+command-line number, port or file name is checked, for the server and the
+client alike.
 
 Each function here takes the option's name and returns a coercer for the
 fifth column of C{optParameters}, so that C{usage.Options} applies it as it
@@ -16,7 +17,7 @@ from typing import Callable, Optional, TypeVar, Union
 
 from twisted.python.usage import UsageError
 
-__all__ = ["EXPECTED", "isDecimal", "number", "port", "whole"]
+__all__ = ["EXPECTED", "fileName", "isDecimal", "number", "port", "whole"]
 
 Number = TypeVar("Number", int, float)
 
@@ -98,6 +99,20 @@ def port(option: str, low: int = 1) -> Callable[[Union[str, int]], int]:
     return whole(
         option, low, 65535, f"{{option}} must be a number from {low} to 65535, not {{value!r}}"
     )
+
+
+def fileName(option: str) -> Callable[[str], str]:
+    """
+    A coercer that refuses a file name no file can have: one with a NUL
+    byte (C{open} would raise C{ValueError}, not C{OSError}).
+    """
+
+    def coerce(text: str) -> str:
+        if "\0" in text:
+            raise UsageError(f"{option}: not a file name: {text!r}")
+        return text
+
+    return coerce
 
 
 def _error(template: str, option: str, text: object) -> UsageError:

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import TestCase
 
-from sockservice.coerce import number, port, whole
+from sockservice.coerce import fileName, number, port, whole
 
 
 class NumberTests(TestCase):
@@ -62,3 +62,11 @@ class PortTests(TestCase):
         self.assertEqual(str(e), "--port must be a number from 1 to 65535, not '0'")
         self.assertEqual(port("--port", 0)("0"), 0)
         self.assertEqual(port("--port")("65535"), 65535)
+
+
+class FileNameTests(TestCase):
+    def test_nul(self) -> None:
+        """A name with a NUL byte is refused, naming the option; any other is kept."""
+        e = self.assertRaises(UsageError, fileName("--plot"), "a\x00b")
+        self.assertEqual(str(e), "--plot: not a file name: 'a\\x00b'")
+        self.assertEqual(fileName("--plot")("dir/x y.svg"), "dir/x y.svg")

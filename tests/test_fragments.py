@@ -236,7 +236,7 @@ class CommandOptionsTests(TapServicesTestCase):
         error naming the option, not a traceback.
         """
         self.assertUsage(
-            "--command-token-file: cannot read 'a\\x00b': not a file name",
+            "--command-token-file: not a file name: 'a\\x00b'",
             "--command",
             "0",
             "--command-allow",
@@ -245,7 +245,7 @@ class CommandOptionsTests(TapServicesTestCase):
             "a\x00b",
         )
         self.assertUsage(
-            "--command-allow: cannot read allow-list 'a\\x00b': not a file name",
+            "--command-allow: not a file name: 'a\\x00b'",
             "--command",
             "0",
             "--command-allow",

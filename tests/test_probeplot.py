@@ -135,13 +135,6 @@ class PlotTests(SynchronousTestCase):
         error = self.assertRaises(PlotUnavailable, plot, sampleDocument(), path)
         self.assertEqual(str(error), f"--plot: cannot write {path}: No such file or directory")
 
-    def test_nulInName(self) -> None:
-        """
-        A file name with a NUL byte is a one-line L{PlotUnavailable} too.
-        """
-        error = self.assertRaises(PlotUnavailable, plot, sampleDocument(), "a\x00.svg")
-        self.assertEqual(str(error), "--plot: cannot write 'a\\x00.svg': not a file name")
-
 
 class UnavailableTests(SynchronousTestCase):
     """

@@ -298,6 +298,14 @@ class OptionsTests(SynchronousTestCase):
             self.parse(*argv)
         self.assertEqual(str(caught.exception), message)
 
+    def test_nulInFileNames(self) -> None:
+        """
+        A file name with a NUL byte, which no file can have, is refused as
+        the options are parsed, naming the option.
+        """
+        self.assertRefused("--hgrm: not a file name: 'a\\x00b'", "--hgrm", "a\x00b")
+        self.assertRefused("--plot: not a file name: 'a\\x00b.svg'", "--plot", "a\x00b.svg")
+
     def test_sweepDefaults(self) -> None:
         """
         A sweep sends as fast as its window allows, unless told a rate.
@@ -351,14 +359,11 @@ class OutputFileTests(SynchronousTestCase):
 
     def test_unwritable(self) -> None:
         """
-        A file name with a NUL byte, or in a missing directory, is a
-        L{ClientError} naming it.
+        A file in a missing directory is a L{ClientError} naming it.
         """
         from sockservice.cli.probe import _write
         from sockservice.client.errors import ClientError
 
-        error = self.assertRaises(ClientError, _write, "a\x00b", "")
-        self.assertEqual(str(error), "cannot write 'a\\x00b': not a file name")
         missing = self.mktemp() + "/none/x.hgrm"
         error = self.assertRaises(ClientError, _write, missing, "")
         self.assertEqual(str(error), f"cannot write {missing}: No such file or directory")

@@ -63,6 +63,13 @@ class OptionsTests(TestCase):
         missing = os.path.join(tempPath(self), "nope")
         self.assertRaises(UsageError, CommandOptions().parseOptions, ["--token-file", missing, "x"])
 
+    def test_nulInTokenFile(self) -> None:
+        """command: a token file name with a NUL byte is a usage error naming the option."""
+        e = self.assertRaises(
+            UsageError, CommandOptions().parseOptions, ["--token-file", "a\x00b", "x"]
+        )
+        self.assertEqual(str(e), "--token-file: not a file name: 'a\\x00b'")
+
     def test_looseTokenFile(self) -> None:
         """command: a token file its group or others may read is refused, as by the server."""
         path = tempPath(self)

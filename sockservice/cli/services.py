@@ -31,6 +31,7 @@ from sockservice.cli.options import Help, retriesParameter, serverParameters
 from sockservice.client.errors import ClientError, describeError
 from sockservice.client.resolve import hostAddress
 from sockservice.client.udp import closePort, openPort
+from sockservice.coerce import fileName
 from sockservice.command.client import DEFAULT_PORT as COMMAND_PORT
 from sockservice.command.client import CommandRefused, runRemoteCommand
 from sockservice.command.token import readToken
@@ -157,7 +158,13 @@ class CommandOptions(Help):
     name = "command"
     synopsis = "[--host HOST] [--port PORT] [--token-file FILE] NAME [ARG ...]"
     optParameters = serverParameters(COMMAND_PORT, 60.0, _WAIT) + [
-        ["token-file", None, None, "File holding the server's shared secret."]
+        [
+            "token-file",
+            None,
+            None,
+            "File holding the server's shared secret.",
+            fileName("--token-file"),
+        ]
     ]
 
     # usage.Options.parseArgs takes no arguments, but parseOptions passes

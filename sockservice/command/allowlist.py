@@ -189,6 +189,4 @@ def loadAllowList(filename: str, path: Optional[str] = None) -> AllowList:
             parser.read_file(f)
     except (OSError, UnicodeDecodeError, configparser.Error) as e:
         raise AllowListError(f"cannot read allow-list {filename}: {e}") from None
-    except ValueError:  # a name with a NUL byte
-        raise AllowListError(f"cannot read allow-list {filename!r}: not a file name") from None
     return AllowList([_command(parser[name], path) for name in parser.sections()])

@@ -17,7 +17,7 @@ from typing import Any, List, Optional, Tuple
 from twisted.application.service import IServiceCollection
 from twisted.python import usage
 
-from sockservice.coerce import isDecimal, whole
+from sockservice.coerce import fileName, isDecimal, whole
 from sockservice.command.allowlist import AllowList, AllowListError, loadAllowList
 from sockservice.command.factory import CommandFactory
 from sockservice.command.token import MIN_TOKEN_LENGTH, readToken
@@ -40,12 +40,14 @@ class CommandOptions(usage.Options):
             None,
             None,
             "Allow-list of the command service (INI; see docs/protocols.md).",
+            fileName("--command-allow"),
         ],
         [
             "command-token-file",
             None,
             None,
             "File holding the command service's shared secret; required to listen beyond loopback.",
+            fileName("--command-token-file"),
         ],
         [
             "command-max-runs",

@@ -40,8 +40,6 @@ def readToken(filename: str, option: str, minLength: int = 0) -> bytes:
             token = f.read(4096).strip()
     except OSError as e:
         raise UsageError(f"{option}: cannot read {filename}: {e.strerror}") from None
-    except ValueError:  # a name with a NUL byte
-        raise UsageError(f"{option}: cannot read {filename!r}: not a file name") from None
     if len(token) < minLength:
         raise UsageError(f"{option}: the token must be at least {minLength} bytes")
     return token

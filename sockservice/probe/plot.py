@@ -144,8 +144,6 @@ def plot(document: Dict[str, Any], path: str) -> None:
             figure.savefig(path, format=suffix[1:], **_options(suffix))
     except OSError as error:
         raise PlotUnavailable(f"--plot: cannot write {path}: {_reason(error)}") from None
-    except ValueError:  # a name with a NUL byte
-        raise PlotUnavailable(f"--plot: cannot write {path!r}: not a file name") from None
 
 
 def _options(suffix: str) -> Dict[str, Any]:
