@@ -90,12 +90,11 @@ def transform(data: bytes, mode: str = "unicode") -> bytes:
     @param data: the bytes received.
     @param mode: one of L{MODES}.
     @return: the upper-cased bytes.
+    @raise ValueError: for a mode not in L{MODES}.
     """
-    if mode == "ascii":
+    if checkMode(mode) == "ascii":
         return data.upper()
-    if mode == "unicode":
-        return _upperUnicode(data)
-    raise ValueError(f"unknown case mode {mode!r}")
+    return _upperUnicode(data)
 
 
 class Uppercaser:
